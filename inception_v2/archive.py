@@ -1,0 +1,53 @@
+"""Safe extraction of checkpoint tarballs (no path traversal, no links out)."""
+
+from __future__ import annotations
+
+import os
+import tarfile
+import zlib
+from pathlib import Path
+
+ARCHIVE_SUFFIXES = (".tar.gz", ".tgz", ".tar", ".tar.bz2", ".tar.xz")
+
+
+class ArchiveError(ValueError):
+    """An archive that is unreadable or tries to write outside its target."""
+
+
+def is_archive(path: str | os.PathLike) -> bool:
+    """True for a file named like a tarball (the content is checked on extraction)."""
+    return str(path).lower().endswith(ARCHIVE_SUFFIXES)
+
+
+def _check_member(member: tarfile.TarInfo, root: Path, archive: Path) -> None:
+    target = (root / member.name).resolve()
+    if os.path.isabs(member.name) or not target.is_relative_to(root):
+        raise ArchiveError(f"{archive}: member {member.name!r} would be written outside the target")
+    if member.issym() or member.islnk():
+        link = (target.parent / member.linkname).resolve()
+        if os.path.isabs(member.linkname) or not link.is_relative_to(root):
+            raise ArchiveError(f"{archive}: link {member.name!r} -> {member.linkname!r} points outside")
+    if not (member.isfile() or member.isdir() or member.issym() or member.islnk()):
+        raise ArchiveError(f"{archive}: member {member.name!r} is not a regular file or directory")
+
+
+def safe_extract(archive: str | os.PathLike, destination: str | os.PathLike) -> list[str]:
+    """Extract ``archive`` into ``destination``; refuse any member that escapes it.
+
+    Every member is checked before anything is written, and tarfile's ``data``
+    filter is applied as a second guard. Returns the extracted member names.
+    """
+    archive, root = Path(archive), Path(destination).resolve()
+    try:
+        with tarfile.open(archive) as tar:
+            members = tar.getmembers()
+            for member in members:
+                _check_member(member, root, archive)
+            tar.extractall(root, members=members, filter="data")
+    except tarfile.TarError as e:
+        raise ArchiveError(f"{archive}: not a readable tar archive ({e})") from None
+    except (EOFError, OSError, zlib.error) as e:
+        if isinstance(e, FileNotFoundError) and not archive.exists():
+            raise FileNotFoundError(f"{archive}: no such file") from None
+        raise ArchiveError(f"{archive}: truncated or corrupt archive ({e})") from None
+    return [m.name for m in members]

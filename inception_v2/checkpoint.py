@@ -1,0 +1,286 @@
+"""Reading slim checkpoints and mapping their variables onto the Keras model.
+
+One rule maps every Keras variable to its slim name: the layer name with ``.``
+written as ``/`` (see ``model.scoped``), under the ``InceptionV2`` scope, followed by
+slim's name for the variable (``kernel`` -> ``weights``, ``bias`` -> ``biases``, ...).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import keras
+import numpy as np
+
+from inception_v2.archive import is_archive, safe_extract
+from inception_v2.model import SCOPE_SEPARATOR, depth_fn
+
+SLIM_SCOPE = "InceptionV2"
+EMA_SUFFIX = "/ExponentialMovingAverage"
+# Keras variable name -> slim variable name, inside the same scope.
+VARIABLE_NAMES = {
+    "kernel": "weights",
+    "bias": "biases",
+    "depthwise_kernel": "depthwise_weights",
+    "pointwise_kernel": "pointwise_weights",
+    "beta": "beta",
+    "gamma": "gamma",
+    "moving_mean": "moving_mean",
+    "moving_variance": "moving_variance",
+}
+
+
+class CheckpointError(ValueError):
+    """A checkpoint that cannot be read, or does not fit the model."""
+
+
+def slim_variable_name(layer_name: str, variable_name: str, scope: str = SLIM_SCOPE) -> str:
+    """The slim name of Keras variable ``variable_name`` of layer ``layer_name``."""
+    try:
+        slim_var = VARIABLE_NAMES[variable_name]
+    except KeyError:
+        raise ValueError(f"no slim name for variable {variable_name!r} of {layer_name!r}") from None
+    return "/".join([scope, *layer_name.split(SCOPE_SEPARATOR), slim_var])
+
+
+def model_variable_map(model: keras.Model, scope: str = SLIM_SCOPE) -> dict[str, keras.Variable]:
+    """``{slim name: Keras variable}`` for every variable of ``model``."""
+    mapping = {}
+    for layer in model.layers:
+        for variable in layer.weights:
+            mapping[slim_variable_name(layer.name, variable.name, scope)] = variable
+    return mapping
+
+
+@contextlib.contextmanager
+def checkpoint_prefix(path: str | os.PathLike) -> Iterator[str]:
+    """Yield the path TensorFlow reads for ``path``: a file, prefix, directory or tarball.
+
+    A tarball is extracted (without path traversal) into a temporary directory that
+    lives for the ``with`` block.
+    """
+    path = Path(path)
+    index = path.with_name(path.name + ".index")
+    if not path.exists() and not index.exists():
+        raise FileNotFoundError(f"{path}: no such checkpoint file, prefix, directory or archive")
+    if path.is_file() and is_archive(path):
+        with tempfile.TemporaryDirectory(prefix="inception_v2_ckpt_") as tmp:
+            safe_extract(path, tmp)
+            yield _prefix_in_directory(Path(tmp), shown_as=path)
+        return
+    if path.is_dir():
+        yield _prefix_in_directory(path, shown_as=path)
+        return
+    yield str(path)
+
+
+def _prefix_in_directory(directory: Path, shown_as: Path) -> str:
+    """The single checkpoint inside ``directory`` (searched recursively)."""
+    import tensorflow as tf
+
+    latest = tf.train.latest_checkpoint(str(directory))
+    if latest:
+        return latest
+    candidates = sorted(
+        {str(p)[: -len(".index")] for p in directory.rglob("*.index")}
+        | {str(p) for p in directory.rglob("*.ckpt")}
+    )
+    if len(candidates) == 1:
+        return candidates[0]
+    if not candidates:
+        raise CheckpointError(f"{shown_as}: holds no checkpoint (no *.ckpt file or *.index prefix)")
+    found = ", ".join(os.path.relpath(c, directory) for c in candidates)
+    raise CheckpointError(f"{shown_as}: holds several checkpoints ({found}); name one of them")
+
+
+def read_checkpoint(path: str | os.PathLike) -> dict[str, np.ndarray]:
+    """All variables of a TensorFlow checkpoint (V1 file, V2 prefix, dir or tarball)."""
+    import tensorflow as tf
+
+    with checkpoint_prefix(path) as prefix:
+        try:
+            reader = tf.train.load_checkpoint(prefix)
+            shapes = reader.get_variable_to_shape_map()
+            return {name: np.asarray(reader.get_tensor(name)) for name in sorted(shapes)}
+        except (tf.errors.OpError, ValueError, IndexError, RuntimeError) as e:
+            reason = getattr(e, "message", None) or str(e)
+            reason = reason.strip().splitlines()[0] if reason.strip() else type(e).__name__
+            raise CheckpointError(
+                f"{path}: not a readable TensorFlow checkpoint, or a truncated/corrupt one ({reason})"
+            ) from None
+
+
+@dataclass(frozen=True)
+class CheckpointConfig:
+    """The InceptionV2 arguments that a checkpoint's shapes imply."""
+
+    depth_multiplier: float
+    min_depth: int
+    classes: int | None  # None: no Logits in the checkpoint
+    use_separable_conv: bool
+
+    def model_kwargs(self) -> dict:
+        kwargs = dict(
+            depth_multiplier=self.depth_multiplier,
+            min_depth=self.min_depth,
+            use_separable_conv=self.use_separable_conv,
+            include_top=self.classes is not None,
+        )
+        if self.classes is not None:
+            kwargs["classes"] = self.classes
+        return kwargs
+
+
+def _base_conv_depths(model_shapes: Mapping[str, tuple]) -> dict[str, int]:
+    """``{slim conv weights name: output channels}`` of a depth-1.0 reference model."""
+    return {
+        name: shape[-1]
+        for name, shape in model_shapes.items()
+        if name.endswith("/weights") and "/Logits/" not in name
+    }
+
+
+def infer_config(variables: Mapping[str, np.ndarray], scope: str = SLIM_SCOPE) -> CheckpointConfig:
+    """Infer depth_multiplier, min_depth, classes and the stem type from shapes.
+
+    Raises ``CheckpointError`` naming what was expected and what was found.
+    """
+    names = [n for n in variables if n.startswith(scope + "/")]
+    if not names:
+        scopes = sorted({n.split("/")[0] for n in variables})
+        shown = ", ".join(scopes[:8]) + (" ..." if len(scopes) > 8 else "")
+        raise CheckpointError(
+            f"no variable under {scope}/ (is this an Inception V2 checkpoint?); "
+            f"top-level scopes found: {shown or 'none'}"
+        )
+    separable = f"{scope}/Conv2d_1a_7x7/depthwise_weights" in variables
+    if not separable and f"{scope}/Conv2d_1a_7x7/weights" not in variables:
+        raise CheckpointError(f"no {scope}/Conv2d_1a_7x7 weights: not an Inception V2 checkpoint")
+    logits_bias = variables.get(f"{scope}/Logits/Conv2d_1c_1x1/biases")
+    classes = int(logits_bias.shape[-1]) if logits_bias is not None else None
+
+    reference = _reference_shapes(1.0, 16, separable, scope)
+    base = _base_conv_depths(reference)
+    found = {}
+    for name in base:
+        if name not in variables:
+            raise CheckpointError(f"variable {name} missing: not an Inception V2 checkpoint")
+        found[name] = int(variables[name].shape[-1])
+    # The deepest layer pins depth_multiplier down best; min_depth is whatever the
+    # layers clamped to it show (slim's default 16 when none is clamped).
+    widest = max(base, key=base.get)
+    estimate = found[widest] / base[widest]
+    candidates = sorted({estimate, round(estimate, 2), round(estimate, 3), round(estimate, 4)})
+    best = None
+    for depth_multiplier in candidates:
+        unclamped = {n: int(d * depth_multiplier) for n, d in base.items()}
+        clamped = sorted({found[n] for n in base if found[n] > unclamped[n]})
+        min_depth = clamped[0] if clamped else min(16, min(found.values()))
+        depth = depth_fn(depth_multiplier, min_depth)
+        wrong = [n for n, d in base.items() if found[n] != depth(d)]
+        if not wrong:
+            return CheckpointConfig(float(depth_multiplier), int(min_depth), classes, separable)
+        if best is None or len(wrong) < len(best[2]):
+            best = (depth_multiplier, min_depth, wrong)
+    depth_multiplier, min_depth, wrong = best
+    depth = depth_fn(depth_multiplier, min_depth)
+    shown = "; ".join(f"{n} has {found[n]} channels, expected {depth(base[n])}" for n in wrong[:5])
+    raise CheckpointError(
+        f"{len(wrong)} layer depths fit no depth_multiplier/min_depth "
+        f"(closest: depth_multiplier {depth_multiplier:g}, min_depth {min_depth}): {shown}"
+    )
+
+
+def _reference_shapes(
+    depth_multiplier: float, min_depth: int, separable: bool, scope: str
+) -> dict[str, tuple]:
+    """Slim names and shapes of a headless model with these arguments (no weights built)."""
+    from inception_v2.model import InceptionV2
+
+    model = InceptionV2(
+        include_top=False,
+        input_shape=(None, None, 3),
+        depth_multiplier=depth_multiplier,
+        min_depth=min_depth,
+        use_separable_conv=separable,
+    )
+    return {name: tuple(v.shape) for name, v in model_variable_map(model, scope).items()}
+
+
+@dataclass
+class LoadReport:
+    """What ``assign_checkpoint`` did: how many variables it set, what it left."""
+
+    assigned: int = 0
+    values: int = 0
+    ignored: list[str] = field(default_factory=list)
+    ema_missing: list[str] = field(default_factory=list)
+
+    def summary(self) -> str:
+        lines = [f"assigned {self.assigned} variables ({self.values:,} values)"]
+        if self.ignored:
+            lines.append(f"ignored {len(self.ignored)} checkpoint variables not in the model:")
+            lines += [f"  {name}" for name in self.ignored]
+        if self.ema_missing:
+            lines.append(f"{len(self.ema_missing)} variables had no moving average; took raw values")
+        return "\n".join(lines)
+
+
+def assign_checkpoint(
+    model: keras.Model,
+    variables: Mapping[str, np.ndarray],
+    use_ema: bool = False,
+    scope: str = SLIM_SCOPE,
+    source: str = "checkpoint",
+) -> LoadReport:
+    """Set every variable of ``model`` from slim ``variables``, strictly.
+
+    Every model variable must be found with its exact shape, or nothing is assigned
+    and ``CheckpointError`` lists the problems. Checkpoint variables the model does
+    not use (global_step, optimizer slots, moving-average shadows) are reported.
+    With ``use_ema`` the ``ExponentialMovingAverage`` shadow of each variable is
+    taken where the checkpoint has one.
+    """
+    targets = model_variable_map(model, scope)
+    report = LoadReport()
+    missing, mismatched, values = [], [], {}
+    used = set()
+    for name, variable in targets.items():
+        key = name
+        if use_ema:
+            if name + EMA_SUFFIX in variables:
+                key = name + EMA_SUFFIX
+            else:
+                report.ema_missing.append(name)
+        if key not in variables:
+            missing.append(name)
+            continue
+        value = variables[key]
+        if tuple(value.shape) != tuple(variable.shape):
+            mismatched.append(f"{key}: checkpoint {tuple(value.shape)}, model {tuple(variable.shape)}")
+            continue
+        values[name] = value
+        used.add(key)
+    if missing or mismatched:
+        problems = [f"missing {name}" for name in missing[:20]]
+        if len(missing) > 20:
+            problems.append(f"... and {len(missing) - 20} more missing")
+        problems += [f"shape mismatch {m}" for m in mismatched[:20]]
+        if len(mismatched) > 20:
+            problems.append(f"... and {len(mismatched) - 20} more shape mismatches")
+        raise CheckpointError(
+            f"{source} does not fit model {model.name!r} "
+            f"({len(missing)} missing, {len(mismatched)} mismatched of {len(targets)}):\n  "
+            + "\n  ".join(problems)
+        )
+    for name, variable in targets.items():
+        variable.assign(values[name].astype(variable.dtype))
+        report.assigned += 1
+        report.values += int(values[name].size)
+    report.ignored = sorted(set(variables) - used)
+    return report

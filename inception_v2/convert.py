@@ -1,0 +1,169 @@
+"""Converting a slim checkpoint into Keras weights, and verifying it against slim."""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import keras
+import numpy as np
+
+from inception_v2.checkpoint import (
+    CheckpointConfig,
+    LoadReport,
+    assign_checkpoint,
+    checkpoint_prefix,
+    infer_config,
+    read_checkpoint,
+)
+from inception_v2.files import atomic_path, check_writable
+from inception_v2.model import END_POINTS, InceptionV2, end_point_model
+
+CONFIG_ATTRIBUTE = "inception_v2_config"  # HDF5 attribute holding the model arguments
+OUTPUT_SUFFIXES = (".weights.h5", ".keras")
+DEFAULT_TOLERANCE = 1e-4
+
+
+@dataclass
+class Conversion:
+    """The result of ``convert_checkpoint``."""
+
+    source: str
+    destination: str
+    config: CheckpointConfig
+    load: LoadReport
+    seconds: float
+    max_abs_diff: dict[str, float] = field(default_factory=dict)
+    max_abs_reference: dict[str, float] = field(default_factory=dict)
+
+    def beyond(self, tolerance: float) -> dict[str, float]:
+        """End points whose max |diff| exceeds ``tolerance`` x max(1, max |slim|)."""
+        return {
+            k: v for k, v in self.max_abs_diff.items() if v > tolerance * max(1.0, self.max_abs_reference[k])
+        }
+
+    def summary(self) -> str:
+        lines = [
+            f"{self.source} -> {self.destination} in {self.seconds:.1f} s",
+            f"model: {json.dumps(asdict(self.config))}",
+            self.load.summary(),
+        ]
+        if self.max_abs_diff:
+            lines.append("max |Keras - slim| per end point:")
+            lines += [
+                f"  {k:<16} {v:.3g}   (max |slim| {self.max_abs_reference[k]:.3g})"
+                for k, v in self.max_abs_diff.items()
+            ]
+        return "\n".join(lines)
+
+
+def build_from_checkpoint(
+    source: str | os.PathLike, use_ema: bool = False, **model_kwargs
+) -> tuple[keras.Model, CheckpointConfig, LoadReport]:
+    """Build the InceptionV2 that ``source``'s shapes imply and load it strictly."""
+    variables = read_checkpoint(source)
+    config = infer_config(variables)
+    kwargs = {**config.model_kwargs(), **model_kwargs}
+    model = InceptionV2(weights=None, **kwargs)
+    report = assign_checkpoint(model, variables, use_ema=use_ema, source=str(source))
+    return model, config, report
+
+
+def save_weights(
+    model: keras.Model, destination: str | os.PathLike, config: dict, overwrite: bool = False
+) -> Path:
+    """Save ``model`` as ``.weights.h5`` (with its arguments as an attribute) or ``.keras``.
+
+    Written under a temporary name and renamed, so no half-written file is left.
+    """
+    import h5py
+
+    destination = Path(destination)
+    with atomic_path(destination, overwrite=overwrite) as tmp:
+        if destination.name.endswith(".keras"):
+            model.save(tmp)
+        else:
+            model.save_weights(tmp)
+            with h5py.File(tmp, "a") as f:
+                f.attrs[CONFIG_ATTRIBUTE] = json.dumps(config)
+    return destination
+
+
+def convert_checkpoint(
+    source: str | os.PathLike,
+    destination: str | os.PathLike,
+    overwrite: bool = False,
+    use_ema: bool = False,
+    verify: bool = False,
+    verify_batch: int = 2,
+    tolerance: float = DEFAULT_TOLERANCE,
+) -> Conversion:
+    """Convert slim checkpoint ``source`` into Keras weights at ``destination``.
+
+    ``source``: slim's single-file V1 checkpoint, a V2 prefix, a directory holding
+    one checkpoint, or a ``.tar.gz`` of one. ``destination``: ``*.weights.h5`` or
+    ``*.keras``; an existing file is replaced only with ``overwrite``. With ``verify``,
+    tf_slim's own graph is restored from ``source`` and run beside the Keras model
+    on a random batch; ``VerificationError`` is raised above ``tolerance`` (scaled
+    by the end point's magnitude when that exceeds 1), after the file is written.
+    """
+    start = time.perf_counter()
+    destination = Path(destination)
+    if not destination.name.endswith(OUTPUT_SUFFIXES):
+        raise ValueError(f"{destination}: destination must end in .weights.h5 or .keras")
+    check_writable(destination, overwrite)
+    model, config, report = build_from_checkpoint(source, use_ema=use_ema)
+    save_weights(model, destination, asdict(config), overwrite=overwrite)
+    result = Conversion(str(source), str(destination), config, report, time.perf_counter() - start)
+    if verify:
+        result.max_abs_diff, result.max_abs_reference = compare_with_slim(
+            model, source, config, use_ema, verify_batch
+        )
+        worst = result.beyond(tolerance)
+        if worst:
+            raise VerificationError(result, worst, tolerance)
+    return result
+
+
+class VerificationError(RuntimeError):
+    """The Keras model and slim's graph disagree beyond the tolerance."""
+
+    def __init__(self, conversion: Conversion, worst: dict[str, float], tolerance: float):
+        self.conversion = conversion
+        shown = ", ".join(f"{k} {v:.3g}" for k, v in worst.items())
+        super().__init__(f"Keras and slim differ beyond {tolerance:g}: {shown}")
+
+
+def compare_with_slim(
+    model: keras.Model,
+    source: str | os.PathLike,
+    config: CheckpointConfig,
+    use_ema: bool = False,
+    batch: int = 2,
+    image_size: int = 224,
+    seed: int = 0,
+) -> tuple[dict[str, float], dict[str, float]]:
+    """Max |Keras - slim| and max |slim| per end point on a random batch.
+
+    slim's graph is restored from ``source`` itself by slim's own Saver.
+    """
+    from inception_v2.slim_reference import slim_end_points, smooth_random_images
+
+    images = smooth_random_images(batch, image_size, image_size, np.random.default_rng(seed))
+    with checkpoint_prefix(source) as prefix:
+        reference = slim_end_points(
+            prefix,
+            images,
+            num_classes=config.classes,
+            depth_multiplier=config.depth_multiplier,
+            min_depth=config.min_depth,
+            use_ema=use_ema,
+        )
+    names = [e for e in END_POINTS if e in reference]
+    outputs = end_point_model(model, names).predict(images, verbose=0)
+    diffs = {k: float(np.abs(outputs[k] - reference[k]).max()) for k in names}
+    scales = {k: float(np.abs(reference[k]).max()) for k in names}
+    return diffs, scales

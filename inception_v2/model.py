@@ -1,0 +1,291 @@
+"""Inception V2 (BN-Inception) exactly as TF-slim builds it, in pure Keras 3.
+
+The network follows ``tf_slim.nets.inception_v2`` under ``inception_v2_arg_scope()``:
+SAME padding everywhere, every convolution but the first followed by batch norm
+without gamma (epsilon 1e-3) and ReLU, a biased separable ``Conv2d_1a_7x7`` without
+batch norm, and a biased 1x1 convolution as classifier.
+
+Layer names are slim's variable scopes with ``/`` written as ``.`` (Keras forbids
+``/``), so that ``Mixed_3b.Branch_1.Conv2d_0a_1x1`` holds the variables of
+``InceptionV2/Mixed_3b/Branch_1/Conv2d_0a_1x1``. ``checkpoint.slim_variable_name``
+turns that rule into the full slim↔Keras mapping.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+import keras
+from keras import layers
+
+SCOPE_SEPARATOR = "."
+BN_EPSILON = 0.001
+BN_MOMENTUM = 0.9997  # slim's batch_norm decay
+DEFAULT_IMAGE_SIZE = 224
+NUM_CLASSES = 1001  # slim's ImageNet head: background + 1000 classes
+
+#: slim's end points, in network order.
+BASE_END_POINTS = (
+    "Conv2d_1a_7x7",
+    "MaxPool_2a_3x3",
+    "Conv2d_2b_1x1",
+    "Conv2d_2c_3x3",
+    "MaxPool_3a_3x3",
+    "Mixed_3b",
+    "Mixed_3c",
+    "Mixed_4a",
+    "Mixed_4b",
+    "Mixed_4c",
+    "Mixed_4d",
+    "Mixed_4e",
+    "Mixed_5a",
+    "Mixed_5b",
+    "Mixed_5c",
+)
+END_POINTS = BASE_END_POINTS + ("Logits", "Predictions")
+
+
+def scoped(*parts: str) -> str:
+    """The Keras layer name of a slim scope given as its parts."""
+    return SCOPE_SEPARATOR.join(parts)
+
+
+def depth_fn(depth_multiplier: float, min_depth: int) -> Callable[[int], int]:
+    """slim's channel rule: ``max(int(d * depth_multiplier), min_depth)``."""
+    if depth_multiplier <= 0:
+        raise ValueError(f"depth_multiplier must be > 0, got {depth_multiplier}")
+    return lambda d: max(int(d * depth_multiplier), min_depth)
+
+
+def conv2d_bn(
+    x,
+    filters: int,
+    kernel_size: int,
+    name: str,
+    strides: int = 1,
+    trainable_bn: bool = True,
+):
+    """slim.conv2d under inception_v2_arg_scope: conv (no bias) -> BatchNorm -> ReLU."""
+    x = layers.Conv2D(
+        filters,
+        kernel_size,
+        strides=strides,
+        padding="same",
+        use_bias=False,
+        kernel_initializer="he_normal",
+        name=name,
+    )(x)
+    x = layers.BatchNormalization(
+        axis=-1,
+        momentum=BN_MOMENTUM,
+        epsilon=BN_EPSILON,
+        scale=False,
+        name=scoped(name, "BatchNorm"),
+    )(x)
+    return layers.ReLU(name=scoped(name, "Relu"))(x)
+
+
+def _pool(kind: str, x, name: str, strides: int = 1):
+    pool = layers.MaxPooling2D if kind == "max" else layers.AveragePooling2D
+    return pool(pool_size=3, strides=strides, padding="same", name=name)(x)
+
+
+def inception_block(x, name: str, depths: Sequence[int], pool: str, depth):
+    """A Mixed_3b-style module: 1x1 | 1x1-3x3 | 1x1-3x3-3x3 | pool-1x1.
+
+    ``depths`` = (b0, b1_1x1, b1_3x3, b2_1x1, b2_3x3, b3) in slim's base units.
+    """
+    b0, b1a, b1b, b2a, b2b, b3 = (depth(d) for d in depths)
+    branch_0 = conv2d_bn(x, b0, 1, scoped(name, "Branch_0", "Conv2d_0a_1x1"))
+    branch_1 = conv2d_bn(x, b1a, 1, scoped(name, "Branch_1", "Conv2d_0a_1x1"))
+    branch_1 = conv2d_bn(branch_1, b1b, 3, scoped(name, "Branch_1", "Conv2d_0b_3x3"))
+    branch_2 = conv2d_bn(x, b2a, 1, scoped(name, "Branch_2", "Conv2d_0a_1x1"))
+    branch_2 = conv2d_bn(branch_2, b2b, 3, scoped(name, "Branch_2", "Conv2d_0b_3x3"))
+    branch_2 = conv2d_bn(branch_2, b2b, 3, scoped(name, "Branch_2", "Conv2d_0c_3x3"))
+    pool_name = "MaxPool_0a_3x3" if pool == "max" else "AvgPool_0a_3x3"
+    branch_3 = _pool(pool, x, scoped(name, "Branch_3", pool_name))
+    branch_3 = conv2d_bn(branch_3, b3, 1, scoped(name, "Branch_3", "Conv2d_0b_1x1"))
+    return layers.Concatenate(axis=-1, name=name)([branch_0, branch_1, branch_2, branch_3])
+
+
+def reduction_block(x, name: str, depths: Sequence[int], depth):
+    """A Mixed_4a-style grid reduction: 1x1-3x3/2 | 1x1-3x3-3x3/2 | maxpool/2.
+
+    ``depths`` = (b0_1x1, b0_3x3, b1_1x1, b1_3x3) in slim's base units.
+    """
+    b0a, b0b, b1a, b1b = (depth(d) for d in depths)
+    branch_0 = conv2d_bn(x, b0a, 1, scoped(name, "Branch_0", "Conv2d_0a_1x1"))
+    branch_0 = conv2d_bn(branch_0, b0b, 3, scoped(name, "Branch_0", "Conv2d_1a_3x3"), strides=2)
+    branch_1 = conv2d_bn(x, b1a, 1, scoped(name, "Branch_1", "Conv2d_0a_1x1"))
+    branch_1 = conv2d_bn(branch_1, b1b, 3, scoped(name, "Branch_1", "Conv2d_0b_3x3"))
+    branch_1 = conv2d_bn(branch_1, b1b, 3, scoped(name, "Branch_1", "Conv2d_1a_3x3"), strides=2)
+    branch_2 = _pool("max", x, scoped(name, "Branch_2", "MaxPool_1a_3x3"), strides=2)
+    return layers.Concatenate(axis=-1, name=name)([branch_0, branch_1, branch_2])
+
+
+def inception_v2_base(
+    inputs, depth_multiplier: float = 1.0, min_depth: int = 16, use_separable_conv: bool = True
+):
+    """slim's ``inception_v2_base``: from images to ``Mixed_5c``."""
+    depth = depth_fn(depth_multiplier, min_depth)
+    name = "Conv2d_1a_7x7"
+    if use_separable_conv:
+        # Not covered by slim's arg_scope: biased, no batch norm.
+        x = layers.SeparableConv2D(
+            depth(64),
+            7,
+            strides=2,
+            padding="same",
+            depth_multiplier=min(depth(64) // 3, 8),
+            use_bias=True,
+            name=name,
+        )(inputs)
+        x = layers.ReLU(name=scoped(name, "Relu"))(x)
+    else:
+        x = conv2d_bn(inputs, depth(64), 7, name, strides=2)
+    x = _pool("max", x, "MaxPool_2a_3x3", strides=2)
+    x = conv2d_bn(x, depth(64), 1, "Conv2d_2b_1x1")
+    x = conv2d_bn(x, depth(192), 3, "Conv2d_2c_3x3")
+    x = _pool("max", x, "MaxPool_3a_3x3", strides=2)
+    #                         b0  b1a b1b  b2a b2b  b3
+    x = inception_block(x, "Mixed_3b", (64, 64, 64, 64, 96, 32), "avg", depth)
+    x = inception_block(x, "Mixed_3c", (64, 64, 96, 64, 96, 64), "avg", depth)
+    x = reduction_block(x, "Mixed_4a", (128, 160, 64, 96), depth)
+    x = inception_block(x, "Mixed_4b", (224, 64, 96, 96, 128, 128), "avg", depth)
+    x = inception_block(x, "Mixed_4c", (192, 96, 128, 96, 128, 128), "avg", depth)
+    x = inception_block(x, "Mixed_4d", (160, 128, 160, 128, 160, 96), "avg", depth)
+    x = inception_block(x, "Mixed_4e", (96, 128, 192, 160, 192, 96), "avg", depth)
+    x = reduction_block(x, "Mixed_5a", (128, 192, 192, 256), depth)
+    x = inception_block(x, "Mixed_5b", (352, 192, 320, 160, 224, 128), "avg", depth)
+    x = inception_block(x, "Mixed_5c", (352, 192, 320, 192, 224, 128), "max", depth)
+    return x
+
+
+def _logits_head(x, classes: int, dropout_keep_prob: float, global_pool: bool, spatial_squeeze: bool):
+    """slim's ``Logits`` scope: pool, dropout, biased 1x1 conv, optional squeeze."""
+    if global_pool:
+        x = layers.GlobalAveragePooling2D(keepdims=True, name=scoped("Logits", "global_pool"))(x)
+    else:
+        # slim: VALID pool with kernel min(size, 7) and slim's default stride 2;
+        # 7x7 when the size is not known statically.
+        kh, kw = (min(s, 7) if s is not None else 7 for s in x.shape[1:3])
+        x = layers.AveragePooling2D(
+            pool_size=(kh, kw),
+            strides=2,
+            padding="valid",
+            name=scoped("Logits", f"AvgPool_1a_{kh}x{kw}"),
+        )(x)
+    x = layers.Dropout(1.0 - dropout_keep_prob, name=scoped("Logits", "Dropout_1b"))(x)
+    x = layers.Conv2D(classes, 1, use_bias=True, name=scoped("Logits", "Conv2d_1c_1x1"))(x)
+    if spatial_squeeze:
+        h, w = x.shape[1:3]
+        if (h, w) not in ((1, 1), (None, None), (1, None), (None, 1)):
+            raise ValueError(
+                f"spatial_squeeze=True needs 1x1 logits, but this input size gives {h}x{w} "
+                "logits; pass spatial_squeeze=False (or global_pool=True)."
+            )
+        x = layers.Reshape((classes,), name=scoped("Logits", "SpatialSqueeze"))(x)
+    return x
+
+
+def InceptionV2(
+    include_top: bool = True,
+    weights: str | None = None,
+    input_tensor=None,
+    input_shape: tuple[int | None, int | None, int] | None = None,
+    pooling: str | None = None,
+    classes: int = NUM_CLASSES,
+    classifier_activation: str | None = "softmax",
+    depth_multiplier: float = 1.0,
+    min_depth: int = 16,
+    use_separable_conv: bool = True,
+    dropout_keep_prob: float = 0.8,
+    global_pool: bool = False,
+    spatial_squeeze: bool = True,
+    name: str = "inception_v2",
+) -> keras.Model:
+    """Instantiates slim's Inception V2, in the style of ``keras.applications``.
+
+    Args:
+      include_top: whether to include slim's ``Logits`` head.
+      weights: ``None`` (random), ``"imagenet"`` (slim's official checkpoint, downloaded
+        and converted once), or a path to a slim checkpoint (V1 file, V2 prefix,
+        directory, ``.tar.gz``) or to converted ``.weights.h5`` / ``.keras`` weights.
+      input_tensor: optional Keras tensor to use as image input.
+      input_shape: ``(H, W, 3)``; defaults to 224x224 with the top, any size without.
+      pooling: with ``include_top=False``: ``None`` (4-D ``Mixed_5c``), ``"avg"`` or ``"max"``.
+      classes: number of classes; 1001 is slim's ImageNet head (0 = background).
+      classifier_activation: activation of the top (``"softmax"``), or ``None`` for logits.
+      depth_multiplier, min_depth, use_separable_conv, dropout_keep_prob, global_pool,
+        spatial_squeeze: slim's own arguments, with slim's defaults.
+      name: model name.
+
+    Inputs are RGB images scaled to [-1, 1] (see ``preprocess_input``).
+    """
+    if pooling not in (None, "avg", "max"):
+        raise ValueError(f"pooling must be None, 'avg' or 'max', got {pooling!r}")
+    if not 0.0 < dropout_keep_prob <= 1.0:
+        raise ValueError(f"dropout_keep_prob must be in (0, 1], got {dropout_keep_prob}")
+    if include_top and classes < 1:
+        raise ValueError(f"classes must be >= 1 with include_top=True, got {classes}")
+    if input_shape is None:
+        input_shape = (DEFAULT_IMAGE_SIZE, DEFAULT_IMAGE_SIZE, 3) if include_top else (None, None, 3)
+    if input_tensor is None:
+        inputs = layers.Input(shape=input_shape, name="images")
+    elif keras.backend.is_keras_tensor(input_tensor):
+        inputs = input_tensor
+    else:
+        inputs = layers.Input(tensor=input_tensor, shape=input_shape, name="images")
+
+    x = inception_v2_base(inputs, depth_multiplier, min_depth, use_separable_conv)
+    if include_top:
+        x = _logits_head(x, classes, dropout_keep_prob, global_pool, spatial_squeeze)
+        if classifier_activation is not None:
+            x = layers.Activation(classifier_activation, name="Predictions")(x)
+    elif pooling == "avg":
+        x = layers.GlobalAveragePooling2D(name="avg_pool")(x)
+    elif pooling == "max":
+        x = layers.GlobalMaxPooling2D(name="max_pool")(x)
+
+    model_inputs = keras.utils.get_source_inputs(input_tensor) if input_tensor is not None else inputs
+    model = keras.Model(model_inputs, x, name=name)
+    if weights is not None:
+        from inception_v2.weights import load_weights
+
+        load_weights(model, weights)
+    return model
+
+
+def end_point_layer_name(end_point: str, model: keras.Model | None = None) -> str:
+    """Name of the layer whose output is slim's end point ``end_point``."""
+    if end_point.startswith("Conv2d_"):
+        return scoped(end_point, "Relu")
+    if end_point == "Logits":
+        if model is not None and not _has_layer(model, scoped("Logits", "SpatialSqueeze")):
+            return scoped("Logits", "Conv2d_1c_1x1")
+        return scoped("Logits", "SpatialSqueeze")
+    if end_point in END_POINTS:
+        return end_point
+    raise ValueError(f"unknown end point {end_point!r}; expected one of {', '.join(END_POINTS)}")
+
+
+def _has_layer(model: keras.Model, name: str) -> bool:
+    return any(layer.name == name for layer in model.layers)
+
+
+def end_point_model(model: keras.Model, end_points: Sequence[str] = END_POINTS) -> keras.Model:
+    """A model sharing ``model``'s layers whose outputs are the named slim end points.
+
+    Returns a ``keras.Model`` mapping images to ``{end_point: tensor}``: feature
+    extraction and detection backbones take e.g. ``("Mixed_3c", "Mixed_4e", "Mixed_5c")``.
+    """
+    outputs = {}
+    for end_point in end_points:
+        layer_name = end_point_layer_name(end_point, model)
+        if not _has_layer(model, layer_name):
+            raise ValueError(
+                f"end point {end_point!r} is not in model {model.name!r} "
+                "(built without the top or without classifier_activation?)"
+            )
+        outputs[end_point] = model.get_layer(layer_name).output
+    return keras.Model(model.inputs, outputs, name=f"{model.name}_end_points")

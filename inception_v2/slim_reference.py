@@ -1,0 +1,182 @@
+"""tf_slim's own Inception V2 graph: the reference this port is checked against.
+
+Used by ``convert --verify``, the tests and the benchmark. Needs ``tf_slim`` and, under
+TF >= 2.16, ``tf_keras`` (``pip install "inception_v2[slim]"``).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import warnings
+from collections.abc import Mapping
+
+import numpy as np
+
+
+def import_slim():
+    """Import ``tf_slim`` and its ``inception_v2`` net, working around TF 2.21 packaging.
+
+    TF's legacy layers import ``tf_keras.legacy_tf_layers``, which tf_keras 2.21 ships
+    as ``tf_keras.src.legacy_tf_layers``.
+    """
+    try:
+        import tf_keras.src.legacy_tf_layers as legacy_layers
+
+        sys.modules.setdefault("tf_keras.legacy_tf_layers", legacy_layers)
+    except ImportError:
+        pass
+    try:
+        import tf_slim
+        from tf_slim.nets import inception_v2 as slim_inception_v2
+    except ImportError as e:
+        raise ImportError(
+            f"the slim reference needs tf_slim and tf_keras ({e}); "
+            'install them with: pip install "inception_v2[slim]"'
+        ) from None
+    return tf_slim, slim_inception_v2
+
+
+def _build(
+    images,
+    num_classes: int | None,
+    is_training: bool,
+    depth_multiplier: float,
+    min_depth: int,
+    spatial_squeeze: bool,
+):
+    """slim's network under ``inception_v2_arg_scope()``; returns its end points."""
+    tf_slim, net = import_slim()
+    with warnings.catch_warnings(), tf_slim.arg_scope(net.inception_v2_arg_scope()):
+        warnings.filterwarnings("ignore", message=".*layer.apply.*")
+        if num_classes:
+            _, end_points = net.inception_v2(
+                images,
+                num_classes=num_classes,
+                is_training=is_training,
+                depth_multiplier=depth_multiplier,
+                min_depth=min_depth,
+                spatial_squeeze=spatial_squeeze,
+            )
+        else:
+            with tf_slim.arg_scope([tf_slim.batch_norm], is_training=is_training):
+                _, end_points = net.inception_v2_base(
+                    images, depth_multiplier=depth_multiplier, min_depth=min_depth, scope="InceptionV2"
+                )
+    return end_points
+
+
+def slim_end_points(
+    checkpoint: str,
+    images: np.ndarray,
+    num_classes: int | None = 1001,
+    depth_multiplier: float = 1.0,
+    min_depth: int = 16,
+    spatial_squeeze: bool = True,
+    use_ema: bool = False,
+    batch_size: int = 32,
+) -> dict[str, np.ndarray]:
+    """Run tf_slim's graph (inference mode), restored by slim's Saver from ``checkpoint``.
+
+    ``checkpoint`` is what ``tf.compat.v1.train.Saver.restore`` takes (V1 file or V2
+    prefix). Returns every end point for ``images`` (NHWC float32 in [-1, 1]).
+    """
+    import tensorflow as tf
+
+    images = np.asarray(images, np.float32)
+    graph = tf.Graph()
+    with graph.as_default():
+        inputs = tf.compat.v1.placeholder(tf.float32, (None, *images.shape[1:]), name="images")
+        end_points = _build(inputs, num_classes, False, depth_multiplier, min_depth, spatial_squeeze)
+        suffix = "/ExponentialMovingAverage" if use_ema else ""
+        saver = tf.compat.v1.train.Saver({v.op.name + suffix: v for v in tf.compat.v1.global_variables()})
+        with tf.compat.v1.Session(graph=graph) as sess:
+            saver.restore(sess, checkpoint)
+            outputs = [
+                sess.run(end_points, {inputs: images[i : i + batch_size]})
+                for i in range(0, len(images), batch_size)
+            ]
+    return {k: np.concatenate([o[k] for o in outputs]) for k in end_points}
+
+
+def save_slim_variables(variables: Mapping[str, np.ndarray], path: str, version: str = "V2") -> str:
+    """Write ``{name: array}`` as a name-based TF checkpoint (slim's ``Saver`` format).
+
+    ``version`` "V1" writes the single-file format of slim's 2016 releases. Returns
+    the path to restore from.
+    """
+    import tensorflow as tf
+
+    write_version = {"V1": tf.compat.v1.train.SaverDef.V1, "V2": tf.compat.v1.train.SaverDef.V2}
+    graph = tf.Graph()
+    with graph.as_default():
+        var_list = {
+            name: tf.compat.v1.Variable(value, name=name.replace(":", "_"))
+            for name, value in variables.items()
+        }
+        saver = tf.compat.v1.train.Saver(var_list, write_version=write_version[version])
+        with tf.compat.v1.Session(graph=graph) as sess:
+            sess.run(tf.compat.v1.global_variables_initializer())
+            os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+            return saver.save(sess, path, write_meta_graph=False, write_state=False)
+
+
+def random_slim_variables(
+    num_classes: int | None = 1001,
+    depth_multiplier: float = 1.0,
+    min_depth: int = 16,
+    seed: int = 0,
+    image_size: int = 224,
+    calibration_batch: int = 4,
+) -> dict[str, np.ndarray]:
+    """Random weights for slim's graph in which every tensor matters.
+
+    Weights come from slim's own initializers; betas and biases are non-zero. Batch
+    norm moving statistics are the batch statistics of a smooth random batch (so
+    activations keep a sane scale through all layers, as in a trained network),
+    then perturbed so that they differ from those and from 0/1.
+    """
+    import tensorflow as tf
+
+    rng = np.random.default_rng(seed)
+    graph = tf.Graph()
+    with graph.as_default():
+        tf.compat.v1.set_random_seed(seed)
+        inputs = tf.compat.v1.placeholder(tf.float32, (calibration_batch, image_size, image_size, 3))
+        _build(inputs, num_classes, True, depth_multiplier, min_depth, True)
+        model_vars = tf.compat.v1.global_variables()
+        batch_norms = [op for op in graph.get_operations() if op.type.startswith("FusedBatchNorm")]
+        with tf.compat.v1.Session(graph=graph) as sess:
+            sess.run(tf.compat.v1.global_variables_initializer())
+            for v in model_vars:
+                if v.op.name.endswith(("/beta", "/biases")):
+                    v.load(rng.normal(0.0, 0.2, v.shape).astype(np.float32), sess)
+            stats = sess.run(
+                [(op.outputs[1], op.outputs[2]) for op in batch_norms],
+                {inputs: smooth_random_images(calibration_batch, image_size, image_size, rng)},
+            )
+            values = {v.op.name: sess.run(v) for v in model_vars}
+    for op, (mean, variance) in zip(batch_norms, stats, strict=True):
+        scope = op.name.rsplit("/BatchNorm/", 1)[0].replace("InceptionV2/InceptionV2/", "InceptionV2/")
+        std = np.sqrt(variance)
+        values[f"{scope}/BatchNorm/moving_mean"] = (mean + rng.normal(0, 0.1, mean.shape) * std).astype(
+            np.float32
+        )
+        values[f"{scope}/BatchNorm/moving_variance"] = (
+            variance * rng.uniform(0.7, 1.4, variance.shape)
+        ).astype(np.float32)
+    return values
+
+
+def smooth_random_images(n: int, height: int, width: int, rng: np.random.Generator) -> np.ndarray:
+    """Images in [-1, 1] with image-like spatial correlation (low-frequency noise)."""
+    coarse = rng.uniform(-1, 1, (n, height // 8 + 2, width // 8 + 2, 3))
+    rows = np.linspace(0, coarse.shape[1] - 1.001, height)
+    cols = np.linspace(0, coarse.shape[2] - 1.001, width)
+    r0, c0 = rows.astype(int), cols.astype(int)
+    fr, fc = (rows - r0)[None, :, None, None], (cols - c0)[None, None, :, None]
+    top = coarse[:, r0][:, :, c0] * (1 - fc) + coarse[:, r0][:, :, c0 + 1] * fc
+    bottom = coarse[:, r0 + 1][:, :, c0] * (1 - fc) + coarse[:, r0 + 1][:, :, c0 + 1] * fc
+    smooth = top * (1 - fr) + bottom * fr
+    noise = rng.normal(0, 0.05, smooth.shape)
+    return np.clip(smooth + noise, -1, 1).astype(np.float32)

@@ -1,0 +1,75 @@
+"""Shared fixtures: slim checkpoints built once per test session by tf_slim itself."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+
+from inception_v2.slim_reference import (  # noqa: E402
+    random_slim_variables,
+    save_slim_variables,
+    smooth_random_images,
+)
+
+SHARED = Path(__file__).resolve().parents[1].parent / "shared"
+
+
+class SlimCheckpoints:
+    """Builds random slim checkpoints on demand, each configuration once per session."""
+
+    def __init__(self, root: Path):
+        self.root = root
+        self._variables: dict[tuple, dict[str, np.ndarray]] = {}
+        self._paths: dict[tuple, str] = {}
+
+    def variables(
+        self, num_classes: int | None = 1001, depth_multiplier: float = 1.0, min_depth: int = 16
+    ) -> dict[str, np.ndarray]:
+        key = (num_classes, depth_multiplier, min_depth)
+        if key not in self._variables:
+            self._variables[key] = random_slim_variables(
+                num_classes, depth_multiplier, min_depth, seed=len(self._variables)
+            )
+        return self._variables[key]
+
+    def path(
+        self,
+        num_classes: int | None = 1001,
+        depth_multiplier: float = 1.0,
+        min_depth: int = 16,
+        version: str = "V2",
+    ) -> str:
+        """A checkpoint path as slim's Saver restores it (V1 file or V2 prefix)."""
+        key = (num_classes, depth_multiplier, min_depth, version)
+        if key not in self._paths:
+            name = f"c{num_classes}_d{depth_multiplier}_m{min_depth}_{version}"
+            self._paths[key] = save_slim_variables(
+                self.variables(num_classes, depth_multiplier, min_depth),
+                str(self.root / name / "inception_v2.ckpt"),
+                version,
+            )
+        return self._paths[key]
+
+
+@pytest.fixture(scope="session")
+def slim_checkpoints(tmp_path_factory) -> SlimCheckpoints:
+    return SlimCheckpoints(tmp_path_factory.mktemp("slim_checkpoints"))
+
+
+@pytest.fixture(scope="session")
+def converted_1001(slim_checkpoints, tmp_path_factory) -> Path:
+    """The 1001-class checkpoint converted once to .weights.h5."""
+    from inception_v2 import convert_checkpoint
+
+    dst = tmp_path_factory.mktemp("converted") / "inception_v2.weights.h5"
+    convert_checkpoint(slim_checkpoints.path(version="V1"), dst)
+    return dst
+
+
+def images(n: int, height: int = 224, width: int = 224, seed: int = 0) -> np.ndarray:
+    return smooth_random_images(n, height, width, np.random.default_rng(seed))

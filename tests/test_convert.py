@@ -1,0 +1,270 @@
+"""The converter: sources, outputs, strictness, and bad input that leaves nothing behind."""
+
+from __future__ import annotations
+
+import io
+import shutil
+import tarfile
+from pathlib import Path
+
+import keras
+import numpy as np
+import pytest
+
+from inception_v2 import CheckpointError, InceptionV2, convert_checkpoint
+from inception_v2.archive import ArchiveError
+from inception_v2.checkpoint import infer_config, model_variable_map, read_checkpoint
+from inception_v2.cli import main
+from inception_v2.slim_reference import import_slim, save_slim_variables, smooth_random_images
+
+
+def _only(directory: Path) -> list[str]:
+    return sorted(p.name for p in directory.iterdir())
+
+
+def _tarball(tar_path: Path, files: dict[str, Path]) -> Path:
+    with tarfile.open(tar_path, "w:gz") as tar:
+        for arcname, path in files.items():
+            tar.add(path, arcname=arcname)
+    return tar_path
+
+
+def _v2_files(prefix: str) -> list[Path]:
+    return sorted(Path(prefix).parent.glob(Path(prefix).name + ".*"))
+
+
+def test_mapping_rule_covers_all_277_variables(slim_checkpoints):
+    model = InceptionV2()
+    mapping = model_variable_map(model)
+    slim_vars = slim_checkpoints.variables()
+    assert len(mapping) == 277 == len(slim_vars)
+    assert set(mapping) == set(slim_vars)
+    assert sum(int(np.prod(v.shape)) for v in mapping.values()) == 11_199_137
+    assert sum(int(np.prod(v.shape)) for v in model.trainable_weights) == 11_179_361
+
+
+def test_cli_convert_v1_with_verify(slim_checkpoints, tmp_path, capsys):
+    dst = tmp_path / "out.weights.h5"
+    assert main(["convert", slim_checkpoints.path(version="V1"), str(dst), "--verify"]) == 0
+    out = capsys.readouterr().out
+    assert "OK: every end point within" in out and "Mixed_5c" in out and "Logits" in out
+    assert _only(tmp_path) == ["out.weights.h5"]
+
+
+def test_verify_exit_code_above_tolerance(slim_checkpoints, tmp_path, capsys):
+    """An unattainable tolerance makes --verify exit 1 (the file is still written)."""
+    assert (
+        main(
+            [
+                "convert",
+                slim_checkpoints.path(),
+                str(tmp_path / "a.keras"),
+                "--verify",
+                "--tolerance",
+                "1e-12",
+            ]
+        )
+        == 1
+    )
+    assert "FAILED" in capsys.readouterr().err
+
+
+def test_verification_catches_one_wrong_layer(slim_checkpoints, tmp_path):
+    """One batch-norm beta off by 0.05 shows from its end point on, and not before."""
+    from inception_v2.checkpoint import CheckpointConfig
+    from inception_v2.convert import compare_with_slim
+
+    variables = dict(slim_checkpoints.variables())
+    variables["InceptionV2/Mixed_4b/Branch_3/Conv2d_0b_1x1/BatchNorm/beta"] += 0.05
+    other = save_slim_variables(variables, str(tmp_path / "other" / "model.ckpt"))
+    model = InceptionV2(weights=slim_checkpoints.path())
+    diffs, _ = compare_with_slim(model, other, CheckpointConfig(1.0, 16, 1001, True))
+    assert diffs["Mixed_4a"] < 1e-4
+    assert diffs["Mixed_4b"] > 0.04 and diffs["Logits"] > 1e-3
+
+
+def test_tarball_directory_and_keras_outputs_agree(slim_checkpoints, tmp_path):
+    prefix = slim_checkpoints.path(version="V1")
+    tarball = _tarball(tmp_path / "inception_v2_2016_08_28.tar.gz", {"inception_v2.ckpt": Path(prefix)})
+    from_tar = tmp_path / "tar.keras"
+    convert_checkpoint(tarball, from_tar)
+    from_dir = tmp_path / "dir.weights.h5"
+    convert_checkpoint(Path(prefix).parent, from_dir)
+    loaded = keras.saving.load_model(from_tar, safe_mode=True)
+    other = InceptionV2(weights=str(from_dir))
+    images = smooth_random_images(1, 224, 224, np.random.default_rng(0))
+    np.testing.assert_array_equal(loaded.predict(images, verbose=0), other.predict(images, verbose=0))
+
+
+def test_slim_checkpoint_loads_directly_and_headless(slim_checkpoints):
+    prefix = slim_checkpoints.path()
+    full = InceptionV2(weights=prefix, classifier_activation=None)
+    base = InceptionV2(weights=prefix, include_top=False, pooling="avg")
+    assert base.output.shape == (None, 1024)
+    for name in ("Mixed_5c.Branch_3.Conv2d_0b_1x1.BatchNorm",):
+        np.testing.assert_array_equal(full.get_layer(name).moving_mean, base.get_layer(name).moving_mean)
+
+
+def test_extra_variables_are_listed_and_ema_is_optional(slim_checkpoints, tmp_path):
+    variables = dict(slim_checkpoints.variables())
+    extras = {"global_step": np.array(1234, np.int64)}
+    for name in list(variables)[:3]:
+        extras[name + "/Momentum"] = np.zeros_like(variables[name])
+    for name, value in variables.items():
+        extras[name + "/ExponentialMovingAverage"] = value * 0.5
+    prefix = save_slim_variables({**variables, **extras}, str(tmp_path / "ema" / "model.ckpt"))
+
+    plain = convert_checkpoint(prefix, tmp_path / "plain.weights.h5")
+    assert plain.load.ignored == sorted(extras)
+    ema = convert_checkpoint(prefix, tmp_path / "ema.weights.h5", use_ema=True, verify=True)
+    assert ema.load.ema_missing == [] and ema.beyond(1e-4) == {}
+    model = InceptionV2(weights=str(tmp_path / "ema.weights.h5"))
+    kernel = model.get_layer("Mixed_4b.Branch_0.Conv2d_0a_1x1").kernel
+    np.testing.assert_array_equal(
+        kernel, variables["InceptionV2/Mixed_4b/Branch_0/Conv2d_0a_1x1/weights"] * 0.5
+    )
+
+
+@pytest.mark.parametrize("depth_multiplier,min_depth", [(0.5, 16), (0.25, 24)])
+def test_depth_multiplier_is_inferred(slim_checkpoints, depth_multiplier, min_depth):
+    config = infer_config(slim_checkpoints.variables(1001, depth_multiplier, min_depth))
+    assert (config.depth_multiplier, config.min_depth, config.classes) == (depth_multiplier, min_depth, 1001)
+
+
+# ----------------------------------------------------------------------------- bad input
+
+
+def _convert_fails(tmp_path: Path, src, capsys, *expected: str) -> str:
+    """The CLI refuses ``src`` with exit 2, a message naming it, and writes nothing."""
+    out_dir = tmp_path / "out"
+    out_dir.mkdir(exist_ok=True)
+    assert main(["convert", str(src), str(out_dir / "x.weights.h5")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("inception-v2 convert: error:"), err
+    for text in expected:
+        assert text in err, err
+    assert _only(out_dir) == [], "no output (or temporary file) may be left behind"
+    return err
+
+
+def test_missing_path(tmp_path, capsys):
+    _convert_fails(tmp_path, tmp_path / "nope.ckpt", capsys, "nope.ckpt", "no such")
+
+
+def test_not_a_checkpoint(tmp_path, capsys):
+    text = tmp_path / "notes.ckpt"
+    text.write_text("this is not a checkpoint\n" * 100)
+    _convert_fails(tmp_path, text, capsys, "notes.ckpt", "not a readable TensorFlow checkpoint")
+
+
+def test_random_bytes(tmp_path, capsys):
+    junk = tmp_path / "junk.ckpt"
+    junk.write_bytes(np.random.default_rng(0).bytes(100_000))
+    _convert_fails(tmp_path, junk, capsys, "junk.ckpt")
+
+
+def test_truncated_v1_file(slim_checkpoints, tmp_path, capsys):
+    data = Path(slim_checkpoints.path(version="V1")).read_bytes()
+    cut = tmp_path / "inception_v2.ckpt"
+    cut.write_bytes(data[: len(data) // 2])
+    _convert_fails(tmp_path, cut, capsys, "inception_v2.ckpt", "truncated/corrupt")
+
+
+def test_truncated_v2_data(slim_checkpoints, tmp_path, capsys):
+    prefix = slim_checkpoints.path()
+    copy = tmp_path / "ckpt"
+    copy.mkdir()
+    for f in _v2_files(prefix):
+        shutil.copy(f, copy / f.name)
+    data = next(copy.glob("*.data-*"))
+    data.write_bytes(data.read_bytes()[:1000])
+    _convert_fails(tmp_path, copy / Path(prefix).name, capsys, "inception_v2.ckpt")
+
+
+def test_corrupt_v2_data(slim_checkpoints, tmp_path, capsys):
+    """Same size, flipped bytes: the checkpoint's CRCs catch it."""
+    prefix = slim_checkpoints.path()
+    copy = tmp_path / "ckpt"
+    copy.mkdir()
+    for f in _v2_files(prefix):
+        shutil.copy(f, copy / f.name)
+    data = next(copy.glob("*.data-*"))
+    raw = bytearray(data.read_bytes())
+    raw[1000:2000] = bytes(1000)
+    data.write_bytes(bytes(raw))
+    _convert_fails(tmp_path, copy / Path(prefix).name, capsys, "inception_v2.ckpt")
+
+
+def test_inception_v1_checkpoint(tmp_path, capsys):
+    import tensorflow as tf
+
+    tf_slim, _ = import_slim()
+    from tf_slim.nets import inception_v1
+
+    graph = tf.Graph()
+    with graph.as_default():
+        inputs = tf.compat.v1.placeholder(tf.float32, (1, 224, 224, 3))
+        with tf_slim.arg_scope(inception_v1.inception_v1_arg_scope()):
+            inception_v1.inception_v1(inputs, num_classes=1001, is_training=False)
+        saver = tf.compat.v1.train.Saver()
+        with tf.compat.v1.Session() as sess:
+            sess.run(tf.compat.v1.global_variables_initializer())
+            prefix = saver.save(sess, str(tmp_path / "v1" / "inception_v1.ckpt"), write_meta_graph=False)
+    _convert_fails(tmp_path, prefix, capsys, "InceptionV1", "InceptionV2")
+
+
+def test_wrong_shape_names_the_variable(slim_checkpoints, tmp_path, capsys):
+    variables = dict(slim_checkpoints.variables())
+    name = "InceptionV2/Mixed_4c/Branch_2/Conv2d_0b_3x3/weights"
+    variables[name] = variables[name][:, :, :, :100]
+    prefix = save_slim_variables(variables, str(tmp_path / "bad" / "model.ckpt"))
+    _convert_fails(tmp_path, prefix, capsys, "Mixed_4c/Branch_2/Conv2d_0b_3x3", "128")
+
+
+def test_wrong_class_count(slim_checkpoints):
+    with pytest.raises(
+        CheckpointError, match=r"Logits/Conv2d_1c_1x1/biases: checkpoint \(1001,\), model \(10,\)"
+    ):
+        InceptionV2(weights=slim_checkpoints.path(), classes=10)
+
+
+def test_converted_file_with_wrong_config(converted_1001):
+    with pytest.raises(CheckpointError, match="shape mismatch"):
+        InceptionV2(weights=str(converted_1001), depth_multiplier=0.5)
+
+
+def test_existing_destination_needs_overwrite(slim_checkpoints, tmp_path, capsys):
+    dst = tmp_path / "mine.weights.h5"
+    dst.write_bytes(b"precious")
+    assert main(["convert", slim_checkpoints.path(), str(dst)]) == 2
+    assert "already exists" in capsys.readouterr().err
+    assert dst.read_bytes() == b"precious"
+    assert main(["convert", slim_checkpoints.path(), str(dst), "--overwrite"]) == 0
+    assert dst.stat().st_size > 40_000_000
+    assert _only(tmp_path) == ["mine.weights.h5"]
+
+
+def test_bad_destination_suffix(slim_checkpoints, tmp_path, capsys):
+    assert main(["convert", slim_checkpoints.path(), str(tmp_path / "out.h5")]) == 2
+    assert ".weights.h5 or .keras" in capsys.readouterr().err
+    assert _only(tmp_path) == []
+
+
+def test_tarball_with_path_traversal_is_refused(tmp_path):
+    evil = tmp_path / "evil.tar.gz"
+    with tarfile.open(evil, "w:gz") as tar:
+        payload = b"owned"
+        info = tarfile.TarInfo("../../escaped.txt")
+        info.size = len(payload)
+        tar.addfile(info, io.BytesIO(payload))
+    with pytest.raises(ArchiveError, match="outside"):
+        read_checkpoint(evil)
+    assert not (tmp_path.parent / "escaped.txt").exists()
+
+
+def test_truncated_tarball(slim_checkpoints, tmp_path, capsys):
+    tarball = _tarball(
+        tmp_path / "t.tar.gz", {"inception_v2.ckpt": Path(slim_checkpoints.path(version="V1"))}
+    )
+    tarball.write_bytes(tarball.read_bytes()[:5_000_000])
+    _convert_fails(tmp_path, tarball, capsys, "t.tar.gz")
