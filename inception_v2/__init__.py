@@ -19,6 +19,11 @@ _EXPORTS = {
     "VerificationError": "inception_v2.convert",
     "convert_checkpoint": "inception_v2.convert",
     "load_weights": "inception_v2.weights",
+    "decode_predictions": "inception_v2.labels",
+    "preprocess_input": "inception_v2.preprocessing",
+    "preprocess_for_eval": "inception_v2.preprocessing",
+    "evaluate": "inception_v2.evaluate",
+    "open_data": "inception_v2.data",
 }
 
 __all__ = sorted(_EXPORTS)

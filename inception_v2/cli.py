@@ -11,8 +11,9 @@ from collections.abc import Sequence
 # Quiet TensorFlow's C++ start-up chatter (CUDA probing on CPU machines) unless asked for.
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
-EXIT_BAD_INPUT = 2
 EXIT_VERIFY_FAILED = 1
+EXIT_BAD_INPUT = 2
+EXIT_NO_WEIGHTS = 3  # the official weights could not be downloaded (offline)
 
 
 def _add_convert(subparsers) -> None:
@@ -97,12 +98,146 @@ def _run_test_checkpoint(args: argparse.Namespace) -> int:
     return 0
 
 
+def _add_eval(subparsers) -> None:
+    p = subparsers.add_parser(
+        "eval",
+        help="evaluate on ImageNet (or class folders) as slim's eval_image_classifier does",
+        description="Top-1 / top-5 with slim's eval preprocessing and metrics. Data: slim's "
+        "validation-*-of-00128 TFRecords, a folder of ILSVRC2012_val_*.JPEG, or class folders. "
+        "Without --data, the 100 bundled ImageNet validation images.",
+    )
+    p.add_argument(
+        "--weights",
+        default="imagenet",
+        help="'imagenet' (default), a slim checkpoint or converted .weights.h5/.keras",
+    )
+    p.add_argument("--data", default=None, help="TFRecord dir/glob, raw validation dir, or class folders")
+    p.add_argument(
+        "--ground-truth",
+        default=None,
+        help="50,000-line validation ground truth for a raw directory (default: bundled)",
+    )
+    p.add_argument("--batch-size", type=int, default=50)
+    p.add_argument("--limit", type=int, default=None, help="evaluate only the first N images")
+    p.add_argument(
+        "--labels-offset",
+        type=int,
+        default=None,
+        help="subtract from labels (default: 0 for 1001-class models, 1 for 1000)",
+    )
+    p.add_argument("--strict", action="store_true", help="fail on the first unreadable image")
+    p.add_argument("--predictions-csv", default=None, help="write every image's label and top-5")
+    p.add_argument("--report", default=None, help="write the JSON report here")
+    p.add_argument("--plot", default=None, help="write a per-class accuracy PNG here")
+    p.add_argument("--overwrite", action="store_true", help="replace existing report/CSV/plot files")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(run=_run_eval)
+
+
+def _run_eval(args: argparse.Namespace) -> int:
+    from inception_v2.data import open_data
+    from inception_v2.evaluate import evaluate, plot_per_class
+    from inception_v2.files import check_writable
+    from inception_v2.labels import class_names
+    from inception_v2.weights import build_from_weights
+
+    for output in (args.predictions_csv, args.report, args.plot):
+        if output:
+            check_writable(output, args.overwrite)
+    data = open_data(args.data, args.ground_truth)
+    model, config, _ = build_from_weights(args.weights, classifier_activation=None)
+    classes = config.classes
+    if classes is None:
+        raise ValueError(f"{args.weights}: has no Logits layer; cannot classify")
+    if data.imagenet:
+        offset = 1001 - classes if args.labels_offset is None else args.labels_offset
+        names = class_names(classes) if classes in (1000, 1001) else None
+    else:
+        offset = args.labels_offset or 0
+        names = data.class_names
+        if len(names) != classes:
+            raise ValueError(f"{args.data}: {len(names)} class folders, but the model has {classes} classes")
+    result = evaluate(
+        model,
+        data,
+        batch_size=args.batch_size,
+        limit=args.limit,
+        labels_offset=offset,
+        strict=args.strict,
+        predictions_csv=args.predictions_csv,
+        class_names=names,
+        show_progress=not args.quiet,
+        overwrite=args.overwrite,
+    )
+    result.weights = str(args.weights)
+    print(result.table())
+    if result.skipped:
+        print(f"skipped {len(result.skipped)} unreadable image(s):", *result.skipped[:20], sep="\n  ")
+    if args.report:
+        from inception_v2.files import atomic_path
+
+        with atomic_path(args.report, overwrite=args.overwrite) as tmp:
+            tmp.write_text(result.to_json())
+        print(f"report: {args.report}")
+    if args.predictions_csv:
+        print(f"predictions: {args.predictions_csv}")
+    if args.plot:
+        plot_per_class(result, args.plot, names, overwrite=args.overwrite)
+        print(f"plot: {args.plot}")
+    return 0
+
+
+def _add_predict(subparsers) -> None:
+    p = subparsers.add_parser("predict", help="top-5 ImageNet classes of image files")
+    p.add_argument("images", nargs="+", help="image files (JPEG, PNG, GIF, BMP)")
+    p.add_argument("--weights", default="imagenet")
+    p.add_argument("--top", type=int, default=5)
+    p.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    p.set_defaults(run=_run_predict)
+
+
+def _run_predict(args: argparse.Namespace) -> int:
+    import json
+
+    import numpy as np
+
+    from inception_v2.labels import decode_predictions
+    from inception_v2.preprocessing import load_for_eval
+    from inception_v2.weights import build_from_weights
+
+    images = []
+    for path in args.images:
+        if not os.path.isfile(path):
+            raise FileNotFoundError(f"{path}: no such image file")
+        try:
+            images.append(load_for_eval(path))
+        except Exception as e:  # TensorFlow raises several types for undecodable data
+            raise ValueError(f"{path}: cannot be decoded as an image ({type(e).__name__})") from None
+    model, _, _ = build_from_weights(args.weights)
+    probabilities = model.predict(np.stack(images), batch_size=32, verbose=0)
+    decoded = decode_predictions(probabilities, top=args.top)
+    if args.json:
+        out = [
+            {"image": path, "top": [{"synset": s, "name": n, "probability": p} for s, n, p in top]}
+            for path, top in zip(args.images, decoded, strict=True)
+        ]
+        print(json.dumps(out, indent=2))
+        return 0
+    for path, top in zip(args.images, decoded, strict=True):
+        print(path)
+        for rank, (synset, name, prob) in enumerate(top, 1):
+            print(f"  {rank}. {prob:7.2%}  {synset}  {name}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="inception-v2", description="TF-slim's Inception V2 in Keras 3: convert, evaluate, predict."
     )
     subparsers = parser.add_subparsers(dest="command", required=True)
     _add_convert(subparsers)
+    _add_eval(subparsers)
+    _add_predict(subparsers)
     _add_test_checkpoint(subparsers)
     return parser
 
@@ -110,8 +245,13 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.getLogger("tensorflow").setLevel(logging.ERROR)  # TF1 deprecation notices
+    from inception_v2.download import DownloadError
+
     try:
         return args.run(args)
+    except DownloadError as e:
+        print(f"inception-v2 {args.command}: error: {e}", file=sys.stderr)
+        return EXIT_NO_WEIGHTS
     except (FileNotFoundError, FileExistsError, IsADirectoryError, ValueError, ImportError) as e:
         # Bad input: one clear line naming the file and the problem, no traceback.
         print(f"inception-v2 {args.command}: error: {e}", file=sys.stderr)

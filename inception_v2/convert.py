@@ -11,16 +11,10 @@ from pathlib import Path
 import keras
 import numpy as np
 
-from inception_v2.checkpoint import (
-    CheckpointConfig,
-    LoadReport,
-    assign_checkpoint,
-    checkpoint_prefix,
-    infer_config,
-    read_checkpoint,
-)
+from inception_v2.checkpoint import CheckpointConfig, LoadReport, checkpoint_prefix
 from inception_v2.files import atomic_path, check_writable
-from inception_v2.model import END_POINTS, InceptionV2, end_point_model
+from inception_v2.model import END_POINTS, end_point_model
+from inception_v2.weights import build_from_weights
 
 CONFIG_ATTRIBUTE = "inception_v2_config"  # HDF5 attribute holding the model arguments
 OUTPUT_SUFFIXES = (".weights.h5", ".keras")
@@ -58,18 +52,6 @@ class Conversion:
                 for k, v in self.max_abs_diff.items()
             ]
         return "\n".join(lines)
-
-
-def build_from_checkpoint(
-    source: str | os.PathLike, use_ema: bool = False, **model_kwargs
-) -> tuple[keras.Model, CheckpointConfig, LoadReport]:
-    """Build the InceptionV2 that ``source``'s shapes imply and load it strictly."""
-    variables = read_checkpoint(source)
-    config = infer_config(variables)
-    kwargs = {**config.model_kwargs(), **model_kwargs}
-    model = InceptionV2(weights=None, **kwargs)
-    report = assign_checkpoint(model, variables, use_ema=use_ema, source=str(source))
-    return model, config, report
 
 
 def save_weights(
@@ -115,7 +97,7 @@ def convert_checkpoint(
     if not destination.name.endswith(OUTPUT_SUFFIXES):
         raise ValueError(f"{destination}: destination must end in .weights.h5 or .keras")
     check_writable(destination, overwrite)
-    model, config, report = build_from_checkpoint(source, use_ema=use_ema)
+    model, config, report = build_from_weights(source, use_ema=use_ema)
     save_weights(model, destination, asdict(config), overwrite=overwrite)
     result = Conversion(str(source), str(destination), config, report, time.perf_counter() - start)
     if verify:

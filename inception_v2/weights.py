@@ -14,13 +14,15 @@ import keras
 import numpy as np
 
 from inception_v2.checkpoint import (
+    CheckpointConfig,
     CheckpointError,
     LoadReport,
     assign_checkpoint,
+    infer_config,
     model_variable_map,
     read_checkpoint,
 )
-from inception_v2.download import IMAGENET_CHECKPOINT, RemoteFile, cache_dir, fetch
+from inception_v2.download import RemoteFile, cache_dir, fetch
 
 IMAGENET_WEIGHTS = "inception_v2_imagenet.weights.h5"
 
@@ -74,13 +76,16 @@ def read_any(path: str | os.PathLike) -> dict[str, np.ndarray]:
     return read_checkpoint(path)
 
 
-def imagenet_weights_path(remote: RemoteFile = IMAGENET_CHECKPOINT, directory: Path | None = None) -> Path:
+def imagenet_weights_path(remote: RemoteFile | None = None, directory: Path | None = None) -> Path:
     """Slim's ImageNet weights as a converted ``.weights.h5`` in the cache.
 
     Downloads and verifies slim's tarball once, converts it once, then reuses both.
+    ``remote`` defaults to ``download.IMAGENET_CHECKPOINT`` (looked up at call time).
     """
+    from inception_v2 import download
     from inception_v2.convert import convert_checkpoint
 
+    remote = remote or download.IMAGENET_CHECKPOINT
     directory = Path(directory) if directory is not None else cache_dir()
     converted = directory / IMAGENET_WEIGHTS
     if not converted.exists():
@@ -89,11 +94,29 @@ def imagenet_weights_path(remote: RemoteFile = IMAGENET_CHECKPOINT, directory: P
     return converted
 
 
+def resolve(weights: str | os.PathLike) -> Path:
+    """The file behind ``weights``: "imagenet" is fetched and converted once."""
+    return imagenet_weights_path() if str(weights) == "imagenet" else Path(weights)
+
+
 def load_weights(model: keras.Model, weights: str | os.PathLike, use_ema: bool = False) -> LoadReport:
     """Load ``weights`` ("imagenet" or a path) into ``model``, every variable checked."""
-    if weights == "imagenet":
-        path = imagenet_weights_path()
-    else:
-        path = Path(weights)
+    path = resolve(weights)
+    return assign_checkpoint(model, read_any(path), use_ema=use_ema, source=str(path))
+
+
+def build_from_weights(
+    weights: str | os.PathLike, use_ema: bool = False, **model_kwargs
+) -> tuple[keras.Model, CheckpointConfig, LoadReport]:
+    """Build the InceptionV2 that ``weights``' shapes imply (classes, depth...) and load it.
+
+    ``model_kwargs`` override or add arguments (input size, classifier_activation, ...).
+    """
+    from inception_v2.model import InceptionV2
+
+    path = resolve(weights)
     variables = read_any(path)
-    return assign_checkpoint(model, variables, use_ema=use_ema, source=str(path))
+    config = infer_config(variables)
+    model = InceptionV2(weights=None, **{**config.model_kwargs(), **model_kwargs})
+    report = assign_checkpoint(model, variables, use_ema=use_ema, source=str(path))
+    return model, config, report

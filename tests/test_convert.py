@@ -170,29 +170,27 @@ def test_truncated_v1_file(slim_checkpoints, tmp_path, capsys):
     _convert_fails(tmp_path, cut, capsys, "inception_v2.ckpt", "truncated/corrupt")
 
 
-def test_truncated_v2_data(slim_checkpoints, tmp_path, capsys):
-    prefix = slim_checkpoints.path()
-    copy = tmp_path / "ckpt"
-    copy.mkdir()
+def _damaged_v2_copy(prefix: str, directory: Path, damage) -> Path:
+    """Copy a V2 checkpoint into ``directory`` and apply ``damage(bytes) -> bytes`` to its data."""
+    directory.mkdir()
     for f in _v2_files(prefix):
-        shutil.copy(f, copy / f.name)
-    data = next(copy.glob("*.data-*"))
-    data.write_bytes(data.read_bytes()[:1000])
-    _convert_fails(tmp_path, copy / Path(prefix).name, capsys, "inception_v2.ckpt")
+        shutil.copy(f, directory / f.name)
+    data = next(directory.glob("*.data-*"))
+    data.write_bytes(damage(data.read_bytes()))
+    return directory / Path(prefix).name
+
+
+def test_truncated_v2_data(slim_checkpoints, tmp_path, capsys):
+    copy = _damaged_v2_copy(slim_checkpoints.path(), tmp_path / "ckpt", lambda b: b[:1000])
+    _convert_fails(tmp_path, copy, capsys, "inception_v2.ckpt")
 
 
 def test_corrupt_v2_data(slim_checkpoints, tmp_path, capsys):
-    """Same size, flipped bytes: the checkpoint's CRCs catch it."""
-    prefix = slim_checkpoints.path()
-    copy = tmp_path / "ckpt"
-    copy.mkdir()
-    for f in _v2_files(prefix):
-        shutil.copy(f, copy / f.name)
-    data = next(copy.glob("*.data-*"))
-    raw = bytearray(data.read_bytes())
-    raw[1000:2000] = bytes(1000)
-    data.write_bytes(bytes(raw))
-    _convert_fails(tmp_path, copy / Path(prefix).name, capsys, "inception_v2.ckpt")
+    """Same size, zeroed bytes: the checkpoint's CRCs catch it."""
+    copy = _damaged_v2_copy(
+        slim_checkpoints.path(), tmp_path / "ckpt", lambda b: b[:1000] + bytes(1000) + b[2000:]
+    )
+    _convert_fails(tmp_path, copy, capsys, "inception_v2.ckpt")
 
 
 def test_inception_v1_checkpoint(tmp_path, capsys):

@@ -1,0 +1,231 @@
+"""Evaluation data sources, streamed with tf.data in slim's eval preprocessing.
+
+Three layouts, each giving slim labels (1..1000 for ImageNet, 0 = background):
+
+- slim's ImageNet TFRecords (``validation-?????-of-00128``, as ``build_imagenet_data.py``
+  writes them: ``image/encoded``, ``image/class/label`` in 1..1000, ``image/filename``);
+- a directory of raw ``ILSVRC2012_val_*.JPEG`` plus the 50,000-line ground-truth file;
+- class-per-folder directories named by synset, or by class name for other data sets.
+
+Every element carries an id, so images that cannot be decoded are skipped, counted and
+named rather than lost silently.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from inception_v2.labels import data_path, read_ground_truth, synset_to_label
+from inception_v2.preprocessing import DEFAULT_SIZE, decode_image, preprocess_for_eval
+
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".gif", ".bmp")
+VAL_NAME = re.compile(r"ILSVRC2012_val_(\d{8})\.JPEG$", re.IGNORECASE)
+SYNSET = re.compile(r"n\d{8}$")
+TFRECORD_FEATURES = ("image/encoded", "image/class/label")
+
+
+class DataError(ValueError):
+    """A data source that cannot be evaluated as given."""
+
+
+@dataclass
+class EvalData:
+    """A source of ``{"image", "label", "id"}`` elements and what is known of it up front."""
+
+    description: str
+    kind: str  # "imagenet-tfrecord" | "imagenet-directory" | "imagenet-folders" | "folders"
+    files: list[str] = field(default_factory=list)  # image files, or TFRecord shards
+    labels: list[int] = field(default_factory=list)  # per image file (empty for TFRecords)
+    class_names: list[str] | None = None  # for non-ImageNet class folders
+    image_size: int = DEFAULT_SIZE
+
+    @property
+    def imagenet(self) -> bool:
+        return self.kind.startswith("imagenet")
+
+    def expected_ids(self) -> list[str]:
+        """Every element id in stream order (counts TFRecord records when needed)."""
+        if self.kind != "imagenet-tfrecord":
+            return list(self.files)
+        import tensorflow as tf
+
+        ids = []
+        for shard in self.files:
+            count = int(tf.data.TFRecordDataset(shard).reduce(0, lambda n, _: n + 1))
+            ids += [f"{shard}#{i}" for i in range(count)]
+        return ids
+
+    def dataset(self, batch_size: int, limit: int | None = None):
+        """Batched ``{"image", "label", "id", "valid"}``; undecodable images dropped."""
+        import tensorflow as tf
+
+        autotune = tf.data.AUTOTUNE
+        if self.kind == "imagenet-tfrecord":
+            ds = tf.data.Dataset.from_tensor_slices(self.files).interleave(
+                _tfrecord_elements,
+                cycle_length=min(4, len(self.files)),
+                num_parallel_calls=autotune,
+                deterministic=True,
+            )
+            ds = ds.map(self._decode_record, num_parallel_calls=autotune)
+        else:
+            ds = tf.data.Dataset.from_tensor_slices({"id": self.files, "label": self.labels})
+            ds = ds.map(self._decode_file, num_parallel_calls=autotune)
+        if limit:
+            ds = ds.take(limit)
+        ds = ds.ignore_errors()
+        return ds.batch(batch_size).prefetch(autotune)
+
+    def _decode_file(self, element):
+        import tensorflow as tf
+
+        image = decode_image(tf.io.read_file(element["id"]))
+        return {
+            "image": preprocess_for_eval(image, self.image_size, self.image_size),
+            "label": tf.cast(element["label"], tf.int32),
+            "id": element["id"],
+            "valid": tf.constant(True),
+        }
+
+    def _decode_record(self, element):
+        """Parse one slim Example; a record missing a key is flagged, not decoded."""
+        import tensorflow as tf
+
+        features = tf.io.parse_single_example(
+            element["record"],
+            {
+                "image/encoded": tf.io.FixedLenFeature([], tf.string, default_value=""),
+                "image/class/label": tf.io.FixedLenFeature([], tf.int64, default_value=-1),
+            },
+        )
+        valid = tf.logical_and(
+            tf.strings.length(features["image/encoded"]) > 0, features["image/class/label"] >= 0
+        )
+        size = self.image_size
+        image = tf.cond(
+            valid,
+            lambda: preprocess_for_eval(decode_image(features["image/encoded"]), size, size),
+            lambda: tf.zeros((size, size, 3), tf.float32),
+        )
+        return {
+            "image": image,
+            "label": tf.cast(features["image/class/label"], tf.int32),
+            "id": element["id"],
+            "valid": valid,
+        }
+
+
+def _tfrecord_elements(shard):
+    import tensorflow as tf
+
+    records = tf.data.TFRecordDataset(shard).enumerate()
+    return records.map(
+        lambda i, r: {"record": r, "id": tf.strings.join([shard, "#", tf.strings.as_string(i)])}
+    )
+
+
+def _image_files(directory: Path) -> list[Path]:
+    return sorted(p for p in directory.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
+
+
+def imagenet_directory(directory: str | Path, ground_truth: str | Path | None = None) -> EvalData:
+    """Raw ``ILSVRC2012_val_*.JPEG`` files labelled by the 50,000-line ground-truth file."""
+    directory = Path(directory)
+    truth = read_ground_truth(ground_truth or data_path("imagenet_2012_validation_synset_labels.txt"))
+    to_label = synset_to_label()
+    files, labels = [], []
+    for path in sorted(directory.iterdir()):
+        match = VAL_NAME.match(path.name)
+        if not match:
+            continue
+        number = int(match.group(1))
+        if not 1 <= number <= len(truth):
+            raise DataError(f"{path}: image number {number} is outside the ground truth's 1..{len(truth)}")
+        files.append(str(path))
+        labels.append(to_label[truth[number - 1]])
+    if not files:
+        raise DataError(f"{directory}: no ILSVRC2012_val_*.JPEG files")
+    return EvalData(
+        f"{directory} ({len(files)} ImageNet validation images)", "imagenet-directory", files, labels
+    )
+
+
+def class_folders(directory: str | Path) -> EvalData:
+    """One sub-folder per class: ImageNet synsets (``n01440764``) or any class names."""
+    directory = Path(directory)
+    folders = sorted(p for p in directory.iterdir() if p.is_dir())
+    if not folders:
+        raise DataError(f"{directory}: no class sub-folders")
+    names = [p.name for p in folders]
+    synset_like = [n for n in names if SYNSET.match(n)]
+    to_label = synset_to_label()
+    if synset_like:
+        unknown = [n for n in names if n not in to_label]
+        if unknown:
+            raise DataError(
+                f"{directory}: folder(s) {', '.join(unknown[:5])} are not ILSVRC synsets "
+                "(folders must all be synsets, or none)"
+            )
+        label_of = {n: to_label[n] for n in names}
+        kind, class_list = "imagenet-folders", None
+    else:
+        label_of = {n: i for i, n in enumerate(names)}
+        kind, class_list = "folders", names
+    files, labels = [], []
+    for folder in folders:
+        for path in _image_files(folder):
+            files.append(str(path))
+            labels.append(label_of[folder.name])
+    if not files:
+        raise DataError(f"{directory}: the class folders hold no images ({', '.join(IMAGE_SUFFIXES)})")
+    return EvalData(
+        f"{directory} ({len(files)} images in {len(folders)} class folders)",
+        kind,
+        files,
+        labels,
+        class_names=class_list,
+    )
+
+
+def tfrecords(pattern: str | Path) -> EvalData:
+    """slim's ImageNet validation shards: a directory (``validation-*``), a glob or one file."""
+    pattern = str(pattern)
+    path = Path(pattern)
+    if path.is_dir():
+        shards = sorted(path.glob("validation-*"))
+    elif path.is_file():
+        shards = [path]
+    else:
+        shards = sorted(Path(path.parent).glob(path.name)) if path.parent.is_dir() else []
+    if not shards:
+        raise DataError(f"{pattern}: no TFRecord shards found")
+    return EvalData(
+        f"{pattern} ({len(shards)} TFRecord shards)", "imagenet-tfrecord", [str(s) for s in shards]
+    )
+
+
+def open_data(source: str | Path | None, ground_truth: str | Path | None = None) -> EvalData:
+    """Pick the layout of ``source``; ``None`` is the bundled 100-image validation sample."""
+    if source is None:
+        return imagenet_directory(data_path("imagenet_val_sample"), ground_truth)
+    path = Path(source)
+    if any(ch in str(source) for ch in "*?[") or (
+        path.is_file() and path.suffix.lower() not in IMAGE_SUFFIXES
+    ):
+        return tfrecords(source)
+    if not path.exists():
+        raise FileNotFoundError(f"{path}: no such data directory or file")
+    if not path.is_dir():
+        raise DataError(f"{path}: expected a directory, TFRecord shards or a glob of them")
+    entries = list(path.iterdir())
+    if any(VAL_NAME.match(p.name) for p in entries):
+        return imagenet_directory(path, ground_truth)
+    if any(p.name.startswith("validation-") for p in entries):
+        return tfrecords(path)
+    if any(p.is_dir() for p in entries):
+        return class_folders(path)
+    if not entries:
+        raise DataError(f"{path}: empty directory")
+    raise DataError(f"{path}: neither ILSVRC2012_val_*.JPEG files, validation-* TFRecords, nor class folders")

@@ -1,0 +1,207 @@
+"""ImageNet evaluation as slim's ``eval_image_classifier.py`` computes it.
+
+top-1: ``argmax`` over all logits equals the label; top-5: ``tf.nn.in_top_k`` semantics
+(the label is in the top 5 when fewer than 5 classes score strictly higher, so ties at
+the boundary count, as in slim's ``streaming_recall_at_k``). Labels are slim's
+(1..1000, 0 = background); ``labels_offset`` 1 evaluates a 1000-class model.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import json
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import keras
+import numpy as np
+
+from inception_v2.data import DataError, EvalData
+from inception_v2.files import atomic_path
+from inception_v2.progress import Progress
+
+PREPROCESSING = (
+    "slim inception_preprocessing.preprocess_for_eval: decode to RGB, float [0,1], central_crop(0.875), "
+    "TF1 bilinear resize (align_corners=False, half_pixel_centers=False), (x - 0.5) * 2"
+)
+
+
+def top1_correct(logits: np.ndarray, labels: np.ndarray) -> np.ndarray:
+    """slim's accuracy: ``argmax(logits) == label`` (first index on ties)."""
+    return np.argmax(logits, axis=-1) == labels
+
+
+def in_top_k(logits: np.ndarray, labels: np.ndarray, k: int) -> np.ndarray:
+    """``tf.nn.in_top_k``: fewer than ``k`` classes score strictly above the label's."""
+    target = np.take_along_axis(logits, labels[:, None], axis=-1)
+    above = (logits > target).sum(axis=-1)
+    return (above < k) & np.isfinite(target[:, 0])
+
+
+@dataclass
+class EvalResult:
+    """Counts, accuracies and what was evaluated; ``to_json`` is the report."""
+
+    count: int = 0
+    top1: float = 0.0
+    top5: float = 0.0
+    images_per_second: float = 0.0
+    seconds: float = 0.0
+    skipped: list[str] = field(default_factory=list)
+    weights: str = ""
+    data: str = ""
+    preprocessing: str = PREPROCESSING
+    batch_size: int = 0
+    labels_offset: int = 0
+    per_class: dict[int, list[int]] = field(default_factory=dict)  # label -> [top-1 correct, total]
+
+    def table(self) -> str:
+        rows = [
+            ("images evaluated", f"{self.count:,}"),
+            ("images skipped (unreadable)", f"{len(self.skipped):,}"),
+            ("top-1 accuracy", f"{100 * self.top1:.2f} %"),
+            ("top-5 recall", f"{100 * self.top5:.2f} %"),
+            ("throughput", f"{self.images_per_second:.1f} images/s"),
+            ("weights", self.weights),
+            ("data", self.data),
+        ]
+        width = max(len(r[0]) for r in rows)
+        return "\n".join(f"{name:<{width}}  {value}" for name, value in rows)
+
+    def to_json(self) -> str:
+        report = asdict(self)
+        report["per_class"] = {str(k): v for k, v in sorted(self.per_class.items())}
+        return json.dumps(report, indent=2)
+
+
+def evaluate(
+    model: keras.Model,
+    data: EvalData,
+    batch_size: int = 50,
+    limit: int | None = None,
+    labels_offset: int = 0,
+    strict: bool = False,
+    predictions_csv: str | Path | None = None,
+    class_names: list[str] | None = None,
+    show_progress: bool = True,
+    overwrite: bool = False,
+) -> EvalResult:
+    """Run ``model`` (logits out) over ``data`` and score it as slim does.
+
+    Unreadable images are skipped and listed in the result, or raise ``DataError``
+    with ``strict``. A TFRecord missing a required key always raises ``DataError``.
+    """
+    expected = data.expected_ids()
+    if limit:
+        expected = expected[:limit]
+    result = EvalResult(weights="", data=data.description, batch_size=batch_size, labels_offset=labels_offset)
+    progress = Progress(len(expected)) if show_progress else None
+    top1 = top5 = 0
+    cursor = 0
+    start = time.perf_counter()
+    with contextlib.ExitStack() as stack:
+        writer = None
+        if predictions_csv:
+            csv_path = stack.enter_context(atomic_path(predictions_csv, overwrite=overwrite))
+            writer = csv.writer(stack.enter_context(open(csv_path, "w", newline="")))
+            writer.writerow(["id", "label", *[f"top{i}_{w}" for i in range(1, 6) for w in ("label", "prob")]])
+        for batch in data.dataset(batch_size, limit):
+            ids = [i.decode() for i in batch["id"].numpy()]
+            valid = batch["valid"].numpy()
+            if not valid.all():
+                bad = ids[int(np.argmin(valid))]
+                raise DataError(f"{bad}: TFRecord example lacks image/encoded or image/class/label")
+            # Ids the stream skipped (undecodable images) come before this batch's ids.
+            for element_id in ids:
+                while cursor < len(expected) and expected[cursor] != element_id:
+                    _skip(result, expected[cursor], strict)
+                    cursor += 1
+                cursor += 1
+            labels = batch["label"].numpy().astype(np.int64) - labels_offset
+            logits = np.asarray(model.predict_on_batch(batch["image"]), dtype=np.float32)
+            logits = logits.reshape(len(labels), -1)
+            if labels.min() < 0 or labels.max() >= logits.shape[-1]:
+                raise DataError(
+                    f"labels {labels.min()}..{labels.max()} (after offset {labels_offset}) do not fit "
+                    f"a {logits.shape[-1]}-class model; check --labels-offset"
+                )
+            hit1, hit5 = top1_correct(logits, labels), in_top_k(logits, labels, 5)
+            top1 += int(hit1.sum())
+            top5 += int(hit5.sum())
+            result.count += len(labels)
+            for label, hit in zip(labels.tolist(), hit1.tolist(), strict=True):
+                entry = result.per_class.setdefault(label, [0, 0])
+                entry[0] += int(hit)
+                entry[1] += 1
+            if writer:
+                _write_predictions(writer, ids, labels, logits, class_names)
+            if progress:
+                progress.update(len(labels), f"top-1 {100 * top1 / result.count:.1f}%")
+        for element_id in expected[cursor:]:
+            _skip(result, element_id, strict)
+        if result.count == 0:
+            raise DataError(
+                f"{data.description}: no image could be evaluated ({len(result.skipped)} unreadable)"
+            )
+    result.seconds = time.perf_counter() - start
+    if progress:
+        progress.close(
+            f"top-1 {100 * top1 / max(result.count, 1):.2f}%  top-5 {100 * top5 / max(result.count, 1):.2f}%"
+        )
+    result.top1, result.top5 = top1 / result.count, top5 / result.count
+    result.images_per_second = result.count / result.seconds
+    return result
+
+
+def _skip(result: EvalResult, element_id: str, strict: bool) -> None:
+    if strict:
+        raise DataError(f"{element_id}: cannot be decoded as an image (--strict)")
+    result.skipped.append(element_id)
+
+
+def _softmax(logits: np.ndarray) -> np.ndarray:
+    shifted = np.exp(logits - logits.max(axis=-1, keepdims=True))
+    return shifted / shifted.sum(axis=-1, keepdims=True)
+
+
+def _write_predictions(writer, ids, labels, logits, class_names) -> None:
+    probs = _softmax(logits.astype(np.float64))
+    best = np.argsort(-logits, axis=-1, kind="stable")[:, :5]
+    for element_id, label, row, top in zip(ids, labels, probs, best, strict=True):
+        shown = (lambda i: class_names[i]) if class_names else (lambda i: int(i))
+        cells = []
+        for i in top:
+            cells += [shown(i), f"{row[i]:.6f}"]
+        writer.writerow([element_id, shown(label), *cells])
+
+
+def plot_per_class(
+    result: EvalResult, path: str | Path, class_names: list[str] | None = None, overwrite: bool = False
+) -> Path:
+    """PNG of per-class top-1 accuracy, classes sorted from worst to best."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    items = sorted(result.per_class.items(), key=lambda kv: kv[1][0] / kv[1][1])
+    accuracy = [100 * c / n for _, (c, n) in items]
+    fig, ax = plt.subplots(figsize=(max(6, min(0.25 * len(items), 24)), 4.5), dpi=100)
+    ax.bar(range(len(items)), accuracy, width=1.0 if len(items) > 60 else 0.8, color="tab:blue")
+    if len(items) <= 60:
+        labels = [class_names[k] if class_names else str(k) for k, _ in items]
+        ax.set_xticks(range(len(items)), labels, rotation=90, fontsize=7)
+    else:
+        ax.set_xlabel(f"{len(items)} classes, sorted by accuracy")
+    ax.axhline(100 * result.top1, color="tab:red", linestyle="--", label=f"overall {100 * result.top1:.1f}%")
+    ax.set_ylabel("top-1 accuracy (%)")
+    ax.set_ylim(0, 105)
+    ax.set_title(f"Per-class top-1 accuracy ({result.count:,} images)")
+    ax.legend(loc="lower right")
+    fig.tight_layout()
+    with atomic_path(path, overwrite=overwrite) as tmp:
+        fig.savefig(tmp, format="png")
+    plt.close(fig)
+    return Path(path)

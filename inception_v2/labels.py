@@ -1,0 +1,87 @@
+"""ImageNet label spaces: slim's 1001 classes (0 = background) and human-readable names."""
+
+from __future__ import annotations
+
+import functools
+from importlib import resources
+from pathlib import Path
+
+NUM_VALIDATION_IMAGES = 50_000
+BACKGROUND = "background"
+
+
+def data_path(name: str) -> Path:
+    """A file or folder bundled in ``inception_v2/data``."""
+    return Path(str(resources.files("inception_v2") / "data" / name))
+
+
+@functools.cache
+def synsets() -> tuple[str, ...]:
+    """The 1,000 ILSVRC synsets, sorted: slim's label k (1..1000) is ``synsets()[k - 1]``."""
+    lines = data_path("imagenet_lsvrc_2015_synsets.txt").read_text().split()
+    if len(lines) != 1000:
+        raise ValueError(f"bundled synset list has {len(lines)} entries, expected 1000")
+    return tuple(lines)
+
+
+@functools.cache
+def synset_to_label() -> dict[str, int]:
+    """``{synset: slim label}`` with labels 1..1000."""
+    return {s: i + 1 for i, s in enumerate(synsets())}
+
+
+@functools.cache
+def synset_names() -> dict[str, str]:
+    """``{synset: human-readable name}``, as slim's ``imagenet_metadata.txt`` gives them."""
+    names = {}
+    for line in data_path("synset_words.txt").read_text().splitlines():
+        synset, _, name = line.partition(" ")
+        names[synset] = name.strip()
+    return names
+
+
+def class_names(num_classes: int = 1001) -> list[str]:
+    """Names by class index for a 1001-class (with background) or 1000-class model."""
+    names = [synset_names()[s] for s in synsets()]
+    if num_classes == 1001:
+        return [BACKGROUND, *names]
+    if num_classes == 1000:
+        return names
+    raise ValueError(f"ImageNet names exist for 1001 or 1000 classes, not {num_classes}")
+
+
+def read_ground_truth(path: str | Path) -> list[str]:
+    """The 50,000-line validation ground truth (synset per image, in file-number order)."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: no such ground-truth file")
+    lines = path.read_text().split()
+    if len(lines) != NUM_VALIDATION_IMAGES:
+        raise ValueError(
+            f"{path}: {len(lines):,} lines, expected {NUM_VALIDATION_IMAGES:,} "
+            "(one synset per ILSVRC2012 validation image)"
+        )
+    known = synset_to_label()
+    unknown = sorted({s for s in lines if s not in known})
+    if unknown:
+        raise ValueError(f"{path}: {len(unknown)} unknown synsets, e.g. {unknown[:3]}")
+    return lines
+
+
+def decode_predictions(preds, top: int = 5) -> list[list[tuple[str, str, float]]]:
+    """keras.applications-style: ``[(synset, name, score), ...]`` per image, best first.
+
+    ``preds`` has 1001 columns (slim: 0 = background) or 1000.
+    """
+    import numpy as np
+
+    preds = np.asarray(preds)
+    if preds.ndim != 2 or preds.shape[1] not in (1000, 1001):
+        raise ValueError(f"decode_predictions expects (N, 1001) or (N, 1000), got {preds.shape}")
+    ids = [BACKGROUND, *synsets()] if preds.shape[1] == 1001 else list(synsets())
+    names = class_names(preds.shape[1])
+    results = []
+    for row in preds:
+        best = np.argsort(-row, kind="stable")[:top]
+        results.append([(ids[i], names[i], float(row[i])) for i in best])
+    return results

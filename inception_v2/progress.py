@@ -1,0 +1,61 @@
+"""A small progress bar with throughput, for evaluation and prediction loops."""
+
+from __future__ import annotations
+
+import sys
+import time
+from typing import TextIO
+
+
+class Progress:
+    """``[=====>    ] 640/1000 img  52.1 img/s  ETA 7s  top-1 71.2%`` on one terminal line.
+
+    Off a terminal (logs, CI) it prints a plain line at most every ``interval`` seconds.
+    """
+
+    def __init__(
+        self,
+        total: int | None,
+        unit: str = "img",
+        stream: TextIO | None = None,
+        interval: float = 10.0,
+        width: int = 30,
+    ):
+        self.total, self.unit, self.width, self.interval = total, unit, width, interval
+        self.stream = stream or sys.stderr
+        self.tty = hasattr(self.stream, "isatty") and self.stream.isatty()
+        self.done = 0
+        self.start = time.perf_counter()
+        self._last_print = -float("inf")
+
+    @property
+    def rate(self) -> float:
+        elapsed = time.perf_counter() - self.start
+        return self.done / elapsed if elapsed > 0 else 0.0
+
+    def update(self, n: int, note: str = "") -> None:
+        self.done += n
+        now = time.perf_counter()
+        if self.tty or now - self._last_print >= self.interval:
+            self._last_print = now
+            self._write(note, final=False)
+
+    def close(self, note: str = "") -> None:
+        self._write(note, final=True)
+
+    def _write(self, note: str, final: bool) -> None:
+        rate = self.rate
+        if self.total:
+            filled = int(self.width * min(self.done / self.total, 1.0))
+            bar = "=" * filled + (">" if filled < self.width else "") + " " * (self.width - filled - 1)
+            eta = (self.total - self.done) / rate if rate > 0 else 0.0
+            text = f"[{bar[: self.width]}] {self.done}/{self.total} {self.unit}  {rate:.1f} {self.unit}/s"
+            if not final:
+                text += f"  ETA {eta:.0f}s"
+        else:
+            text = f"{self.done} {self.unit}  {rate:.1f} {self.unit}/s"
+        if note:
+            text += f"  {note}"
+        end = "\n" if final or not self.tty else ""
+        self.stream.write(("\r" if self.tty else "") + text + end)
+        self.stream.flush()

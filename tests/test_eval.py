@@ -1,0 +1,344 @@
+"""ImageNet evaluation: slim's preprocessing, data layouts, metrics and bad input."""
+
+from __future__ import annotations
+
+import csv
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+from conftest import SHARED
+
+from inception_v2.cli import main
+from inception_v2.data import DataError, class_folders, imagenet_directory, open_data, tfrecords
+from inception_v2.evaluate import evaluate, in_top_k, top1_correct
+from inception_v2.labels import data_path, decode_predictions, read_ground_truth, synset_to_label
+from inception_v2.preprocessing import load_for_eval, preprocess_input
+from inception_v2.weights import build_from_weights
+
+GOLDEN = SHARED / "reference" / "preprocess"
+SAMPLE = data_path("imagenet_val_sample")
+GROUND_TRUTH = data_path("imagenet_2012_validation_synset_labels.txt")
+
+
+@pytest.fixture(scope="module")
+def eval_model(converted_1001):
+    model, _, _ = build_from_weights(converted_1001, classifier_activation=None)
+    return model
+
+
+def _sample(n: int) -> list[Path]:
+    return sorted(SAMPLE.iterdir())[:n]
+
+
+def _labels_of(paths: list[Path]) -> list[int]:
+    truth, to_label = read_ground_truth(GROUND_TRUTH), synset_to_label()
+    return [to_label[truth[int(p.stem.split("_")[-1]) - 1]] for p in paths]
+
+
+def _rows(path: Path) -> dict[str, dict[str, str]]:
+    with open(path) as f:
+        return {
+            Path(r["id"].split("#")[0]).name if "#" not in r["id"] else r["id"]: r for r in csv.DictReader(f)
+        }
+
+
+# ----------------------------------------------------------------------------- preprocessing
+
+
+@pytest.mark.parametrize("name", sorted(p.name for p in GOLDEN.glob("*.JPEG")))
+def test_preprocessing_matches_slim_golden(name):
+    golden = np.load(GOLDEN / "slim_eval_preprocess.npz")[name]
+    ours = load_for_eval(str(GOLDEN / name))
+    assert ours.shape == (224, 224, 3)
+    assert np.abs(ours - golden).max() <= 1e-5
+
+
+def test_tf2_resize_would_not_match():
+    """The golden test can fail: TF2's default resize differs from slim's visibly."""
+    import tensorflow as tf
+
+    from inception_v2.preprocessing import decode_image
+
+    name = "n01440764_tench.JPEG"
+    image = tf.image.convert_image_dtype(decode_image(tf.io.read_file(str(GOLDEN / name))), tf.float32)
+    tf2 = (tf.image.resize(tf.image.central_crop(image, 0.875), (224, 224)) - 0.5) * 2
+    golden = np.load(GOLDEN / "slim_eval_preprocess.npz")[name]
+    assert np.abs(tf2.numpy() - golden).max() > 1e-2
+
+
+def test_preprocess_input_scales_like_slim():
+    x = np.array([[[[0, 127.5, 255]]]], np.float32)
+    np.testing.assert_allclose(np.asarray(preprocess_input(x)), [[[[-1, 0, 1]]]], atol=1e-6)
+
+
+def test_png_and_gif_named_jpg_decode_by_content(tmp_path):
+    from PIL import Image
+
+    source = _sample(1)[0]
+    rgb = Image.open(source).convert("RGB")
+    rgb.save(tmp_path / "really_png.jpg", format="PNG")
+    png = load_for_eval(str(tmp_path / "really_png.jpg"))
+    rgb.save(tmp_path / "true.png", format="PNG")
+    np.testing.assert_array_equal(png, load_for_eval(str(tmp_path / "true.png")))
+    rgb.convert("P").save(tmp_path / "really_gif.jpg", format="GIF")
+    assert load_for_eval(str(tmp_path / "really_gif.jpg")).shape == (224, 224, 3)
+    hymenoptera_gif = next(
+        p for p in (SHARED / "data/hymenoptera/train/ants").iterdir() if p.read_bytes()[:3] == b"GIF"
+    )
+    assert load_for_eval(str(hymenoptera_gif)).shape == (224, 224, 3)
+
+
+# ----------------------------------------------------------------------------- metrics
+
+
+def test_top_k_on_hand_made_logits():
+    logits = np.array(
+        [
+            [0.1, 0.9, 0.3, 0.2, 0.0, 0.5, 0.4],  # label 1 is the best
+            [0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7],  # label 0 is the worst
+            [0.5, 0.5, 0.5, 0.5, 0.5, 0.5, 0.5],  # all tied: in top-5 (tf.nn.in_top_k), argmax -> 0
+            [0.0, 0.9, 0.8, 0.7, 0.6, 0.5, 0.5],  # label 6 ties with the 5th best: counts
+        ],
+        np.float32,
+    )
+    labels = np.array([1, 0, 3, 6])
+    np.testing.assert_array_equal(top1_correct(logits, labels), [True, False, False, False])
+    np.testing.assert_array_equal(in_top_k(logits, labels, 5), [True, False, True, True])
+    np.testing.assert_array_equal(in_top_k(logits, labels, 1), [True, False, True, False])
+    import tensorflow as tf
+
+    np.testing.assert_array_equal(in_top_k(logits, labels, 5), tf.math.in_top_k(labels, logits, 5).numpy())
+
+
+def test_decode_predictions():
+    probs = np.zeros((2, 1001), np.float32)
+    probs[0, 0], probs[0, 1] = 0.7, 0.2
+    probs[1, 1000] = 1.0
+    decoded = decode_predictions(probs, top=2)
+    assert decoded[0][0] == ("background", "background", pytest.approx(0.7))
+    assert decoded[0][1][:2] == ("n01440764", "tench, Tinca tinca")
+    assert decoded[1][0][0] == "n15075141"
+    assert decode_predictions(probs[:, 1:], top=1)[1][0][0] == "n15075141"
+    with pytest.raises(ValueError, match="1001"):
+        decode_predictions(np.zeros((1, 10)))
+
+
+# ----------------------------------------------------------------------------- against slim
+
+
+def _write_slim_tfrecord(path: Path, images: list[Path], labels: list[int], drop_key: str | None = None):
+    """An ImageNet shard with the keys of slim's build_imagenet_data.py."""
+    import tensorflow as tf
+
+    def feature(value):
+        if isinstance(value, int):
+            return tf.train.Feature(int64_list=tf.train.Int64List(value=[value]))
+        return tf.train.Feature(bytes_list=tf.train.BytesList(value=[value]))
+
+    synsets = {v: k for k, v in synset_to_label().items()}
+    with tf.io.TFRecordWriter(str(path)) as writer:
+        for image, label in zip(images, labels, strict=True):
+            features = {
+                "image/encoded": feature(image.read_bytes()),
+                "image/format": feature(b"JPEG"),
+                "image/class/label": feature(label),
+                "image/class/synset": feature(synsets[label].encode()),
+                "image/filename": feature(image.name.encode()),
+                "image/height": feature(227),
+                "image/width": feature(227),
+            }
+            features.pop(drop_key, None)
+            writer.write(tf.train.Example(features=tf.train.Features(feature=features)).SerializeToString())
+
+
+def _slim_logits(checkpoint: str, files: list[Path]) -> np.ndarray:
+    """slim's preprocess_for_eval and slim's graph, in one TF1 session, image by image."""
+    import tensorflow as tf
+
+    from inception_v2.slim_reference import import_slim
+
+    tf_slim, net = import_slim()
+    graph = tf.Graph()
+    with graph.as_default():
+        encoded = tf.compat.v1.placeholder(tf.string, ())
+        image = tf.image.decode_jpeg(encoded, channels=3)
+        image = tf.image.convert_image_dtype(image, dtype=tf.float32)
+        image = tf.image.central_crop(image, central_fraction=0.875)
+        image = tf.compat.v1.image.resize_bilinear(tf.expand_dims(image, 0), [224, 224], align_corners=False)
+        image = tf.multiply(tf.subtract(image, 0.5), 2.0)
+        with tf_slim.arg_scope(net.inception_v2_arg_scope()):
+            logits, _ = net.inception_v2(image, num_classes=1001, is_training=False)
+        saver = tf.compat.v1.train.Saver()
+        with tf.compat.v1.Session(graph=graph) as sess:
+            saver.restore(sess, checkpoint)
+            return np.concatenate([sess.run(logits, {encoded: f.read_bytes()}) for f in files])
+
+
+def test_tfrecord_eval_equals_slim_graph_per_image(slim_checkpoints, eval_model, tmp_path):
+    files = _sample(24)
+    labels = _labels_of(files)
+    _write_slim_tfrecord(tmp_path / "validation-00000-of-00001", files, labels)
+    csv_path = tmp_path / "pred.csv"
+    result = evaluate(
+        eval_model, tfrecords(tmp_path), batch_size=10, predictions_csv=csv_path, show_progress=False
+    )
+    assert result.count == 24 and result.skipped == []
+
+    reference = _slim_logits(slim_checkpoints.path(version="V1"), files)
+    rows = list(csv.DictReader(open(csv_path)))
+    expected_top5 = np.argsort(-reference, axis=-1, kind="stable")[:, :5]
+    for row, top5, label in zip(rows, expected_top5, labels, strict=True):
+        assert int(row["label"]) == label
+        assert [int(row[f"top{i}_label"]) for i in range(1, 6)] == top5.tolist(), row["id"]
+    assert result.top1 == top1_correct(reference, np.array(labels)).mean()
+    assert result.top5 == in_top_k(reference, np.array(labels), 5).mean()
+
+
+def test_raw_directory_and_class_folders_agree(eval_model, tmp_path):
+    files = _sample(12)
+    raw = tmp_path / "raw"
+    raw.mkdir()
+    folders = tmp_path / "folders"
+    synsets = {v: k for k, v in synset_to_label().items()}
+    for f, label in zip(files, _labels_of(files), strict=True):
+        shutil.copy(f, raw / f.name)
+        (folders / synsets[label]).mkdir(parents=True, exist_ok=True)
+        shutil.copy(f, folders / synsets[label] / f.name)
+    a = evaluate(
+        eval_model, open_data(raw), batch_size=5, predictions_csv=tmp_path / "a.csv", show_progress=False
+    )
+    b = evaluate(
+        eval_model, open_data(folders), batch_size=7, predictions_csv=tmp_path / "b.csv", show_progress=False
+    )
+    assert open_data(folders).kind == "imagenet-folders"
+    assert (a.count, a.top1, a.top5, a.per_class) == (b.count, b.top1, b.top5, b.per_class)
+    rows_a, rows_b = _rows(tmp_path / "a.csv"), _rows(tmp_path / "b.csv")
+    assert rows_a.keys() == rows_b.keys()
+    for key in rows_a:
+        assert [rows_a[key][f"top{i}_label"] for i in range(1, 6)] == [
+            rows_b[key][f"top{i}_label"] for i in range(1, 6)
+        ]
+
+
+def test_labels_offset_for_1000_class_model(slim_checkpoints, tmp_path):
+    """A 1000-class model with offset 1 scores as the 1001-class one without background."""
+    from inception_v2.slim_reference import save_slim_variables
+
+    variables = dict(slim_checkpoints.variables())
+    w, b = "InceptionV2/Logits/Conv2d_1c_1x1/weights", "InceptionV2/Logits/Conv2d_1c_1x1/biases"
+    no_background = {**variables, b: variables[b].copy()}
+    no_background[b][0] = -1e4
+    thousand = {**variables, w: variables[w][..., 1:], b: variables[b][1:]}
+    path_1001 = save_slim_variables(no_background, str(tmp_path / "a" / "m.ckpt"))
+    path_1000 = save_slim_variables(thousand, str(tmp_path / "b" / "m.ckpt"))
+    data = imagenet_directory(SAMPLE)
+    m1001, _, _ = build_from_weights(path_1001, classifier_activation=None)
+    m1000, config, _ = build_from_weights(path_1000, classifier_activation=None)
+    assert config.classes == 1000
+    r1001 = evaluate(m1001, data, limit=20, show_progress=False)
+    r1000 = evaluate(m1000, data, limit=20, labels_offset=1, show_progress=False)
+    assert (r1001.top1, r1001.top5) == (r1000.top1, r1000.top5)
+    last = tmp_path / "folders" / "n15075141"  # slim label 1000: no such class without the offset
+    last.mkdir(parents=True)
+    shutil.copy(_sample(1)[0], last / "a.JPEG")
+    with pytest.raises(DataError, match="labels-offset"):
+        evaluate(m1000, open_data(last.parent), labels_offset=0, show_progress=False)
+    assert evaluate(m1000, open_data(last.parent), labels_offset=1, show_progress=False).count == 1
+
+
+def test_cli_eval_default_data_writes_report_csv_plot(converted_1001, tmp_path, capsys):
+    report, csv_path, plot = tmp_path / "r.json", tmp_path / "p.csv", tmp_path / "p.png"
+    args = [
+        "eval",
+        "--weights",
+        str(converted_1001),
+        "--report",
+        str(report),
+        "--predictions-csv",
+        str(csv_path),
+        "--plot",
+        str(plot),
+        "--quiet",
+    ]
+    assert main(args) == 0
+    out = capsys.readouterr().out
+    assert "top-1 accuracy" in out and "images evaluated             100" in out
+    data = json.loads(report.read_text())
+    assert data["count"] == 100 and data["skipped"] == [] and "central_crop(0.875)" in data["preprocessing"]
+    assert sum(n for _, n in data["per_class"].values()) == 100
+    assert len(list(csv.DictReader(open(csv_path)))) == 100
+    assert plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert main(args) == 2  # outputs exist: refused without --overwrite
+    assert "already exists" in capsys.readouterr().err
+
+
+def test_cli_predict(converted_1001, capsys):
+    image = str(_sample(1)[0])
+    assert main(["predict", image, "--weights", str(converted_1001), "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    top = out[0]["top"]
+    assert len(top) == 5 and top[0]["probability"] >= top[-1]["probability"]
+    assert all(t["synset"] in synset_to_label() or t["synset"] == "background" for t in top)
+    assert main(["predict", image, "--weights", str(converted_1001)]) == 0
+    assert "1. " in capsys.readouterr().out
+
+
+# ----------------------------------------------------------------------------- bad input
+
+
+def test_unreadable_images_are_skipped_and_counted_or_fail_with_strict(eval_model, tmp_path):
+    files = _sample(6)
+    for f in files:
+        shutil.copy(f, tmp_path / f.name)
+    corrupt = tmp_path / files[2].name
+    corrupt.write_bytes(b"\xff\xd8\xff\xe0" + bytes(200))  # JPEG header, then nothing
+    truncated = tmp_path / files[5].name
+    truncated.write_bytes(b"not an image at all")
+    result = evaluate(eval_model, open_data(tmp_path), batch_size=4, show_progress=False)
+    assert result.count == 4
+    assert sorted(Path(s).name for s in result.skipped) == sorted([corrupt.name, truncated.name])
+    with pytest.raises(DataError, match=corrupt.name):
+        evaluate(eval_model, open_data(tmp_path), batch_size=4, strict=True, show_progress=False)
+
+
+def test_tfrecord_missing_key(eval_model, tmp_path):
+    files = _sample(3)
+    _write_slim_tfrecord(
+        tmp_path / "validation-00000-of-00001", files, _labels_of(files), drop_key="image/class/label"
+    )
+    with pytest.raises(DataError, match="lacks image/encoded or image/class/label"):
+        evaluate(eval_model, tfrecords(tmp_path), show_progress=False)
+
+
+def test_empty_directory(tmp_path, capsys):
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(DataError, match="empty directory"):
+        open_data(tmp_path / "empty")
+    assert main(["eval", "--weights", "unused", "--data", str(tmp_path / "empty")]) == 2
+    assert "empty directory" in capsys.readouterr().err
+
+
+def test_ground_truth_of_wrong_length(tmp_path):
+    short = tmp_path / "truth.txt"
+    short.write_text("\n".join(read_ground_truth(GROUND_TRUTH)[:49_999]))
+    with pytest.raises(ValueError, match="49,999 lines, expected 50,000"):
+        imagenet_directory(SAMPLE, short)
+
+
+def test_unknown_synset_folder(tmp_path):
+    for name in ("n01440764", "n99999999"):
+        (tmp_path / name).mkdir()
+        shutil.copy(_sample(1)[0], tmp_path / name / "a.JPEG")
+    with pytest.raises(DataError, match="n99999999"):
+        class_folders(tmp_path)
+
+
+def test_named_class_folders_are_not_imagenet(tmp_path):
+    for name in ("ants", "bees"):
+        (tmp_path / name).mkdir()
+        shutil.copy(_sample(1)[0], tmp_path / name / "a.jpg")
+    data = open_data(tmp_path)
+    assert (data.kind, data.class_names, data.labels) == ("folders", ["ants", "bees"], [0, 1])
