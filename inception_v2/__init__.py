@@ -10,6 +10,7 @@ __version__ = "0.1.0"
 
 _EXPORTS = {
     "END_POINTS": "inception_v2.model",
+    "FAST_INFERENCE": "inception_v2.model",
     "InceptionV2": "inception_v2.model",
     "end_point_model": "inception_v2.model",
     "CheckpointError": "inception_v2.checkpoint",

@@ -1,6 +1,6 @@
 """Reading slim checkpoints and mapping their variables onto the Keras model.
 
-One rule maps every Keras variable to its slim name: the layer name with ``.``
+One rule maps every Keras variable to its slim name: the layer name with ``__``
 written as ``/`` (see ``model.scoped``), under the ``InceptionV2`` scope, followed by
 slim's name for the variable (``kernel`` -> ``weights``, ``bias`` -> ``biases``, ...).
 """
@@ -212,6 +212,39 @@ def _reference_shapes(
     return {name: tuple(v.shape) for name, v in model_variable_map(model, scope).items()}
 
 
+def is_folded(model: keras.Model, scope: str = SLIM_SCOPE) -> bool:
+    """True for a model built with ``fold_batch_norm=True`` (convs with bias, no BatchNorm)."""
+    names = model_variable_map(model, scope)
+    return not any("/BatchNorm/" in n for n in names) and any(
+        n.endswith("/biases") and "/Logits/" not in n and "Conv2d_1a_7x7" not in n for n in names
+    )
+
+
+def fold_batch_norm(variables: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """slim variables with every conv + batch norm folded into a biased conv.
+
+    ``weights' = weights / sqrt(var + eps)`` and ``biases = beta - mean / sqrt(var + eps)``
+    (slim's BN has no gamma), computed in float64. Other variables pass through.
+    """
+    from inception_v2.model import BN_EPSILON
+
+    folded = dict(variables)
+    for name in variables:
+        if not name.endswith("/BatchNorm/moving_variance"):
+            continue
+        scope = name[: -len("/BatchNorm/moving_variance")]
+        inverse = 1.0 / np.sqrt(variables[name].astype(np.float64) + BN_EPSILON)
+        mean = variables[f"{scope}/BatchNorm/moving_mean"].astype(np.float64)
+        beta = variables[f"{scope}/BatchNorm/beta"].astype(np.float64)
+        if f"{scope}/BatchNorm/gamma" in variables:
+            inverse = inverse * variables[f"{scope}/BatchNorm/gamma"]
+        folded[f"{scope}/weights"] = (variables[f"{scope}/weights"] * inverse).astype(np.float32)
+        folded[f"{scope}/biases"] = (beta - mean * inverse).astype(np.float32)
+        for part in ("beta", "gamma", "moving_mean", "moving_variance"):
+            folded.pop(f"{scope}/BatchNorm/{part}", None)
+    return folded
+
+
 @dataclass
 class LoadReport:
     """What ``assign_checkpoint`` did: how many variables it set, what it left."""
@@ -242,11 +275,21 @@ def assign_checkpoint(
 
     Every model variable must be found with its exact shape, or nothing is assigned
     and ``CheckpointError`` lists the problems. Checkpoint variables the model does
-    not use (global_step, optimizer slots, moving-average shadows) are reported.
+    not use (global_step, optimizer slots, moving-average shadows) are reported. A model
+    built with ``fold_batch_norm=True`` gets the folded weights.
     With ``use_ema`` the ``ExponentialMovingAverage`` shadow of each variable is
     taken where the checkpoint has one.
     """
     targets = model_variable_map(model, scope)
+    if is_folded(model, scope):
+        if use_ema:  # take the shadows first, then fold them
+            variables = {
+                n: variables.get(n + EMA_SUFFIX, v)
+                for n, v in variables.items()
+                if not n.endswith(EMA_SUFFIX)
+            }
+            use_ema = False
+        variables = fold_batch_norm(variables)
     report = LoadReport()
     missing, mismatched, values = [], [], {}
     used = set()

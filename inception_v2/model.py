@@ -5,24 +5,28 @@ SAME padding everywhere, every convolution but the first followed by batch norm
 without gamma (epsilon 1e-3) and ReLU, a biased separable ``Conv2d_1a_7x7`` without
 batch norm, and a biased 1x1 convolution as classifier.
 
-Layer names are slim's variable scopes with ``/`` written as ``.`` (Keras forbids
-``/``), so that ``Mixed_3b.Branch_1.Conv2d_0a_1x1`` holds the variables of
+Layer names are slim's variable scopes with ``/`` written as ``__`` (Keras forbids
+``/``, PyTorch forbids ``.``), so that ``Mixed_3b__Branch_1__Conv2d_0a_1x1`` holds the variables of
 ``InceptionV2/Mixed_3b/Branch_1/Conv2d_0a_1x1``. ``checkpoint.slim_variable_name``
 turns that rule into the full slim↔Keras mapping.
 """
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Sequence
 
 import keras
 from keras import layers
 
-SCOPE_SEPARATOR = "."
+SCOPE_SEPARATOR = "__"
 BN_EPSILON = 0.001
 BN_MOMENTUM = 0.9997  # slim's batch_norm decay
 DEFAULT_IMAGE_SIZE = 224
 NUM_CLASSES = 1001  # slim's ImageNet head: background + 1000 classes
+#: The fast inference path: batch norm folded into the convs, bfloat16 weights and
+#: activations (AMX / AVX512-BF16 CPUs, GPUs); logits stay float32.
+FAST_INFERENCE = {"fold_batch_norm": True, "dtype": "bfloat16"}
 
 #: slim's end points, in network order.
 BASE_END_POINTS = (
@@ -63,26 +67,34 @@ def conv2d_bn(
     kernel_size: int,
     name: str,
     strides: int = 1,
-    trainable_bn: bool = True,
+    fold_batch_norm: bool = False,
+    dtype: str | None = None,
 ):
-    """slim.conv2d under inception_v2_arg_scope: conv (no bias) -> BatchNorm -> ReLU."""
+    """slim.conv2d under inception_v2_arg_scope: conv (no bias) -> BatchNorm -> ReLU.
+
+    With ``fold_batch_norm`` (inference only) the batch norm lives in the conv's kernel
+    and bias (see ``checkpoint.fold_batch_norm``): one pass over the activations less.
+    """
     x = layers.Conv2D(
         filters,
         kernel_size,
         strides=strides,
         padding="same",
-        use_bias=False,
+        use_bias=fold_batch_norm,
         kernel_initializer="he_normal",
+        dtype=dtype,
         name=name,
     )(x)
-    x = layers.BatchNormalization(
-        axis=-1,
-        momentum=BN_MOMENTUM,
-        epsilon=BN_EPSILON,
-        scale=False,
-        name=scoped(name, "BatchNorm"),
-    )(x)
-    return layers.ReLU(name=scoped(name, "Relu"))(x)
+    if not fold_batch_norm:
+        x = layers.BatchNormalization(
+            axis=-1,
+            momentum=BN_MOMENTUM,
+            epsilon=BN_EPSILON,
+            scale=False,
+            dtype=dtype,
+            name=scoped(name, "BatchNorm"),
+        )(x)
+    return layers.ReLU(dtype=dtype, name=scoped(name, "Relu"))(x)
 
 
 def _pool(kind: str, x, name: str, strides: int = 1):
@@ -90,44 +102,53 @@ def _pool(kind: str, x, name: str, strides: int = 1):
     return pool(pool_size=3, strides=strides, padding="same", name=name)(x)
 
 
-def inception_block(x, name: str, depths: Sequence[int], pool: str, depth):
+def inception_block(x, name: str, depths: Sequence[int], pool: str, depth, conv=conv2d_bn):
     """A Mixed_3b-style module: 1x1 | 1x1-3x3 | 1x1-3x3-3x3 | pool-1x1.
 
     ``depths`` = (b0, b1_1x1, b1_3x3, b2_1x1, b2_3x3, b3) in slim's base units.
     """
     b0, b1a, b1b, b2a, b2b, b3 = (depth(d) for d in depths)
-    branch_0 = conv2d_bn(x, b0, 1, scoped(name, "Branch_0", "Conv2d_0a_1x1"))
-    branch_1 = conv2d_bn(x, b1a, 1, scoped(name, "Branch_1", "Conv2d_0a_1x1"))
-    branch_1 = conv2d_bn(branch_1, b1b, 3, scoped(name, "Branch_1", "Conv2d_0b_3x3"))
-    branch_2 = conv2d_bn(x, b2a, 1, scoped(name, "Branch_2", "Conv2d_0a_1x1"))
-    branch_2 = conv2d_bn(branch_2, b2b, 3, scoped(name, "Branch_2", "Conv2d_0b_3x3"))
-    branch_2 = conv2d_bn(branch_2, b2b, 3, scoped(name, "Branch_2", "Conv2d_0c_3x3"))
+    branch_0 = conv(x, b0, 1, scoped(name, "Branch_0", "Conv2d_0a_1x1"))
+    branch_1 = conv(x, b1a, 1, scoped(name, "Branch_1", "Conv2d_0a_1x1"))
+    branch_1 = conv(branch_1, b1b, 3, scoped(name, "Branch_1", "Conv2d_0b_3x3"))
+    branch_2 = conv(x, b2a, 1, scoped(name, "Branch_2", "Conv2d_0a_1x1"))
+    branch_2 = conv(branch_2, b2b, 3, scoped(name, "Branch_2", "Conv2d_0b_3x3"))
+    branch_2 = conv(branch_2, b2b, 3, scoped(name, "Branch_2", "Conv2d_0c_3x3"))
     pool_name = "MaxPool_0a_3x3" if pool == "max" else "AvgPool_0a_3x3"
     branch_3 = _pool(pool, x, scoped(name, "Branch_3", pool_name))
-    branch_3 = conv2d_bn(branch_3, b3, 1, scoped(name, "Branch_3", "Conv2d_0b_1x1"))
+    branch_3 = conv(branch_3, b3, 1, scoped(name, "Branch_3", "Conv2d_0b_1x1"))
     return layers.Concatenate(axis=-1, name=name)([branch_0, branch_1, branch_2, branch_3])
 
 
-def reduction_block(x, name: str, depths: Sequence[int], depth):
+def reduction_block(x, name: str, depths: Sequence[int], depth, conv=conv2d_bn):
     """A Mixed_4a-style grid reduction: 1x1-3x3/2 | 1x1-3x3-3x3/2 | maxpool/2.
 
     ``depths`` = (b0_1x1, b0_3x3, b1_1x1, b1_3x3) in slim's base units.
     """
     b0a, b0b, b1a, b1b = (depth(d) for d in depths)
-    branch_0 = conv2d_bn(x, b0a, 1, scoped(name, "Branch_0", "Conv2d_0a_1x1"))
-    branch_0 = conv2d_bn(branch_0, b0b, 3, scoped(name, "Branch_0", "Conv2d_1a_3x3"), strides=2)
-    branch_1 = conv2d_bn(x, b1a, 1, scoped(name, "Branch_1", "Conv2d_0a_1x1"))
-    branch_1 = conv2d_bn(branch_1, b1b, 3, scoped(name, "Branch_1", "Conv2d_0b_3x3"))
-    branch_1 = conv2d_bn(branch_1, b1b, 3, scoped(name, "Branch_1", "Conv2d_1a_3x3"), strides=2)
+    branch_0 = conv(x, b0a, 1, scoped(name, "Branch_0", "Conv2d_0a_1x1"))
+    branch_0 = conv(branch_0, b0b, 3, scoped(name, "Branch_0", "Conv2d_1a_3x3"), strides=2)
+    branch_1 = conv(x, b1a, 1, scoped(name, "Branch_1", "Conv2d_0a_1x1"))
+    branch_1 = conv(branch_1, b1b, 3, scoped(name, "Branch_1", "Conv2d_0b_3x3"))
+    branch_1 = conv(branch_1, b1b, 3, scoped(name, "Branch_1", "Conv2d_1a_3x3"), strides=2)
     branch_2 = _pool("max", x, scoped(name, "Branch_2", "MaxPool_1a_3x3"), strides=2)
     return layers.Concatenate(axis=-1, name=name)([branch_0, branch_1, branch_2])
 
 
 def inception_v2_base(
-    inputs, depth_multiplier: float = 1.0, min_depth: int = 16, use_separable_conv: bool = True
+    inputs,
+    depth_multiplier: float = 1.0,
+    min_depth: int = 16,
+    use_separable_conv: bool = True,
+    fold_batch_norm: bool = False,
 ):
     """slim's ``inception_v2_base``: from images to ``Mixed_5c``."""
     depth = depth_fn(depth_multiplier, min_depth)
+    conv = functools.partial(conv2d_bn, fold_batch_norm=fold_batch_norm)
+    # The stem sees raw pixels and (in slim's weights) large activations; under a
+    # bfloat16/float16 policy it stays float32: it costs ~2 % of the FLOPs and keeps
+    # the low-precision path closer to float32.
+    stem_dtype = "float32" if keras.config.dtype_policy().compute_dtype != "float32" else None
     name = "Conv2d_1a_7x7"
     if use_separable_conv:
         # Not covered by slim's arg_scope: biased, no batch norm.
@@ -138,26 +159,27 @@ def inception_v2_base(
             padding="same",
             depth_multiplier=min(depth(64) // 3, 8),
             use_bias=True,
+            dtype=stem_dtype,
             name=name,
         )(inputs)
-        x = layers.ReLU(name=scoped(name, "Relu"))(x)
+        x = layers.ReLU(dtype=stem_dtype, name=scoped(name, "Relu"))(x)
     else:
-        x = conv2d_bn(inputs, depth(64), 7, name, strides=2)
+        x = conv(inputs, depth(64), 7, name, strides=2, dtype=stem_dtype)
     x = _pool("max", x, "MaxPool_2a_3x3", strides=2)
-    x = conv2d_bn(x, depth(64), 1, "Conv2d_2b_1x1")
-    x = conv2d_bn(x, depth(192), 3, "Conv2d_2c_3x3")
+    x = conv(x, depth(64), 1, "Conv2d_2b_1x1")
+    x = conv(x, depth(192), 3, "Conv2d_2c_3x3")
     x = _pool("max", x, "MaxPool_3a_3x3", strides=2)
     #                         b0  b1a b1b  b2a b2b  b3
-    x = inception_block(x, "Mixed_3b", (64, 64, 64, 64, 96, 32), "avg", depth)
-    x = inception_block(x, "Mixed_3c", (64, 64, 96, 64, 96, 64), "avg", depth)
-    x = reduction_block(x, "Mixed_4a", (128, 160, 64, 96), depth)
-    x = inception_block(x, "Mixed_4b", (224, 64, 96, 96, 128, 128), "avg", depth)
-    x = inception_block(x, "Mixed_4c", (192, 96, 128, 96, 128, 128), "avg", depth)
-    x = inception_block(x, "Mixed_4d", (160, 128, 160, 128, 160, 96), "avg", depth)
-    x = inception_block(x, "Mixed_4e", (96, 128, 192, 160, 192, 96), "avg", depth)
-    x = reduction_block(x, "Mixed_5a", (128, 192, 192, 256), depth)
-    x = inception_block(x, "Mixed_5b", (352, 192, 320, 160, 224, 128), "avg", depth)
-    x = inception_block(x, "Mixed_5c", (352, 192, 320, 192, 224, 128), "max", depth)
+    x = inception_block(x, "Mixed_3b", (64, 64, 64, 64, 96, 32), "avg", depth, conv)
+    x = inception_block(x, "Mixed_3c", (64, 64, 96, 64, 96, 64), "avg", depth, conv)
+    x = reduction_block(x, "Mixed_4a", (128, 160, 64, 96), depth, conv)
+    x = inception_block(x, "Mixed_4b", (224, 64, 96, 96, 128, 128), "avg", depth, conv)
+    x = inception_block(x, "Mixed_4c", (192, 96, 128, 96, 128, 128), "avg", depth, conv)
+    x = inception_block(x, "Mixed_4d", (160, 128, 160, 128, 160, 96), "avg", depth, conv)
+    x = inception_block(x, "Mixed_4e", (96, 128, 192, 160, 192, 96), "avg", depth, conv)
+    x = reduction_block(x, "Mixed_5a", (128, 192, 192, 256), depth, conv)
+    x = inception_block(x, "Mixed_5b", (352, 192, 320, 160, 224, 128), "avg", depth, conv)
+    x = inception_block(x, "Mixed_5c", (352, 192, 320, 192, 224, 128), "max", depth, conv)
     return x
 
 
@@ -176,7 +198,8 @@ def _logits_head(x, classes: int, dropout_keep_prob: float, global_pool: bool, s
             name=scoped("Logits", f"AvgPool_1a_{kh}x{kw}"),
         )(x)
     x = layers.Dropout(1.0 - dropout_keep_prob, name=scoped("Logits", "Dropout_1b"))(x)
-    x = layers.Conv2D(classes, 1, use_bias=True, name=scoped("Logits", "Conv2d_1c_1x1"))(x)
+    # The classifier runs in float32 whatever the policy: logits are compared and argmaxed.
+    x = layers.Conv2D(classes, 1, use_bias=True, dtype="float32", name=scoped("Logits", "Conv2d_1c_1x1"))(x)
     if spatial_squeeze:
         h, w = x.shape[1:3]
         if (h, w) not in ((1, 1), (None, None), (1, None), (None, 1)):
@@ -184,7 +207,7 @@ def _logits_head(x, classes: int, dropout_keep_prob: float, global_pool: bool, s
                 f"spatial_squeeze=True needs 1x1 logits, but this input size gives {h}x{w} "
                 "logits; pass spatial_squeeze=False (or global_pool=True)."
             )
-        x = layers.Reshape((classes,), name=scoped("Logits", "SpatialSqueeze"))(x)
+        x = layers.Reshape((classes,), dtype="float32", name=scoped("Logits", "SpatialSqueeze"))(x)
     return x
 
 
@@ -202,6 +225,8 @@ def InceptionV2(
     dropout_keep_prob: float = 0.8,
     global_pool: bool = False,
     spatial_squeeze: bool = True,
+    fold_batch_norm: bool = False,
+    dtype: str | None = None,
     name: str = "inception_v2",
 ) -> keras.Model:
     """Instantiates slim's Inception V2, in the style of ``keras.applications``.
@@ -218,6 +243,11 @@ def InceptionV2(
       classifier_activation: activation of the top (``"softmax"``), or ``None`` for logits.
       depth_multiplier, min_depth, use_separable_conv, dropout_keep_prob, global_pool,
         spatial_squeeze: slim's own arguments, with slim's defaults.
+      fold_batch_norm: inference only: fold each batch norm into its convolution when
+        weights are loaded (fewer passes over memory; same function up to float rounding).
+      dtype: Keras dtype policy of the layers: ``"bfloat16"`` for inference on CPUs with
+        AMX/AVX512-BF16 (see ``FAST_INFERENCE``), ``"mixed_bfloat16"`` / ``"mixed_float16"``
+        for training; logits stay float32. Default: the global policy.
       name: model name.
 
     Inputs are RGB images scaled to [-1, 1] (see ``preprocess_input``).
@@ -237,15 +267,21 @@ def InceptionV2(
     else:
         inputs = layers.Input(tensor=input_tensor, shape=input_shape, name="images")
 
-    x = inception_v2_base(inputs, depth_multiplier, min_depth, use_separable_conv)
-    if include_top:
-        x = _logits_head(x, classes, dropout_keep_prob, global_pool, spatial_squeeze)
-        if classifier_activation is not None:
-            x = layers.Activation(classifier_activation, name="Predictions")(x)
-    elif pooling == "avg":
-        x = layers.GlobalAveragePooling2D(name="avg_pool")(x)
-    elif pooling == "max":
-        x = layers.GlobalMaxPooling2D(name="max_pool")(x)
+    previous_policy = keras.config.dtype_policy()
+    if dtype is not None:
+        keras.config.set_dtype_policy(dtype)
+    try:
+        x = inception_v2_base(inputs, depth_multiplier, min_depth, use_separable_conv, fold_batch_norm)
+        if include_top:
+            x = _logits_head(x, classes, dropout_keep_prob, global_pool, spatial_squeeze)
+            if classifier_activation is not None:
+                x = layers.Activation(classifier_activation, dtype="float32", name="Predictions")(x)
+        elif pooling == "avg":
+            x = layers.GlobalAveragePooling2D(dtype="float32", name="avg_pool")(x)
+        elif pooling == "max":
+            x = layers.GlobalMaxPooling2D(dtype="float32", name="max_pool")(x)
+    finally:
+        keras.config.set_dtype_policy(previous_policy)
 
     model_inputs = keras.utils.get_source_inputs(input_tensor) if input_tensor is not None else inputs
     model = keras.Model(model_inputs, x, name=name)

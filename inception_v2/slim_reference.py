@@ -66,6 +66,33 @@ def _build(
     return end_points
 
 
+def slim_session(
+    checkpoint: str,
+    image_shape: tuple[int | None, int | None, int] = (224, 224, 3),
+    num_classes: int | None = 1001,
+    depth_multiplier: float = 1.0,
+    min_depth: int = 16,
+    spatial_squeeze: bool = True,
+    use_ema: bool = False,
+):
+    """tf_slim's graph (inference mode) in a TF1 session, restored by slim's Saver.
+
+    ``checkpoint`` is what ``tf.compat.v1.train.Saver.restore`` takes (V1 file or V2
+    prefix). Returns ``(session, images placeholder, end points)``.
+    """
+    import tensorflow as tf
+
+    graph = tf.Graph()
+    with graph.as_default():
+        images = tf.compat.v1.placeholder(tf.float32, (None, *image_shape), name="images")
+        end_points = _build(images, num_classes, False, depth_multiplier, min_depth, spatial_squeeze)
+        suffix = "/ExponentialMovingAverage" if use_ema else ""
+        saver = tf.compat.v1.train.Saver({v.op.name + suffix: v for v in tf.compat.v1.global_variables()})
+        session = tf.compat.v1.Session(graph=graph)
+        saver.restore(session, checkpoint)
+    return session, images, end_points
+
+
 def slim_end_points(
     checkpoint: str,
     images: np.ndarray,
@@ -76,26 +103,16 @@ def slim_end_points(
     use_ema: bool = False,
     batch_size: int = 32,
 ) -> dict[str, np.ndarray]:
-    """Run tf_slim's graph (inference mode), restored by slim's Saver from ``checkpoint``.
-
-    ``checkpoint`` is what ``tf.compat.v1.train.Saver.restore`` takes (V1 file or V2
-    prefix). Returns every end point for ``images`` (NHWC float32 in [-1, 1]).
-    """
-    import tensorflow as tf
-
+    """Every end point of tf_slim's graph for ``images`` (NHWC float32 in [-1, 1])."""
     images = np.asarray(images, np.float32)
-    graph = tf.Graph()
-    with graph.as_default():
-        inputs = tf.compat.v1.placeholder(tf.float32, (None, *images.shape[1:]), name="images")
-        end_points = _build(inputs, num_classes, False, depth_multiplier, min_depth, spatial_squeeze)
-        suffix = "/ExponentialMovingAverage" if use_ema else ""
-        saver = tf.compat.v1.train.Saver({v.op.name + suffix: v for v in tf.compat.v1.global_variables()})
-        with tf.compat.v1.Session(graph=graph) as sess:
-            saver.restore(sess, checkpoint)
-            outputs = [
-                sess.run(end_points, {inputs: images[i : i + batch_size]})
-                for i in range(0, len(images), batch_size)
-            ]
+    session, inputs, end_points = slim_session(
+        checkpoint, images.shape[1:], num_classes, depth_multiplier, min_depth, spatial_squeeze, use_ema
+    )
+    with session:
+        outputs = [
+            session.run(end_points, {inputs: images[i : i + batch_size]})
+            for i in range(0, len(images), batch_size)
+        ]
     return {k: np.concatenate([o[k] for o in outputs]) for k in end_points}
 
 

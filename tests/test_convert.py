@@ -101,7 +101,7 @@ def test_slim_checkpoint_loads_directly_and_headless(slim_checkpoints):
     full = InceptionV2(weights=prefix, classifier_activation=None)
     base = InceptionV2(weights=prefix, include_top=False, pooling="avg")
     assert base.output.shape == (None, 1024)
-    for name in ("Mixed_5c.Branch_3.Conv2d_0b_1x1.BatchNorm",):
+    for name in ("Mixed_5c__Branch_3__Conv2d_0b_1x1__BatchNorm",):
         np.testing.assert_array_equal(full.get_layer(name).moving_mean, base.get_layer(name).moving_mean)
 
 
@@ -119,7 +119,7 @@ def test_extra_variables_are_listed_and_ema_is_optional(slim_checkpoints, tmp_pa
     ema = convert_checkpoint(prefix, tmp_path / "ema.weights.h5", use_ema=True, verify=True)
     assert ema.load.ema_missing == [] and ema.beyond(1e-4) == {}
     model = InceptionV2(weights=str(tmp_path / "ema.weights.h5"))
-    kernel = model.get_layer("Mixed_4b.Branch_0.Conv2d_0a_1x1").kernel
+    kernel = model.get_layer("Mixed_4b__Branch_0__Conv2d_0a_1x1").kernel
     np.testing.assert_array_equal(
         kernel, variables["InceptionV2/Mixed_4b/Branch_0/Conv2d_0a_1x1/weights"] * 0.5
     )

@@ -70,7 +70,7 @@ def test_imagenet_weights_download_convert_and_cache(release, slim_checkpoints, 
     cached = sorted(p.name for p in (tmp_path / "cache").iterdir())
     assert cached == ["inception_v2_2016_08_28.tar.gz", "inception_v2_imagenet.weights.h5"]
     expected = slim_checkpoints.variables()["InceptionV2/Mixed_5c/Branch_0/Conv2d_0a_1x1/weights"]
-    np.testing.assert_array_equal(model.get_layer("Mixed_5c.Branch_0.Conv2d_0a_1x1").kernel, expected)
+    np.testing.assert_array_equal(model.get_layer("Mixed_5c__Branch_0__Conv2d_0a_1x1").kernel, expected)
     # Second use: no network needed (all mirrors now refuse), the cache serves it.
     monkeypatch.setattr(download, "IMAGENET_CHECKPOINT", dataclasses.replace(release, urls=(_refused_url(),)))
     headless = InceptionV2(weights="imagenet", include_top=False)

@@ -1,0 +1,291 @@
+"""``inception-v2 bench``: the Keras port against tf_slim's graph, in one run, one machine.
+
+Speeds are medians over interleaved rounds (slim, then each Keras variant, repeated), so
+drift of a noisy machine hits all contenders alike; ratios are within one run. Weights
+are a random checkpoint that tf_slim builds: speed does not depend on their values.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+
+GFLOP_PER_IMAGE = 3.87  # 1.935 G multiply-adds at 224x224
+BACKENDS = ("tensorflow", "jax", "torch")
+
+
+def _rate(fn: Callable, x: np.ndarray, min_seconds: float) -> float:
+    """Images/s of ``fn(x)`` over at least ``min_seconds`` (after two warm-up calls)."""
+    fn(x)
+    fn(x)
+    n, start = 0, time.perf_counter()
+    while True:
+        fn(x)
+        n += 1
+        elapsed = time.perf_counter() - start
+        if elapsed >= min_seconds and n >= 3:
+            return n * len(x) / elapsed
+
+
+def _race(contenders: dict[str, Callable], x: np.ndarray, rounds: int, seconds: float) -> dict[str, float]:
+    """Median images/s of each contender over ``rounds`` interleaved rounds."""
+    rates: dict[str, list[float]] = {k: [] for k in contenders}
+    for _ in range(rounds):
+        for name, fn in contenders.items():
+            rates[name].append(_rate(fn, x, seconds))
+    return {k: statistics.median(v) for k, v in rates.items()}
+
+
+def _slim_runner(checkpoint: str):
+    from inception_v2.slim_reference import slim_session
+
+    session, images, end_points = slim_session(checkpoint)
+    logits = end_points["Logits"]
+    return lambda x: session.run(logits, {images: x})
+
+
+def keras_contenders(weights: str, backend: str) -> dict[str, Callable]:
+    """The Keras variants timed on the current backend."""
+    from inception_v2.model import FAST_INFERENCE, InceptionV2
+
+    plain = InceptionV2(weights=weights, classifier_activation=None)
+    folded = InceptionV2(weights=weights, classifier_activation=None, fold_batch_norm=True)
+    fast = InceptionV2(weights=weights, classifier_activation=None, **FAST_INFERENCE)
+    contenders = {
+        "keras call": lambda x: plain(x, training=False),
+        "keras predict": plain.predict_on_batch,
+        "keras predict folded-BN": folded.predict_on_batch,
+        "keras fast (folded, bf16)": fast.predict_on_batch,
+    }
+    if backend in ("tensorflow", "jax"):
+        jit = InceptionV2(weights=weights, classifier_activation=None, fold_batch_norm=True)
+        jit.compile(jit_compile=True)
+        contenders["keras predict folded jit"] = jit.predict_on_batch
+    return contenders
+
+
+def bench_backend(
+    weights: str, batches: list[int], rounds: int, seconds: float, slim_checkpoint: str | None = None
+) -> dict:
+    """Throughput of every contender at each batch size on the current Keras backend."""
+    import keras
+
+    from inception_v2.slim_reference import smooth_random_images
+
+    backend = keras.backend.backend()
+    results = {"backend": backend, "throughput": {}, "latency_ms_batch1": {}}
+    contenders = keras_contenders(weights, backend)
+    if slim_checkpoint:
+        contenders = {"slim graph (TF1 session)": _slim_runner(slim_checkpoint), **contenders}
+    for batch in batches:
+        x = smooth_random_images(batch, 224, 224, np.random.default_rng(batch))
+        results["throughput"][str(batch)] = _race(contenders, x, rounds, seconds)
+        if batch == 1:
+            results["latency_ms_batch1"] = {k: 1000.0 / v for k, v in results["throughput"]["1"].items()}
+    return results
+
+
+def _in_subprocess(backend: str, weights: str, batches: list[int], rounds: int, seconds: float) -> dict:
+    """Run ``bench_backend`` under another Keras backend (fixed at import, hence a process)."""
+    code = (
+        "import json,sys; from inception_v2.bench import bench_backend; "
+        f"print(json.dumps(bench_backend({weights!r}, {batches!r}, {rounds}, {seconds})))"
+    )
+    env = {**os.environ, "KERAS_BACKEND": backend}
+    done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
+    if done.returncode != 0:
+        last = (done.stderr.strip().splitlines() or ["?"])[-1]
+        return {"backend": backend, "error": last}
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def pipeline_and_eval(weights: str, images: int = 400, batch: int = 32) -> dict:
+    """Input pipeline alone vs model alone vs end-to-end eval, on real JPEGs."""
+    from inception_v2.data import open_data
+    from inception_v2.evaluate import evaluate
+    from inception_v2.model import InceptionV2
+
+    with tempfile.TemporaryDirectory() as tmp:
+        data = open_data(_repeat_sample(Path(tmp), images))
+        start = time.perf_counter()
+        count = sum(int(b["label"].shape[0]) for b in data.dataset(batch))
+        pipeline = count / (time.perf_counter() - start)
+        model = InceptionV2(weights=weights, classifier_activation=None, fold_batch_norm=True)
+        x = np.zeros((batch, 224, 224, 3), np.float32)
+        model_only = _rate(model.predict_on_batch, x, 10.0)
+        result = evaluate(model, data, batch_size=batch, show_progress=False)
+    return {
+        "images": images,
+        "pipeline_images_per_s": pipeline,
+        "model_only_images_per_s": model_only,
+        "end_to_end_images_per_s": result.images_per_second,
+        "end_to_end_over_model_only": result.images_per_second / model_only,
+    }
+
+
+def _repeat_sample(root: Path, n: int) -> Path:
+    """A class-folder data set of ``n`` links to the bundled validation images."""
+    from inception_v2.labels import data_path
+
+    folder = root / "n01440764"
+    folder.mkdir(parents=True, exist_ok=True)
+    sample = sorted(data_path("imagenet_val_sample").iterdir())
+    for i in range(n):
+        (folder / f"{i:06d}.JPEG").symlink_to(sample[i % len(sample)])
+    return root
+
+
+def eval_peak_memory(weights: str, counts: tuple[int, ...] = (100, 1000)) -> dict[str, float]:
+    """Peak RSS (MiB) of ``inception-v2 eval`` processes over ``counts`` images."""
+    peaks = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        for n in counts:
+            data = _repeat_sample(Path(tmp) / str(n), n)
+            argv = ["eval", "--weights", weights, "--data", str(data), "--quiet", "--batch-size", "32"]
+            code = (
+                "import resource,sys; from inception_v2.cli import main; "
+                f"rc = main({argv!r}); "
+                "print('MAXRSS', resource.getrusage(resource.RUSAGE_SELF).ru_maxrss); sys.exit(rc)"
+            )
+            done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+            line = [s for s in done.stdout.splitlines() if s.startswith("MAXRSS")]
+            peaks[str(n)] = int(line[0].split()[1]) / 1024 if line else float("nan")
+    return peaks
+
+
+def fast_path_agreement(weights: str) -> dict[str, float]:
+    """How often the fast path (folded BN, bf16) agrees with float32 on the bundled real images."""
+    from inception_v2.data import open_data
+    from inception_v2.model import FAST_INFERENCE, InceptionV2
+
+    images = np.concatenate([b["image"].numpy() for b in open_data(None).dataset(50)])
+    reference = InceptionV2(weights=weights, classifier_activation=None).predict(images, verbose=0)
+    fast = InceptionV2(weights=weights, classifier_activation=None, **FAST_INFERENCE)
+    fast = np.asarray(fast.predict(images, verbose=0), np.float32)
+    top1 = reference.argmax(-1)
+    fast_top5 = np.argsort(-fast, axis=-1)[:, :5]
+    return {
+        "images": len(images),
+        "top1_agreement": float((fast.argmax(-1) == top1).mean()),
+        "top5_contains_float32_top1": float((fast_top5 == top1[:, None]).any(-1).mean()),
+        "max_abs_logit_diff": float(np.abs(fast - reference).max()),
+    }
+
+
+def converter_seconds(checkpoint: str) -> float:
+    from inception_v2.convert import convert_checkpoint
+
+    with tempfile.TemporaryDirectory() as tmp:
+        start = time.perf_counter()
+        convert_checkpoint(checkpoint, Path(tmp) / "w.weights.h5")
+        return time.perf_counter() - start
+
+
+def machine() -> dict:
+    """What the numbers were measured on, and an estimate of the CPU's float32 peak."""
+    info = {"cpus": os.cpu_count(), "platform": platform.platform(), "python": platform.python_version()}
+    try:
+        cpuinfo = Path("/proc/cpuinfo").read_text()
+        model = next(s.split(":", 1)[1].strip() for s in cpuinfo.splitlines() if s.startswith("model name"))
+        flags = next(s.split(":", 1)[1].split() for s in cpuinfo.splitlines() if s.startswith("flags"))
+        mhz = [float(s.split(":", 1)[1]) for s in cpuinfo.splitlines() if s.startswith("cpu MHz")]
+        info.update(cpu=model, amx_bf16="amx_bf16" in flags, avx512_bf16="avx512_bf16" in flags)
+        if "avx512f" in flags and mhz:
+            # 2 AVX-512 FMA units x 16 float32 lanes x 2 FLOP per core per cycle.
+            info["fp32_peak_gflops_estimate"] = round(os.cpu_count() * 64 * max(mhz) / 1000, 1)
+    except (OSError, StopIteration):
+        pass
+    return info
+
+
+def run(
+    out: str | None = None,
+    batches: tuple[int, ...] = (1, 8, 32),
+    rounds: int = 3,
+    seconds: float = 3.0,
+    backends: tuple[str, ...] = BACKENDS,
+    quick: bool = False,
+) -> dict:
+    """The whole benchmark; prints a table and returns (and optionally writes) the JSON."""
+    from inception_v2.slim_reference import random_slim_variables, save_slim_variables
+
+    if quick:
+        rounds, seconds = 1, 1.0
+    with tempfile.TemporaryDirectory() as tmp:
+        checkpoint = save_slim_variables(
+            random_slim_variables(calibration_batch=2), str(Path(tmp) / "inception_v2.ckpt"), "V1"
+        )
+        weights = str(Path(tmp) / "inception_v2.weights.h5")
+        report = {"machine": machine(), "converter_seconds": converter_seconds(checkpoint)}
+        from inception_v2.convert import convert_checkpoint
+
+        convert_checkpoint(checkpoint, weights)
+        report["backends"] = [bench_backend(weights, list(batches), rounds, seconds, checkpoint)]
+        for backend in backends:
+            if backend != "tensorflow":
+                report["backends"].append(_in_subprocess(backend, weights, list(batches), rounds, seconds))
+        report["fast_path_agreement"] = fast_path_agreement(weights)
+        report["pipeline"] = pipeline_and_eval(weights, images=128 if quick else 400)
+        report["eval_peak_rss_mib"] = eval_peak_memory(weights, (50, 500) if quick else (100, 1000))
+    print(format_report(report))
+    if out:
+        from inception_v2.files import atomic_path
+
+        with atomic_path(out, overwrite=True) as tmp_out:
+            tmp_out.write_text(json.dumps(report, indent=2))
+        print(f"JSON: {out}")
+    return report
+
+
+def format_report(report: dict) -> str:
+    m = report["machine"]
+    lines = [
+        f"machine: {m.get('cpu', '?')}, {m['cpus']} CPUs"
+        f" (AMX-BF16: {m.get('amx_bf16')}, fp32 peak ~{m.get('fp32_peak_gflops_estimate', '?')} GFLOP/s)"
+    ]
+    tf_result = report["backends"][0]
+    slim = {b: r.get("slim graph (TF1 session)") for b, r in tf_result["throughput"].items()}
+    for result in report["backends"]:
+        if "error" in result:
+            lines.append(f"\n[{result['backend']}] not measured: {result['error']}")
+            continue
+        lines.append(f"\n[{result['backend']} backend] images/s (x slim's graph at the same batch; GFLOP/s)")
+        batches = list(result["throughput"])
+        names = list(result["throughput"][batches[0]])
+        lines.append(f"  {'':<30}" + "".join(f"{'batch ' + b:>26}" for b in batches))
+        for name in names:
+            cells = []
+            for b in batches:
+                rate = result["throughput"][b][name]
+                ratio = f"x{rate / slim[b]:.2f}" if slim.get(b) else ""
+                cells.append(f"{rate:8.1f} {ratio:>6} {rate * GFLOP_PER_IMAGE:6.0f}GF")
+            lines.append(f"  {name:<30}" + "".join(f"{c:>26}" for c in cells))
+        if result.get("latency_ms_batch1"):
+            best = min(result["latency_ms_batch1"].items(), key=lambda kv: kv[1])
+            lines.append(f"  latency at batch 1: best {best[1]:.1f} ms ({best[0]})")
+    p = report["pipeline"]
+    lines.append(
+        f"\ninput pipeline alone {p['pipeline_images_per_s']:.0f} images/s; model alone "
+        f"{p['model_only_images_per_s']:.1f}; end-to-end eval {p['end_to_end_images_per_s']:.1f} "
+        f"(x{p['end_to_end_over_model_only']:.2f} of model alone), {p['images']} real JPEGs"
+    )
+    a = report["fast_path_agreement"]
+    lines.append(
+        f"fast path vs float32 on {a['images']} real images: top-1 agreement "
+        f"{100 * a['top1_agreement']:.1f}%, float32 top-1 within fast top-5 "
+        f"{100 * a['top5_contains_float32_top1']:.1f}%"
+    )
+    mem = report["eval_peak_rss_mib"]
+    lines.append("eval peak RSS: " + ", ".join(f"{n} images {v:.0f} MiB" for n, v in mem.items()))
+    lines.append(f"converter: {report['converter_seconds']:.1f} s")
+    return "\n".join(lines)

@@ -1,0 +1,66 @@
+"""The same model and .weights.h5 give the TF backend's logits on JAX and PyTorch.
+
+Keras fixes its backend at import, so each backend runs in its own process.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from inception_v2 import InceptionV2
+from inception_v2.slim_reference import slim_end_points, smooth_random_images
+
+RUN_BACKEND = """
+import sys, numpy as np
+from inception_v2 import InceptionV2, end_point_model
+import keras
+assert keras.backend.backend() == sys.argv[1], keras.backend.backend()
+images = np.load(sys.argv[3])
+for fold in (False, True):
+    model = InceptionV2(weights=sys.argv[2], input_shape=images.shape[1:], classifier_activation=None,
+                        fold_batch_norm=fold)
+    outputs = end_point_model(model, ["Mixed_4e", "Logits"]).predict(images, verbose=0)
+    np.save(sys.argv[4] + ("_folded" if fold else "") + ".npy", np.asarray(outputs["Logits"]))
+    if not fold:
+        np.save(sys.argv[4] + "_mixed4e.npy", np.asarray(outputs["Mixed_4e"]))
+"""
+
+
+@pytest.mark.parametrize("backend", ["jax", "torch"])
+def test_backend_logits_equal_tensorflow(backend, converted_1001, slim_checkpoints, tmp_path):
+    # 225x193: odd sizes exercise each backend's SAME padding (extra pixel bottom/right).
+    images = smooth_random_images(2, 225, 193, np.random.default_rng(7))
+    np.save(tmp_path / "images.npy", images)
+    env = {**os.environ, "KERAS_BACKEND": backend}
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            RUN_BACKEND,
+            backend,
+            str(converted_1001),
+            str(tmp_path / "images.npy"),
+            str(tmp_path / "out"),
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+
+    tf_model = InceptionV2(weights=str(converted_1001), input_shape=(225, 193, 3), classifier_activation=None)
+    tf_logits = tf_model.predict(images, verbose=0)
+    other = np.load(tmp_path / "out.npy")
+    assert np.abs(other - tf_logits).max() <= 1e-4
+    np.testing.assert_allclose(np.load(tmp_path / "out_folded.npy"), tf_logits, atol=1e-4)
+    # And against slim itself, so a bug shared by both Keras backends cannot hide.
+    reference = slim_end_points(slim_checkpoints.path(), images)
+    assert np.abs(other - reference["Logits"]).max() <= 1e-4
+    scale = np.abs(reference["Mixed_4e"]).max()
+    assert np.abs(np.load(tmp_path / "out_mixed4e.npy") - reference["Mixed_4e"]).max() <= 1e-4 * scale
