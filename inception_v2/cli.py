@@ -278,6 +278,82 @@ def _run_bench(args: argparse.Namespace) -> int:
     return 0
 
 
+def _add_finetune(subparsers) -> None:
+    p = subparsers.add_parser(
+        "finetune",
+        help="fine-tune on a folder of class sub-folders (resumable)",
+        description="Train a new head (or more) on class folders: DATA/train + DATA/val, or DATA's "
+        "class folders split by --validation-split. Re-running the same command resumes.",
+    )
+    p.add_argument("--data", required=True, help="class folders, or a folder holding train/ and val/")
+    p.add_argument("--out", required=True, help="output folder (models, curves, logs, backup)")
+    p.add_argument("--weights", default="imagenet", help="'imagenet', a slim checkpoint or converted file")
+    p.add_argument("--epochs", type=int, default=5)
+    p.add_argument("--batch-size", type=int, default=32)
+    p.add_argument(
+        "--train",
+        default="head",
+        help="'head', 'all', or an end point (e.g. Mixed_5a) from which on to train",
+    )
+    p.add_argument("--optimizer", choices=("adam", "sgd"), default="adam")
+    p.add_argument(
+        "--learning-rate", type=float, default=1e-3, help="default 1e-3 (head); use ~1e-5 with --train all"
+    )
+    p.add_argument("--momentum", type=float, default=0.9, help="for --optimizer sgd")
+    p.add_argument(
+        "--train-batch-norm",
+        action="store_true",
+        help="update batch-norm statistics in the trained part (default: frozen)",
+    )
+    p.add_argument("--batch-norm-momentum", type=float, default=0.99)
+    p.add_argument("--no-color-distortion", action="store_true")
+    p.add_argument("--validation-split", type=float, default=0.2)
+    p.add_argument(
+        "--mixed-precision",
+        action="store_true",
+        help="mixed_bfloat16 on CPU, mixed_float16 on GPU (batch norm, logits in float32)",
+    )
+    p.add_argument("--save-every", type=int, default=20, help="back up every N steps (and each epoch)")
+    p.add_argument("--max-steps-per-epoch", type=int, default=None)
+    p.add_argument("--seed", type=int, default=0)
+    p.set_defaults(run=_run_finetune)
+
+
+def _run_finetune(args: argparse.Namespace) -> int:
+    import json
+
+    from inception_v2.train import RunSettings, finetune
+
+    dtype = None
+    if args.mixed_precision:
+        import keras
+
+        gpu = keras.backend.backend() == "tensorflow" and __import__(
+            "tensorflow"
+        ).config.list_physical_devices("GPU")
+        dtype = "mixed_float16" if gpu else "mixed_bfloat16"
+    settings = RunSettings(
+        data=args.data,
+        weights=args.weights,
+        epochs=args.epochs,
+        batch_size=args.batch_size,
+        train=args.train,
+        learning_rate=args.learning_rate,
+        momentum=args.momentum,
+        train_batch_norm=args.train_batch_norm,
+        batch_norm_momentum=args.batch_norm_momentum,
+        color_distortion=not args.no_color_distortion,
+        validation_split=args.validation_split,
+        dtype=dtype,
+        seed=args.seed,
+        save_every=args.save_every,
+        max_steps_per_epoch=args.max_steps_per_epoch,
+    )
+    result = finetune(settings, args.out)
+    print(json.dumps(result, indent=2))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="inception-v2", description="TF-slim's Inception V2 in Keras 3: convert, evaluate, predict."
@@ -287,6 +363,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_eval(subparsers)
     _add_predict(subparsers)
     _add_bench(subparsers)
+    _add_finetune(subparsers)
     _add_test_checkpoint(subparsers)
     return parser
 

@@ -1,0 +1,244 @@
+"""``inception-v2 finetune``: a resumable fine-tuning run with curves and saved models.
+
+Everything lives in one output folder:
+
+- ``run.json``: the run's settings (a resumed run must use the same ones);
+- ``backup/``: weights, optimizer and position, saved every ``save_every`` steps and at
+  each epoch end (Keras ``BackupAndRestore``, double-buffered against a kill mid-write);
+- ``history.csv``, ``curves.png`` (loss and accuracy per epoch), ``logs/`` (TensorBoard);
+- ``last.keras`` / ``last.weights.h5`` and ``best.keras`` / ``best.weights.h5`` (best
+  validation accuracy), each written under a temporary name and renamed.
+
+Killed at any point, the same command continues from the last saved step and still
+ends after ``epochs`` epochs.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import keras
+
+from inception_v2.convert import save_weights
+from inception_v2.files import atomic_path
+from inception_v2.finetune import build_classifier
+from inception_v2.train_data import ClassFolders, make_dataset, scan_class_folders, split
+
+
+@dataclass
+class RunSettings:
+    """What defines a fine-tuning run (compared on resume)."""
+
+    data: str
+    weights: str | None
+    epochs: int = 5
+    batch_size: int = 32
+    train: str = "head"
+    optimizer: str = "adam"
+    learning_rate: float = 1e-3
+    momentum: float = 0.9
+    train_batch_norm: bool = False
+    batch_norm_momentum: float = 0.99
+    color_distortion: bool = True
+    validation_split: float = 0.2
+    dtype: str | None = None
+    image_size: int = 224
+    seed: int = 0
+    save_every: int = 20
+    max_steps_per_epoch: int | None = None
+
+
+def make_optimizer(name: str, learning_rate: float, momentum: float = 0.9) -> keras.optimizers.Optimizer:
+    """Adam (default: insensitive to the scale of the pretrained features) or SGD with momentum."""
+    if name == "adam":
+        return keras.optimizers.Adam(learning_rate)
+    if name == "sgd":
+        return keras.optimizers.SGD(learning_rate, momentum=momentum)
+    raise ValueError(f"optimizer must be 'adam' or 'sgd', got {name!r}")
+
+
+def load_splits(settings: RunSettings) -> tuple[ClassFolders, ClassFolders]:
+    """``data/train`` + ``data/val`` when both exist, else a split of ``data``'s class folders."""
+    root = Path(settings.data)
+    if (root / "train").is_dir() and (root / "val").is_dir():
+        train = scan_class_folders(root / "train")
+        return train, scan_class_folders(root / "val", train.class_names)
+    return split(scan_class_folders(root), settings.validation_split, settings.seed)
+
+
+class _Backup(keras.callbacks.BackupAndRestore):
+    """BackupAndRestore that also saves at every epoch end, so resume never redoes one."""
+
+    def on_epoch_end(self, epoch, logs=None):
+        super().on_epoch_end(epoch, logs)
+        if self.save_freq != "epoch":
+            self._save_model()
+
+
+class _SaveModels(keras.callbacks.Callback):
+    """Each epoch: last and best models (atomically), the curves PNG, images/s."""
+
+    def __init__(self, out: Path, config: dict, images_per_epoch: int):
+        super().__init__()
+        self.out, self.config, self.images_per_epoch = out, config, images_per_epoch
+        self.state_path = out / "state.json"
+        self.best = (
+            json.loads(self.state_path.read_text())["best_val_accuracy"] if self.state_path.exists() else -1.0
+        )
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.start = time.perf_counter()
+
+    def on_epoch_end(self, epoch, logs=None):
+        logs = logs or {}
+        rate = self.images_per_epoch / (time.perf_counter() - self.start)
+        print(
+            f"epoch {epoch + 1}: {rate:.1f} training images/s (validation included), "
+            f"val_accuracy {logs.get('val_accuracy', float('nan')):.4f}",
+            flush=True,
+        )
+        self._save("last")
+        if logs.get("val_accuracy", -1.0) > self.best:
+            self.best = float(logs["val_accuracy"])
+            self._save("best")
+            with atomic_path(self.state_path, overwrite=True) as tmp:
+                tmp.write_text(json.dumps({"best_val_accuracy": self.best, "best_epoch": epoch + 1}))
+        history = self.out / "history.csv"  # CSVLogger, earlier in the list, has written it
+        if history.exists():
+            plot_curves(history, self.out / "curves.png")
+
+    def _save(self, name: str) -> None:
+        save_weights(self.model, self.out / f"{name}.keras", self.config, overwrite=True)
+        save_weights(self.model, self.out / f"{name}.weights.h5", self.config, overwrite=True)
+
+
+def read_history(path: Path) -> list[dict[str, float]]:
+    """Rows of Keras' CSVLogger, one per epoch (the last row wins if an epoch was redone)."""
+    by_epoch: dict[int, dict[str, float]] = {}
+    with open(path) as f:
+        for row in csv.DictReader(f):
+            by_epoch[int(row["epoch"])] = {k: float(v) for k, v in row.items() if v not in ("", None)}
+    return [by_epoch[k] for k in sorted(by_epoch)]
+
+
+def plot_curves(history_csv: Path, png: Path) -> Path:
+    """Loss and accuracy per epoch, training and validation, as a PNG."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from matplotlib.ticker import MaxNLocator
+
+    rows = read_history(history_csv)
+    epochs = [int(r["epoch"]) + 1 for r in rows]
+    fig, axes = plt.subplots(1, 2, figsize=(10, 4), dpi=100)
+    for ax, metric in zip(axes, ("loss", "accuracy"), strict=True):
+        for prefix, style in (("", "-o"), ("val_", "--s")):
+            values = [r.get(prefix + metric) for r in rows]
+            if any(v is not None for v in values):
+                ax.plot(epochs, values, style, label=(prefix or "train_") + metric)
+        ax.set_xlabel("epoch")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        ax.set_title(metric)
+        ax.grid(alpha=0.3)
+        ax.legend()
+    fig.suptitle("InceptionV2 fine-tuning")
+    fig.tight_layout()
+    with atomic_path(png, overwrite=True) as tmp:
+        fig.savefig(tmp, format="png")
+    plt.close(fig)
+    return png
+
+
+def _check_resume(out: Path, settings: RunSettings) -> None:
+    run_file = out / "run.json"
+    wanted = asdict(settings)
+    if run_file.exists():
+        recorded = json.loads(run_file.read_text())
+        changed = {k: (recorded.get(k), v) for k, v in wanted.items() if recorded.get(k) != v}
+        if changed:
+            shown = ", ".join(f"{k}: {a!r} -> {b!r}" for k, (a, b) in changed.items())
+            raise ValueError(f"{out}: holds a run with other settings ({shown}); use a new --out")
+    else:
+        out.mkdir(parents=True, exist_ok=True)
+        with atomic_path(run_file) as tmp:
+            tmp.write_text(json.dumps(wanted, indent=2))
+
+
+def finetune(settings: RunSettings, out: str | os.PathLike, verbose: int = 1) -> dict:
+    """Run (or resume) fine-tuning; returns the final epoch's logs and where things are."""
+    out = Path(out)
+    _check_resume(out, settings)
+    train_data, val_data = load_splits(settings)
+    for path in train_data.unreadable + val_data.unreadable:
+        print(f"skipped (not a readable image): {path}", flush=True)
+    classes = train_data.class_names
+    with atomic_path(out / "classes.json", overwrite=True) as tmp:
+        tmp.write_text(json.dumps(classes))
+
+    keras.utils.set_random_seed(settings.seed)
+    model = build_classifier(
+        len(classes),
+        weights=settings.weights,
+        train=settings.train,
+        train_batch_norm=settings.train_batch_norm,
+        batch_norm_momentum=settings.batch_norm_momentum,
+        input_shape=(settings.image_size, settings.image_size, 3),
+        dtype=settings.dtype,
+    )
+    model.compile(
+        optimizer=make_optimizer(settings.optimizer, settings.learning_rate, settings.momentum),
+        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+        metrics=["accuracy"],
+    )
+    steps = len(train_data.files) // settings.batch_size
+    if settings.max_steps_per_epoch:
+        steps = min(steps, settings.max_steps_per_epoch)
+    if steps < 1:
+        raise ValueError(
+            f"{settings.data}: {len(train_data.files)} training images, fewer than one batch "
+            f"of {settings.batch_size}"
+        )
+    train = make_dataset(
+        train_data,
+        settings.batch_size,
+        True,
+        settings.image_size,
+        settings.color_distortion,
+        settings.seed,
+        repeat=True,
+    )
+    val = make_dataset(val_data, settings.batch_size, False, settings.image_size)
+    config = {"depth_multiplier": 1.0, "min_depth": 16, "classes": len(classes), "use_separable_conv": True}
+    callbacks = [
+        _Backup(
+            str(out / "backup"),
+            save_freq=settings.save_every,
+            delete_checkpoint=False,
+            double_checkpoint=True,
+        ),
+        keras.callbacks.CSVLogger(str(out / "history.csv"), append=True),
+        keras.callbacks.TensorBoard(str(out / "logs"), write_graph=False),
+        _SaveModels(out, config, steps * settings.batch_size),
+    ]
+    history = model.fit(
+        train,
+        epochs=settings.epochs,
+        steps_per_epoch=steps,
+        validation_data=val,
+        callbacks=callbacks,
+        verbose=verbose,
+    )
+    last = {k: float(v[-1]) for k, v in history.history.items()}
+    return {
+        "out": str(out),
+        "classes": classes,
+        "epochs": settings.epochs,
+        "final": last,
+        "skipped": train_data.unreadable + val_data.unreadable,
+    }

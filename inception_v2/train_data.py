@@ -1,0 +1,153 @@
+"""Class-folder training data with slim's ``preprocess_for_train`` augmentation.
+
+Augmentation follows tensorflow/models research/slim ``inception_preprocessing``: a
+distorted bounding-box crop (min object covered 0.1, aspect 3/4..4/3, area 5..100 %),
+bilinear resize, random left-right flip, optional colour distortion (fast mode:
+brightness then saturation), then ``(x - 0.5) * 2``.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from inception_v2.data import IMAGE_SUFFIXES
+from inception_v2.preprocessing import DEFAULT_SIZE, decode_image, preprocess_for_eval
+
+# Leading bytes of the formats tf.io.decode_image reads.
+_SIGNATURES = (b"\xff\xd8\xff", b"\x89PNG\r\n\x1a\n", b"GIF87a", b"GIF89a", b"BM")
+
+
+def is_image_file(path: str | os.PathLike) -> bool:
+    """True when the file starts like a JPEG, PNG, GIF or BMP (whatever its name says)."""
+    try:
+        with open(path, "rb") as f:
+            head = f.read(8)
+    except OSError:
+        return False
+    return any(head.startswith(s) for s in _SIGNATURES)
+
+
+@dataclass
+class ClassFolders:
+    """Files and labels of a class-per-folder split; ``unreadable`` lists skipped files."""
+
+    root: str
+    class_names: list[str]
+    files: list[str] = field(default_factory=list)
+    labels: list[int] = field(default_factory=list)
+    unreadable: list[str] = field(default_factory=list)
+
+
+def scan_class_folders(root: str | os.PathLike, class_names: list[str] | None = None) -> ClassFolders:
+    """Every image under ``root/<class>/``; files that are not images are reported."""
+    root = Path(root)
+    if not root.is_dir():
+        raise FileNotFoundError(f"{root}: no such data directory")
+    found = sorted(p.name for p in root.iterdir() if p.is_dir())
+    if not found:
+        raise ValueError(f"{root}: no class sub-folders")
+    if class_names is not None and found != class_names:
+        raise ValueError(f"{root}: class folders {found} differ from the training classes {class_names}")
+    data = ClassFolders(str(root), found)
+    for label, name in enumerate(found):
+        for path in sorted((root / name).iterdir()):
+            if not path.is_file():
+                continue
+            if path.suffix.lower() in IMAGE_SUFFIXES and is_image_file(path):
+                data.files.append(str(path))
+                data.labels.append(label)
+            else:
+                data.unreadable.append(str(path))
+    if not data.files:
+        raise ValueError(f"{root}: the class folders hold no readable images")
+    return data
+
+
+def split(data: ClassFolders, validation_fraction: float, seed: int = 0) -> tuple[ClassFolders, ClassFolders]:
+    """A reproducible per-class split of one folder tree into train and validation."""
+    if not 0.0 < validation_fraction < 1.0:
+        raise ValueError(f"validation fraction must be in (0, 1), got {validation_fraction}")
+    train = ClassFolders(data.root, data.class_names, unreadable=list(data.unreadable))
+    val = ClassFolders(data.root, data.class_names)
+    rng = random.Random(seed)
+    for label in range(len(data.class_names)):
+        members = [f for f, y in zip(data.files, data.labels, strict=True) if y == label]
+        rng.shuffle(members)
+        cut = max(1, round(len(members) * validation_fraction))
+        for part, files in ((val, members[:cut]), (train, members[cut:])):
+            part.files += files
+            part.labels += [label] * len(files)
+    return train, val
+
+
+def preprocess_for_train(
+    image, height: int = DEFAULT_SIZE, width: int = DEFAULT_SIZE, color_distortion: bool = True, seed=None
+):
+    """slim's ``preprocess_for_train`` (fast mode) on one decoded image."""
+    import tensorflow as tf
+
+    image = tf.image.convert_image_dtype(image, tf.float32)
+    begin, size, _ = tf.image.sample_distorted_bounding_box(
+        tf.shape(image),
+        bounding_boxes=tf.constant([[[0.0, 0.0, 1.0, 1.0]]]),
+        min_object_covered=0.1,
+        aspect_ratio_range=(0.75, 1.33),
+        area_range=(0.05, 1.0),
+        max_attempts=100,
+        use_image_if_no_bounding_boxes=True,
+        seed=seed or 0,
+    )
+    image = tf.slice(image, begin, size)
+    image = tf.raw_ops.ResizeBilinear(
+        images=image[tf.newaxis], size=[height, width], align_corners=False, half_pixel_centers=False
+    )[0]
+    image = tf.image.random_flip_left_right(image)
+    if color_distortion:
+        image = _distort_color(image)
+    return (image - 0.5) * 2.0
+
+
+def _distort_color(image):
+    """slim's fast-mode ``distort_color``: brightness, then saturation, then clip.
+
+    (slim draws the ordering from ``num_distort_cases = 1`` in fast mode: always this one.)
+    """
+    import tensorflow as tf
+
+    image = tf.image.random_brightness(image, max_delta=32.0 / 255.0)
+    image = tf.image.random_saturation(image, lower=0.5, upper=1.5)
+    return tf.clip_by_value(image, 0.0, 1.0)
+
+
+def make_dataset(
+    data: ClassFolders,
+    batch_size: int,
+    training: bool,
+    image_size: int = DEFAULT_SIZE,
+    color_distortion: bool = True,
+    seed: int = 0,
+    repeat: bool = False,
+):
+    """A batched tf.data pipeline of (image, label): augmented and shuffled for training."""
+    import tensorflow as tf
+
+    autotune = tf.data.AUTOTUNE
+    ds = tf.data.Dataset.from_tensor_slices((data.files, data.labels))
+    if training:
+        ds = ds.shuffle(len(data.files), seed=seed, reshuffle_each_iteration=True)
+
+    def load(path, label):
+        image = decode_image(tf.io.read_file(path))
+        if training:
+            image = preprocess_for_train(image, image_size, image_size, color_distortion)
+        else:
+            image = preprocess_for_eval(image, image_size, image_size)
+        return image, label
+
+    ds = ds.map(load, num_parallel_calls=autotune).ignore_errors()
+    if repeat:
+        ds = ds.repeat()
+    return ds.batch(batch_size, drop_remainder=training).prefetch(autotune)

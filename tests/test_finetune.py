@@ -1,0 +1,209 @@
+"""Fine-tuning: what trains, what stays frozen, resume after kill -9, curves, export."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import keras
+import numpy as np
+import pytest
+from conftest import SHARED
+
+from inception_v2.cli import main
+from inception_v2.finetune import build_classifier
+from inception_v2.train import read_history
+from inception_v2.train_data import make_dataset, scan_class_folders
+
+HYMENOPTERA = SHARED / "data" / "hymenoptera"
+
+
+@pytest.fixture(scope="module")
+def small_hymenoptera(tmp_path_factory) -> Path:
+    """train/ (12 ants incl. the GIF, 12 bees, 1 text file named .jpg) and val/ (6 + 6)."""
+    root = tmp_path_factory.mktemp("hymenoptera")
+    for split, n in (("train", 12), ("val", 6)):
+        for cls in ("ants", "bees"):
+            target = root / split / cls
+            target.mkdir(parents=True)
+            files = sorted((HYMENOPTERA / split / cls).iterdir())
+            gif = [f for f in files if f.read_bytes()[:3] == b"GIF"]
+            for f in (gif + [f for f in files if f not in gif])[:n]:
+                shutil.copy(f, target / f.name)
+    (root / "train" / "ants" / "broken.jpg").write_text("not an image")
+    return root
+
+
+def _batch(data_dir: Path, n: int = 8):
+    data = scan_class_folders(data_dir)
+    images, labels = next(iter(make_dataset(data, n, training=False)))
+    return images.numpy(), labels.numpy()
+
+
+def _loss(model, images, labels) -> float:
+    logits = model.predict(images, verbose=0)
+    return float(keras.losses.SparseCategoricalCrossentropy(from_logits=True)(labels, logits))
+
+
+def _compile(model, lr=1e-4):
+    # Features of random-weight checkpoints are large (norm ~250): Adam, small steps.
+    model.compile(
+        optimizer=keras.optimizers.Adam(lr),
+        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+    )
+
+
+def _frozen_state(model) -> dict[str, np.ndarray]:
+    return {
+        v.path: np.array(v)
+        for layer in model.layers
+        if not layer.name.startswith("Logits")
+        for v in layer.weights
+    }
+
+
+def test_head_only_lowers_loss_and_freezes_base(slim_checkpoints, small_hymenoptera):
+    # No dropout and full batches: the loss on these images must fall step by step.
+    model = build_classifier(2, weights=slim_checkpoints.path(), train="head", dropout_keep_prob=1.0)
+    assert [w.path for w in model.trainable_weights] == [
+        "Logits__Conv2d_1c_1x1/kernel",
+        "Logits__Conv2d_1c_1x1/bias",
+    ]
+    images, labels = _batch(small_hymenoptera / "val", 12)
+    before_state = _frozen_state(model)
+    before = _loss(model, images, labels)
+    _compile(model, lr=3e-5)
+    model.fit(images, labels, batch_size=12, epochs=5, verbose=0)
+    assert _loss(model, images, labels) < before
+    after_state = _frozen_state(model)
+    assert all(np.array_equal(before_state[k], after_state[k]) for k in before_state)
+    bn = model.get_layer("Mixed_4c__Branch_1__Conv2d_0a_1x1__BatchNorm")
+    assert bn.trainable is False  # inference mode: moving statistics cannot move
+
+
+def test_full_finetune_changes_base_and_batch_norm(slim_checkpoints, small_hymenoptera):
+    model = build_classifier(
+        2, weights=slim_checkpoints.path(), train="all", train_batch_norm=True, batch_norm_momentum=0.5
+    )
+    images, labels = _batch(small_hymenoptera / "train", 8)
+    kernel = "Mixed_3b__Branch_0__Conv2d_0a_1x1"
+    bn = model.get_layer(kernel + "__BatchNorm")
+    before_kernel, before_mean = np.array(model.get_layer(kernel).kernel), np.array(bn.moving_mean)
+    _compile(model, lr=1e-5)
+    model.fit(images, labels, batch_size=8, epochs=1, verbose=0)
+    assert not np.allclose(before_kernel, model.get_layer(kernel).kernel)
+    assert not np.allclose(before_mean, bn.moving_mean)
+    assert model.losses, "slim's weight decay adds regularisation losses"
+
+
+def test_train_from_end_point(slim_checkpoints):
+    model = build_classifier(3, weights=slim_checkpoints.path(), train="Mixed_5a")
+    trainable = {w.path.split("/")[0] for w in model.trainable_weights}
+    assert (
+        "Mixed_5b__Branch_0__Conv2d_0a_1x1" in trainable
+        and "Mixed_4e__Branch_0__Conv2d_0a_1x1" not in trainable
+    )
+    assert not any(name.endswith("BatchNorm") for name in trainable)
+    with pytest.raises(ValueError, match="Mixed_9z"):
+        build_classifier(3, weights=None, train="Mixed_9z")
+
+
+def test_mixed_precision_trains(slim_checkpoints, small_hymenoptera):
+    model = build_classifier(2, weights=slim_checkpoints.path(), train="head", dtype="mixed_bfloat16")
+    assert model.get_layer("Mixed_3b__Branch_0__Conv2d_0a_1x1").compute_dtype == "bfloat16"
+    assert model.output.dtype == "float32"
+    images, labels = _batch(small_hymenoptera / "train", 8)
+    _compile(model)
+    history = model.fit(images, labels, batch_size=8, epochs=2, verbose=0)
+    assert np.isfinite(history.history["loss"]).all()
+
+
+def _finetune_command(data: Path, out: Path, weights: str) -> list[str]:
+    return [
+        sys.executable,
+        "-m",
+        "inception_v2",
+        "finetune",
+        "--data",
+        str(data),
+        "--out",
+        str(out),
+        "--weights",
+        weights,
+        "--epochs",
+        "3",
+        "--batch-size",
+        "4",
+        "--save-every",
+        "1",
+        "--max-steps-per-epoch",
+        "4",
+        "--no-color-distortion",
+    ]
+
+
+def test_resume_after_kill_9(slim_checkpoints, small_hymenoptera, tmp_path):
+    out = tmp_path / "run"
+    command = _finetune_command(small_hymenoptera, out, slim_checkpoints.path())
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    first = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    metadata = out / "backup" / "training_metadata.json"
+    deadline = time.time() + 400
+    # Kill in the middle of the second epoch, right after a step's backup.
+    while time.time() < deadline and first.poll() is None:
+        try:
+            state = json.loads(metadata.read_text())
+        except (OSError, ValueError):
+            state = {}
+        if state.get("epoch") == 1 and state.get("batch", 0) >= 1:
+            first.send_signal(signal.SIGKILL)
+            break
+        time.sleep(0.05)
+    first.wait(timeout=60)
+    assert first.returncode == -signal.SIGKILL, "the run ended before it could be killed mid-epoch"
+    assert [int(r["epoch"]) for r in read_history(out / "history.csv")] == [0]
+    killed_at = json.loads(metadata.read_text())
+
+    second = subprocess.run(command, env=env, capture_output=True, text=True, timeout=600)
+    assert second.returncode == 0, second.stdout[-3000:] + second.stderr[-3000:]
+    assert "Epoch 1/3" not in second.stdout and "Epoch 2/3" in second.stdout, second.stdout
+    assert killed_at["epoch"] == 1
+    assert [int(r["epoch"]) for r in read_history(out / "history.csv")] == [0, 1, 2]
+    for name in ("last.keras", "last.weights.h5", "best.keras", "best.weights.h5", "curves.png"):
+        assert (out / name).stat().st_size > 0, name
+    assert (out / "curves.png").read_bytes()[:4] == b"\x89PNG"
+    assert list((out / "logs").rglob("events.out.tfevents.*")), "TensorBoard logs"
+    assert not list(out.glob(".*.tmp*")), "no temporary files left"
+    # Same command once more: nothing left to train, nothing retrained.
+    third = subprocess.run(command, env=env, capture_output=True, text=True, timeout=600)
+    assert third.returncode == 0 and "Epoch" not in third.stdout
+    assert [int(r["epoch"]) for r in read_history(out / "history.csv")] == [0, 1, 2]
+    # Other settings in the same folder are refused.
+    assert main(["finetune", "--data", str(small_hymenoptera), "--out", str(out), "--epochs", "9"]) == 2
+
+    # The fine-tuned model evaluates on class folders by name.
+    assert (
+        main(
+            [
+                "eval",
+                "--weights",
+                str(out / "best.keras"),
+                "--data",
+                str(small_hymenoptera / "val"),
+                "--quiet",
+            ]
+        )
+        == 0
+    )
+
+
+def test_unreadable_training_files_are_reported(small_hymenoptera):
+    data = scan_class_folders(small_hymenoptera / "train")
+    assert [Path(p).name for p in data.unreadable] == ["broken.jpg"]
+    assert any(Path(p).name == "imageNotFound.gif" for p in data.files)  # a GIF decodes fine
