@@ -315,6 +315,12 @@ def _add_finetune(subparsers) -> None:
     )
     p.add_argument("--save-every", type=int, default=20, help="back up every N steps (and each epoch)")
     p.add_argument("--max-steps-per-epoch", type=int, default=None)
+    p.add_argument(
+        "--distribute",
+        choices=("mirrored",),
+        default=None,
+        help="data-parallel training over this host's devices (tf.distribute.MirroredStrategy)",
+    )
     p.add_argument("--seed", type=int, default=0)
     p.set_defaults(run=_run_finetune)
 
@@ -348,9 +354,30 @@ def _run_finetune(args: argparse.Namespace) -> int:
         seed=args.seed,
         save_every=args.save_every,
         max_steps_per_epoch=args.max_steps_per_epoch,
+        distribute=args.distribute,
     )
     result = finetune(settings, args.out)
     print(json.dumps(result, indent=2))
+    return 0
+
+
+def _add_export(subparsers) -> None:
+    p = subparsers.add_parser(
+        "export", help="export a classifier (probabilities out) as SavedModel, LiteRT or ONNX"
+    )
+    p.add_argument("--weights", required=True, help="'imagenet', a slim checkpoint, or a (fine-tuned) .keras")
+    p.add_argument("--out", required=True, help="SavedModel folder, .tflite or .onnx file")
+    p.add_argument("--format", choices=("savedmodel", "litert", "onnx"), default="savedmodel")
+    p.add_argument("--overwrite", action="store_true")
+    p.set_defaults(run=_run_export)
+
+
+def _run_export(args: argparse.Namespace) -> int:
+    from inception_v2.export import export
+    from inception_v2.weights import build_from_weights
+
+    model, _, _ = build_from_weights(args.weights)
+    print(export(model, args.out, args.format, overwrite=args.overwrite))
     return 0
 
 
@@ -364,6 +391,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_predict(subparsers)
     _add_bench(subparsers)
     _add_finetune(subparsers)
+    _add_export(subparsers)
     _add_test_checkpoint(subparsers)
     return parser
 

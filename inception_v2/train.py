@@ -51,6 +51,7 @@ class RunSettings:
     seed: int = 0
     save_every: int = 20
     max_steps_per_epoch: int | None = None
+    distribute: str | None = None  # "mirrored": data-parallel over this host's devices
 
 
 def make_optimizer(name: str, learning_rate: float, momentum: float = 0.9) -> keras.optimizers.Optimizer:
@@ -60,6 +61,21 @@ def make_optimizer(name: str, learning_rate: float, momentum: float = 0.9) -> ke
     if name == "sgd":
         return keras.optimizers.SGD(learning_rate, momentum=momentum)
     raise ValueError(f"optimizer must be 'adam' or 'sgd', got {name!r}")
+
+
+def strategy_scope(distribute: str | None):
+    """The scope to build and compile in: ``tf.distribute.MirroredStrategy`` or none."""
+    import contextlib
+
+    if distribute is None:
+        return contextlib.nullcontext()
+    if distribute != "mirrored":
+        raise ValueError(f"distribute must be 'mirrored' or None, got {distribute!r}")
+    import tensorflow as tf
+
+    strategy = tf.distribute.MirroredStrategy()
+    print(f"MirroredStrategy over {strategy.num_replicas_in_sync} device(s)", flush=True)
+    return strategy.scope()
 
 
 def load_splits(settings: RunSettings) -> tuple[ClassFolders, ClassFolders]:
@@ -182,20 +198,21 @@ def finetune(settings: RunSettings, out: str | os.PathLike, verbose: int = 1) ->
         tmp.write_text(json.dumps(classes))
 
     keras.utils.set_random_seed(settings.seed)
-    model = build_classifier(
-        len(classes),
-        weights=settings.weights,
-        train=settings.train,
-        train_batch_norm=settings.train_batch_norm,
-        batch_norm_momentum=settings.batch_norm_momentum,
-        input_shape=(settings.image_size, settings.image_size, 3),
-        dtype=settings.dtype,
-    )
-    model.compile(
-        optimizer=make_optimizer(settings.optimizer, settings.learning_rate, settings.momentum),
-        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
-        metrics=["accuracy"],
-    )
+    with strategy_scope(settings.distribute):
+        model = build_classifier(
+            len(classes),
+            weights=settings.weights,
+            train=settings.train,
+            train_batch_norm=settings.train_batch_norm,
+            batch_norm_momentum=settings.batch_norm_momentum,
+            input_shape=(settings.image_size, settings.image_size, 3),
+            dtype=settings.dtype,
+        )
+        model.compile(
+            optimizer=make_optimizer(settings.optimizer, settings.learning_rate, settings.momentum),
+            loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+            metrics=["accuracy"],
+        )
     steps = len(train_data.files) // settings.batch_size
     if settings.max_steps_per_epoch:
         steps = min(steps, settings.max_steps_per_epoch)

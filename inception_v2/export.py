@@ -1,0 +1,56 @@
+"""Exporting a classifier for serving: SavedModel, LiteRT (TFLite) and ONNX via Keras.
+
+The exported function takes images preprocessed as for the model ([-1, 1], NHWC float32)
+and returns class probabilities (softmax of the logits).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+import keras
+import numpy as np
+
+FORMATS = {"savedmodel": "tf_saved_model", "litert": "litert", "onnx": "onnx"}
+SUFFIXES = {"savedmodel": "", "litert": ".tflite", "onnx": ".onnx"}
+
+
+def serving_model(model: keras.Model) -> keras.Model:
+    """``model`` with probabilities as output (softmax added when it outputs logits)."""
+    last = model.layers[-1]
+    if getattr(last, "activation", None) is keras.activations.softmax:
+        return model
+    probabilities = keras.layers.Activation("softmax", dtype="float32", name="Predictions")(model.output)
+    return keras.Model(model.input, probabilities, name=f"{model.name}_serving")
+
+
+def export(
+    model: keras.Model, path: str | os.PathLike, fmt: str = "savedmodel", overwrite: bool = False
+) -> Path:
+    """Export ``model``'s probabilities to ``path`` in ``fmt``, atomically.
+
+    ``fmt``: ``savedmodel`` (a directory), ``litert`` (``.tflite``) or ``onnx`` (``.onnx``;
+    needs the ``onnx`` extra). The artifact is built beside ``path`` and renamed.
+    """
+    if fmt not in FORMATS:
+        raise ValueError(f"format must be one of {', '.join(FORMATS)}, got {fmt!r}")
+    path = Path(path)
+    if path.exists() and not overwrite:
+        raise FileExistsError(f"{path}: already exists; pass overwrite=True (--overwrite) to replace it")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=path.parent))
+    try:
+        target = staging / ("export" + SUFFIXES[fmt])
+        serving = serving_model(model)
+        if None not in serving.input.shape[1:]:
+            serving(np.zeros((1, *serving.input.shape[1:]), "float32"))  # ONNX wants a called model
+        serving.export(str(target), format=FORMATS[fmt], verbose=False)
+        if path.exists():
+            shutil.rmtree(path) if path.is_dir() else path.unlink()
+        os.replace(target, path)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return path

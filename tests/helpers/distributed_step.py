@@ -1,0 +1,37 @@
+"""Train the head for 3 full-batch steps under a tf.distribute strategy; save the head.
+
+Run as a script (TensorFlow's logical devices must be set before it starts):
+    distributed_step.py MODE CHECKPOINT IMAGES.npz OUT.npy
+MODE: single | mirrored (two logical CPUs)
+"""
+
+import sys
+
+import numpy as np
+import tensorflow as tf
+
+mode, checkpoint, data, out = sys.argv[1:5]
+if mode == "mirrored":
+    cpu = tf.config.list_physical_devices("CPU")[0]
+    tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
+    strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
+else:
+    strategy = tf.distribute.get_strategy()
+
+import keras  # noqa: E402
+
+from inception_v2.finetune import build_classifier  # noqa: E402
+
+arrays = np.load(data)
+images, labels = arrays["images"], arrays["labels"]
+with strategy.scope():
+    model = build_classifier(2, weights=checkpoint, train="head", dropout_keep_prob=1.0)
+    model.compile(
+        optimizer=keras.optimizers.SGD(1e-4, momentum=0.9),
+        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+    )
+dataset = tf.data.Dataset.from_tensor_slices((images, labels)).batch(len(images))
+model.fit(dataset, epochs=3, verbose=0)
+print("replicas", strategy.num_replicas_in_sync)
+kernel, bias = model.get_layer("Logits__Conv2d_1c_1x1").get_weights()
+np.save(out, np.concatenate([kernel.ravel(), bias.ravel()]))
