@@ -64,16 +64,19 @@ def make_optimizer(name: str, learning_rate: float, momentum: float = 0.9) -> ke
 
 
 def strategy_scope(distribute: str | None):
-    """The scope to build and compile in: ``tf.distribute.MirroredStrategy`` or none."""
+    """The scope to build and compile in: ``tf.distribute.MirroredStrategy`` or none.
+
+    (Multi-worker training is ``distributed.distributed_fit``: Keras 3.15's ``fit`` cannot.)
+    """
     import contextlib
 
     if distribute is None:
         return contextlib.nullcontext()
     if distribute != "mirrored":
-        raise ValueError(f"distribute must be 'mirrored' or None, got {distribute!r}")
-    import tensorflow as tf
+        raise ValueError(f"finetune's --distribute takes 'mirrored', got {distribute!r}")
+    from inception_v2.distributed import make_strategy
 
-    strategy = tf.distribute.MirroredStrategy()
+    strategy = make_strategy("mirrored")
     print(f"MirroredStrategy over {strategy.num_replicas_in_sync} device(s)", flush=True)
     return strategy.scope()
 

@@ -1,12 +1,16 @@
 """Data-parallel fine-tuning on tf.distribute equals single-device training.
 
-Two logical CPUs under MirroredStrategy train the head for 3 steps on the same global
-batch (8 real images) as a single-device run; the head's weights must agree to 1e-5.
+Two logical CPUs under MirroredStrategy (model.fit), and two worker processes on
+127.0.0.1 under MultiWorkerMirroredStrategy (distributed_fit), each train the head for 3
+steps on the same global batch (8 real images) as a single-device model.fit run; the
+head's weights must agree to 1e-5.
 """
 
 from __future__ import annotations
 
+import json
 import os
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -32,12 +36,17 @@ def batch(tmp_path_factory):
     return path
 
 
-def _run(mode, checkpoint, batch, out):
-    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
+def _start(mode, checkpoint, batch, out, env_extra=None) -> subprocess.Popen:
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", **(env_extra or {})}
     command = [sys.executable, str(HELPER), mode, checkpoint, str(batch), str(out)]
-    done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=600)
-    assert done.returncode == 0, done.stderr[-3000:]
-    return done.stdout
+    return subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def _run(mode, checkpoint, batch, out):
+    process = _start(mode, checkpoint, batch, out)
+    stdout, stderr = process.communicate(timeout=600)
+    assert process.returncode == 0, stderr[-3000:]
+    return stdout
 
 
 @pytest.fixture(scope="module")
@@ -53,3 +62,35 @@ def test_mirrored_two_devices_equals_single(slim_checkpoints, batch, single, tmp
     head = np.load(out)
     assert np.abs(single).max() > 1e-4, "training moved the head"
     assert np.abs(head - single).max() <= TOLERANCE
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_multi_worker_on_localhost_equals_single(slim_checkpoints, batch, single, tmp_path):
+    workers = [f"127.0.0.1:{_free_port()}", f"127.0.0.1:{_free_port()}"]
+    processes = []
+    try:
+        for index in range(2):
+            config = {"cluster": {"worker": workers}, "task": {"type": "worker", "index": index}}
+            processes.append(
+                _start(
+                    "worker",
+                    slim_checkpoints.path(),
+                    batch,
+                    tmp_path / f"head{index}.npy",
+                    {"TF_CONFIG": json.dumps(config)},
+                )
+            )
+        results = [p.communicate(timeout=600) for p in processes]
+    finally:
+        for p in processes:
+            p.kill()
+    for p, (stdout, stderr) in zip(processes, results, strict=True):
+        assert p.returncode == 0, stderr[-3000:]
+        assert "replicas 2" in stdout
+    for index in range(2):
+        assert np.abs(np.load(tmp_path / f"head{index}.npy") - single).max() <= TOLERANCE

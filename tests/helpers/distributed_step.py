@@ -1,8 +1,9 @@
 """Train the head for 3 full-batch steps under a tf.distribute strategy; save the head.
 
-Run as a script (TensorFlow's logical devices must be set before it starts):
+Run as a script (TensorFlow's devices and TF_CONFIG must be set before it starts):
     distributed_step.py MODE CHECKPOINT IMAGES.npz OUT.npy
-MODE: single | mirrored (two logical CPUs)
+MODE: single | mirrored (two logical CPUs, model.fit) | worker (MultiWorkerMirroredStrategy from
+TF_CONFIG, inception_v2.distributed.distributed_fit)
 """
 
 import sys
@@ -15,6 +16,8 @@ if mode == "mirrored":
     cpu = tf.config.list_physical_devices("CPU")[0]
     tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
     strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
+elif mode == "worker":
+    strategy = tf.distribute.MultiWorkerMirroredStrategy()
 else:
     strategy = tf.distribute.get_strategy()
 
@@ -26,12 +29,15 @@ arrays = np.load(data)
 images, labels = arrays["images"], arrays["labels"]
 with strategy.scope():
     model = build_classifier(2, weights=checkpoint, train="head", dropout_keep_prob=1.0)
-    model.compile(
-        optimizer=keras.optimizers.SGD(1e-4, momentum=0.9),
-        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
-    )
+    optimizer = keras.optimizers.SGD(1e-4, momentum=0.9)
 dataset = tf.data.Dataset.from_tensor_slices((images, labels)).batch(len(images))
-model.fit(dataset, epochs=3, verbose=0)
+if mode == "worker":
+    from inception_v2.distributed import distributed_fit  # noqa: E402
+
+    distributed_fit(model, optimizer, dataset, strategy, epochs=3, global_batch_size=len(images))
+else:
+    model.compile(optimizer=optimizer, loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    model.fit(dataset, epochs=3, verbose=0)
 print("replicas", strategy.num_replicas_in_sync)
 kernel, bias = model.get_layer("Logits__Conv2d_1c_1x1").get_weights()
 np.save(out, np.concatenate([kernel.ravel(), bias.ravel()]))

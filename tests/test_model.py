@@ -1,0 +1,34 @@
+"""Builder options that tf_slim 1.1.0 cannot build (models/research/slim has them)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from inception_v2 import InceptionV2, end_point_model
+from inception_v2.checkpoint import infer_config, model_variable_map
+from inception_v2.slim_reference import smooth_random_images
+
+
+def test_global_pool_is_the_mean_of_mixed_5c():
+    model = InceptionV2(input_shape=(299, 299, 3), global_pool=True, classifier_activation=None)
+    images = smooth_random_images(2, 299, 299, np.random.default_rng(0))
+    outputs = end_point_model(model, ["Mixed_5c", "Logits"]).predict(images, verbose=0)
+    head = model.get_layer("Logits__Conv2d_1c_1x1")
+    pooled = outputs["Mixed_5c"].mean(axis=(1, 2))
+    expected = pooled @ np.asarray(head.kernel)[0, 0] + np.asarray(head.bias)
+    assert outputs["Logits"].shape == (2, 1001)
+    np.testing.assert_allclose(outputs["Logits"], expected, rtol=1e-4, atol=1e-4)
+
+
+def test_plain_conv_stem_is_recognised_by_the_converter():
+    model = InceptionV2(use_separable_conv=False, depth_multiplier=0.5)
+    variables = {name: np.asarray(v) for name, v in model_variable_map(model).items()}
+    assert "InceptionV2/Conv2d_1a_7x7/BatchNorm/moving_mean" in variables
+    config = infer_config(variables)
+    assert (config.use_separable_conv, config.depth_multiplier, config.classes) == (False, 0.5, 1001)
+
+
+def test_spatial_squeeze_needs_1x1_logits():
+    with pytest.raises(ValueError, match="spatial_squeeze=False"):
+        InceptionV2(input_shape=(299, 299, 3))
