@@ -325,38 +325,33 @@ def _add_finetune(subparsers) -> None:
     p.set_defaults(run=_run_finetune)
 
 
+def finetune_settings(args: argparse.Namespace):
+    """The ``RunSettings`` of a parsed ``finetune`` command line.
+
+    Every option named like a ``RunSettings`` field is copied by name, so a new option
+    cannot be silently dropped; the two that are spelled differently are mapped here.
+    """
+    import dataclasses
+
+    from inception_v2.train import RunSettings
+
+    same_name = {
+        f.name: getattr(args, f.name) for f in dataclasses.fields(RunSettings) if hasattr(args, f.name)
+    }
+    dtype = None
+    if args.mixed_precision:
+        import tensorflow as tf
+
+        dtype = "mixed_float16" if tf.config.list_physical_devices("GPU") else "mixed_bfloat16"
+    return RunSettings(**same_name, color_distortion=not args.no_color_distortion, dtype=dtype)
+
+
 def _run_finetune(args: argparse.Namespace) -> int:
     import json
 
-    from inception_v2.train import RunSettings, finetune
+    from inception_v2.train import finetune
 
-    dtype = None
-    if args.mixed_precision:
-        import keras
-
-        gpu = keras.backend.backend() == "tensorflow" and __import__(
-            "tensorflow"
-        ).config.list_physical_devices("GPU")
-        dtype = "mixed_float16" if gpu else "mixed_bfloat16"
-    settings = RunSettings(
-        data=args.data,
-        weights=args.weights,
-        epochs=args.epochs,
-        batch_size=args.batch_size,
-        train=args.train,
-        learning_rate=args.learning_rate,
-        momentum=args.momentum,
-        train_batch_norm=args.train_batch_norm,
-        batch_norm_momentum=args.batch_norm_momentum,
-        color_distortion=not args.no_color_distortion,
-        validation_split=args.validation_split,
-        dtype=dtype,
-        seed=args.seed,
-        save_every=args.save_every,
-        max_steps_per_epoch=args.max_steps_per_epoch,
-        distribute=args.distribute,
-    )
-    result = finetune(settings, args.out)
+    result = finetune(finetune_settings(args), args.out)
     print(json.dumps(result, indent=2))
     return 0
 

@@ -24,6 +24,7 @@ from pathlib import Path
 
 import keras
 
+from inception_v2.checkpoint import infer_config, model_variable_map
 from inception_v2.convert import save_weights
 from inception_v2.files import atomic_path
 from inception_v2.finetune import build_classifier
@@ -234,7 +235,8 @@ def finetune(settings: RunSettings, out: str | os.PathLike, verbose: int = 1) ->
         repeat=True,
     )
     val = make_dataset(val_data, settings.batch_size, False, settings.image_size)
-    config = {"depth_multiplier": 1.0, "min_depth": 16, "classes": len(classes), "use_separable_conv": True}
+    # The arguments stored with .weights.h5, read off the model rather than restated.
+    config = asdict(infer_config(model_variable_map(model)))
     callbacks = [
         _Backup(
             str(out / "backup"),

@@ -207,3 +207,61 @@ def test_unreadable_training_files_are_reported(small_hymenoptera):
     data = scan_class_folders(small_hymenoptera / "train")
     assert [Path(p).name for p in data.unreadable] == ["broken.jpg"]
     assert any(Path(p).name == "imageNotFound.gif" for p in data.files)  # a GIF decodes fine
+
+
+def test_every_finetune_option_reaches_the_run_settings():
+    from inception_v2.cli import build_parser, finetune_settings
+
+    args = build_parser().parse_args(
+        [
+            "finetune",
+            "--data",
+            "d",
+            "--out",
+            "o",
+            "--weights",
+            "w",
+            "--epochs",
+            "7",
+            "--batch-size",
+            "3",
+            "--train",
+            "Mixed_5a",
+            "--optimizer",
+            "sgd",
+            "--learning-rate",
+            "0.5",
+            "--momentum",
+            "0.7",
+            "--train-batch-norm",
+            "--batch-norm-momentum",
+            "0.9",
+            "--no-color-distortion",
+            "--validation-split",
+            "0.3",
+            "--save-every",
+            "4",
+            "--max-steps-per-epoch",
+            "6",
+            "--distribute",
+            "mirrored",
+            "--seed",
+            "11",
+        ]
+    )
+    settings = finetune_settings(args)
+    assert (settings.optimizer, settings.learning_rate, settings.momentum) == ("sgd", 0.5, 0.7)
+    assert (settings.data, settings.weights, settings.epochs, settings.batch_size, settings.train) == (
+        "d",
+        "w",
+        7,
+        3,
+        "Mixed_5a",
+    )
+    assert (settings.train_batch_norm, settings.batch_norm_momentum, settings.color_distortion) == (
+        True,
+        0.9,
+        False,
+    )
+    assert (settings.validation_split, settings.save_every, settings.max_steps_per_epoch) == (0.3, 4, 6)
+    assert (settings.distribute, settings.seed, settings.dtype) == ("mirrored", 11, None)
