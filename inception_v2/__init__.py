@@ -24,6 +24,7 @@ _EXPORTS = {
     "preprocess_input": "inception_v2.preprocessing",
     "preprocess_for_eval": "inception_v2.preprocessing",
     "evaluate": "inception_v2.evaluate",
+    "inference_function": "inception_v2.inference",
     "open_data": "inception_v2.data",
 }
 

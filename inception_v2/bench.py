@@ -37,13 +37,24 @@ def _rate(fn: Callable, x: np.ndarray, min_seconds: float) -> float:
             return n * len(x) / elapsed
 
 
-def _race(contenders: dict[str, Callable], x: np.ndarray, rounds: int, seconds: float) -> dict[str, float]:
-    """Median images/s of each contender over ``rounds`` interleaved rounds."""
+def _race(
+    contenders: dict[str, Callable], x: np.ndarray, rounds: int, seconds: float
+) -> dict[str, list[float]]:
+    """Images/s of each contender in each of ``rounds`` interleaved rounds."""
     rates: dict[str, list[float]] = {k: [] for k in contenders}
     for _ in range(rounds):
         for name, fn in contenders.items():
             rates[name].append(_rate(fn, x, seconds))
-    return {k: statistics.median(v) for k, v in rates.items()}
+    return rates
+
+
+def _paired_ratios(rates: dict[str, list[float]], baseline: str) -> dict[str, float]:
+    """Median over rounds of each contender's rate over the baseline's in the same round.
+
+    Pairing by round cancels the machine's slow drift, which a ratio of medians does not.
+    """
+    base = rates[baseline]
+    return {k: statistics.median(r / b for r, b in zip(v, base, strict=True)) for k, v in rates.items()}
 
 
 def _slim_runner(checkpoint: str):
@@ -54,8 +65,20 @@ def _slim_runner(checkpoint: str):
     return lambda x: session.run(logits, {images: x})
 
 
-def keras_contenders(weights: str, backend: str) -> dict[str, Callable]:
-    """The Keras variants timed on the current backend."""
+SLIM = "slim graph (TF1 session)"
+FLOAT32_PORT = (
+    "keras call",
+    "keras predict",
+    "inference fn",
+    "inference fn, folded BN",
+    "predict, folded BN, XLA",
+)
+FAST_PATH = "fast: folded BN, bf16"
+
+
+def keras_contenders(weights: str, backend: str, torch_compile: bool = False) -> dict[str, Callable]:
+    """The Keras variants timed on the current backend (float32 unless named otherwise)."""
+    from inception_v2.inference import inference_function
     from inception_v2.model import FAST_INFERENCE, InceptionV2
 
     plain = InceptionV2(weights=weights, classifier_activation=None)
@@ -64,43 +87,59 @@ def keras_contenders(weights: str, backend: str) -> dict[str, Callable]:
     contenders = {
         "keras call": lambda x: plain(x, training=False),
         "keras predict": plain.predict_on_batch,
-        "keras predict folded-BN": folded.predict_on_batch,
-        "keras fast (folded, bf16)": fast.predict_on_batch,
+        "inference fn": inference_function(plain),
+        "inference fn, folded BN": inference_function(folded),
+        FAST_PATH: inference_function(fast),
     }
-    if backend in ("tensorflow", "jax"):
+    if backend == "tensorflow":  # on JAX, predict is XLA already
         jit = InceptionV2(weights=weights, classifier_activation=None, fold_batch_norm=True)
         jit.compile(jit_compile=True)
-        contenders["keras predict folded jit"] = jit.predict_on_batch
+        contenders["predict, folded BN, XLA"] = jit.predict_on_batch
+    if backend == "torch" and torch_compile:
+        contenders["inference fn, folded BN, torch.compile"] = inference_function(folded, torch_compile=True)
+        contenders["fast, torch.compile"] = inference_function(fast, torch_compile=True)
     return contenders
 
 
 def bench_backend(
-    weights: str, batches: list[int], rounds: int, seconds: float, slim_checkpoint: str | None = None
+    weights: str,
+    batches: list[int],
+    rounds: int,
+    seconds: float,
+    slim_checkpoint: str | None = None,
+    torch_compile: bool = False,
 ) -> dict:
-    """Throughput of every contender at each batch size on the current Keras backend."""
+    """Throughput of every contender at each batch size on the current Keras backend.
+
+    ``throughput``: median images/s; ``ratio``: median of per-round ratios to slim's graph
+    (only where slim runs in the same process, i.e. on the TensorFlow backend).
+    """
     import keras
 
     from inception_v2.slim_reference import smooth_random_images
 
     backend = keras.backend.backend()
-    results = {"backend": backend, "throughput": {}, "latency_ms_batch1": {}}
-    contenders = keras_contenders(weights, backend)
+    results = {"backend": backend, "throughput": {}, "ratio": {}, "latency_ms_batch1": {}}
+    contenders = keras_contenders(weights, backend, torch_compile)
     if slim_checkpoint:
-        contenders = {"slim graph (TF1 session)": _slim_runner(slim_checkpoint), **contenders}
+        contenders = {SLIM: _slim_runner(slim_checkpoint), **contenders}
     for batch in batches:
         x = smooth_random_images(batch, 224, 224, np.random.default_rng(batch))
-        results["throughput"][str(batch)] = _race(contenders, x, rounds, seconds)
+        rates = _race(contenders, x, rounds, seconds)
+        results["throughput"][str(batch)] = {k: statistics.median(v) for k, v in rates.items()}
+        if slim_checkpoint:
+            results["ratio"][str(batch)] = _paired_ratios(rates, SLIM)
         if batch == 1:
             results["latency_ms_batch1"] = {k: 1000.0 / v for k, v in results["throughput"]["1"].items()}
     return results
 
 
-def _in_subprocess(backend: str, weights: str, batches: list[int], rounds: int, seconds: float) -> dict:
+def _in_subprocess(
+    backend: str, weights: str, batches: list[int], rounds: int, seconds: float, torch_compile: bool = False
+) -> dict:
     """Run ``bench_backend`` under another Keras backend (fixed at import, hence a process)."""
-    code = (
-        "import json,sys; from inception_v2.bench import bench_backend; "
-        f"print(json.dumps(bench_backend({weights!r}, {batches!r}, {rounds}, {seconds})))"
-    )
+    call = f"bench_backend({weights!r}, {batches!r}, {rounds}, {seconds}, None, {torch_compile})"
+    code = f"import json,sys; from inception_v2.bench import bench_backend; print(json.dumps({call}))"
     env = {**os.environ, "KERAS_BACKEND": backend}
     done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
     if done.returncode != 0:
@@ -109,28 +148,44 @@ def _in_subprocess(backend: str, weights: str, batches: list[int], rounds: int, 
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
-def pipeline_and_eval(weights: str, images: int = 400, batch: int = 32) -> dict:
-    """Input pipeline alone vs model alone vs end-to-end eval, on real JPEGs."""
+def pipeline_and_eval(weights: str, images: int = 400, batch: int = 32, rounds: int = 3) -> dict:
+    """Input pipeline alone vs model alone vs end-to-end eval, on real JPEGs.
+
+    For the float32 model ``eval`` runs by default and for its ``--fast`` model. Eval
+    throughput is that of ``evaluate`` (after its first batch); model-only that of the same
+    inference function on a fixed batch, timed just before each eval so that both see the
+    same machine; the ratio is the median over ``rounds``.
+    """
     from inception_v2.data import open_data
     from inception_v2.evaluate import evaluate
-    from inception_v2.model import InceptionV2
+    from inception_v2.inference import inference_function
+    from inception_v2.model import FAST_INFERENCE, InceptionV2
+    from inception_v2.slim_reference import smooth_random_images
 
+    report: dict = {"images": images, "batch": batch}
     with tempfile.TemporaryDirectory() as tmp:
         data = open_data(_repeat_sample(Path(tmp), images))
         start = time.perf_counter()
         count = sum(int(b["label"].shape[0]) for b in data.dataset(batch))
-        pipeline = count / (time.perf_counter() - start)
-        model = InceptionV2(weights=weights, classifier_activation=None, fold_batch_norm=True)
-        x = np.zeros((batch, 224, 224, 3), np.float32)
-        model_only = _rate(model.predict_on_batch, x, 10.0)
-        result = evaluate(model, data, batch_size=batch, show_progress=False)
-    return {
-        "images": images,
-        "pipeline_images_per_s": pipeline,
-        "model_only_images_per_s": model_only,
-        "end_to_end_images_per_s": result.images_per_second,
-        "end_to_end_over_model_only": result.images_per_second / model_only,
-    }
+        report["pipeline_images_per_s"] = count / (time.perf_counter() - start)
+        x = smooth_random_images(batch, 224, 224, np.random.default_rng(0))
+        for label, options in (("float32", {}), ("fast", FAST_INFERENCE)):
+            model = InceptionV2(weights=weights, classifier_activation=None, **options)
+            run = inference_function(model)
+            alone, end_to_end = [], []
+            for _ in range(rounds):
+                alone.append(_rate(run, x, 0.8 * images / max(end_to_end or alone or [50.0])))
+                end_to_end.append(
+                    evaluate(model, data, batch_size=batch, show_progress=False).images_per_second
+                )
+            report[label] = {
+                "model_only_images_per_s": statistics.median(alone),
+                "end_to_end_images_per_s": statistics.median(end_to_end),
+                "end_to_end_over_model_only": statistics.median(
+                    e / a for e, a in zip(end_to_end, alone, strict=True)
+                ),
+            }
+    return report
 
 
 def _repeat_sample(root: Path, n: int) -> Path:
@@ -166,12 +221,12 @@ def eval_peak_memory(weights: str, counts: tuple[int, ...] = (100, 1000)) -> dic
 def fast_path_agreement(weights: str) -> dict[str, float]:
     """How often the fast path (folded BN, bf16) agrees with float32 on the bundled real images."""
     from inception_v2.data import open_data
+    from inception_v2.inference import predict
     from inception_v2.model import FAST_INFERENCE, InceptionV2
 
     images = np.concatenate([b["image"].numpy() for b in open_data(None).dataset(50)])
-    reference = InceptionV2(weights=weights, classifier_activation=None).predict(images, verbose=0)
-    fast = InceptionV2(weights=weights, classifier_activation=None, **FAST_INFERENCE)
-    fast = np.asarray(fast.predict(images, verbose=0), np.float32)
+    reference = predict(InceptionV2(weights=weights, classifier_activation=None), images)
+    fast = predict(InceptionV2(weights=weights, classifier_activation=None, **FAST_INFERENCE), images)
     top1 = reference.argmax(-1)
     fast_top5 = np.argsort(-fast, axis=-1)[:, :5]
     return {
@@ -206,6 +261,7 @@ def run(
     seconds: float = 3.0,
     backends: tuple[str, ...] = BACKENDS,
     quick: bool = False,
+    torch_compile: bool = False,
 ) -> dict:
     """The whole benchmark; prints a table and returns (and optionally writes) the JSON."""
     from inception_v2.convert import convert_checkpoint
@@ -223,9 +279,11 @@ def run(
         report["backends"] = [bench_backend(weights, list(batches), rounds, seconds, checkpoint)]
         for backend in backends:
             if backend != "tensorflow":
-                report["backends"].append(_in_subprocess(backend, weights, list(batches), rounds, seconds))
+                report["backends"].append(
+                    _in_subprocess(backend, weights, list(batches), rounds, seconds, torch_compile)
+                )
         report["fast_path_agreement"] = fast_path_agreement(weights)
-        report["pipeline"] = pipeline_and_eval(weights, images=128 if quick else 400)
+        report["pipeline"] = pipeline_and_eval(weights, images=128 if quick else 400, rounds=rounds)
         report["eval_peak_rss_mib"] = eval_peak_memory(weights, (50, 500) if quick else (100, 1000))
     print(format_report(report))
     if out:
@@ -244,31 +302,45 @@ def format_report(report: dict) -> str:
         f" (AMX-BF16: {m.get('amx_bf16')}, fp32 peak ~{m.get('fp32_peak_gflops_estimate', '?')} GFLOP/s)"
     ]
     tf_result = report["backends"][0]
-    slim = {b: r.get("slim graph (TF1 session)") for b, r in tf_result["throughput"].items()}
+    slim = {b: r.get(SLIM) for b, r in tf_result["throughput"].items()}
     for result in report["backends"]:
         if "error" in result:
             lines.append(f"\n[{result['backend']}] not measured: {result['error']}")
             continue
-        lines.append(f"\n[{result['backend']} backend] images/s (x slim's graph at the same batch; GFLOP/s)")
+        paired = bool(result.get("ratio"))
+        how = "median of per-round ratios" if paired else "ratio to the TF run's slim medians"
+        lines.append(
+            f"\n[{result['backend']} backend] images/s (x slim's graph at the same batch, {how}; GFLOP/s)"
+        )
         batches = list(result["throughput"])
         names = list(result["throughput"][batches[0]])
-        lines.append(f"  {'':<30}" + "".join(f"{'batch ' + b:>26}" for b in batches))
+        width = max(len(n) for n in names) + 2
+        lines.append(f"  {'':<{width}}" + "".join(f"{'batch ' + b:>26}" for b in batches))
         for name in names:
             cells = []
             for b in batches:
                 rate = result["throughput"][b][name]
-                ratio = f"x{rate / slim[b]:.2f}" if slim.get(b) else ""
+                if paired:
+                    ratio = f"x{result['ratio'][b][name]:.2f}"
+                else:
+                    ratio = f"x{rate / slim[b]:.2f}" if slim.get(b) else ""
                 cells.append(f"{rate:8.1f} {ratio:>6} {rate * GFLOP_PER_IMAGE:6.0f}GF")
-            lines.append(f"  {name:<30}" + "".join(f"{c:>26}" for c in cells))
+            lines.append(f"  {name:<{width}}" + "".join(f"{c:>26}" for c in cells))
         if result.get("latency_ms_batch1"):
             best = min(result["latency_ms_batch1"].items(), key=lambda kv: kv[1])
             lines.append(f"  latency at batch 1: best {best[1]:.1f} ms ({best[0]})")
     p = report["pipeline"]
     lines.append(
-        f"\ninput pipeline alone {p['pipeline_images_per_s']:.0f} images/s; model alone "
-        f"{p['model_only_images_per_s']:.1f}; end-to-end eval {p['end_to_end_images_per_s']:.1f} "
-        f"(x{p['end_to_end_over_model_only']:.2f} of model alone), {p['images']} real JPEGs"
+        f"\ninput pipeline alone (decode + slim's eval preprocessing): "
+        f"{p['pipeline_images_per_s']:.0f} images/s"
     )
+    for label in ("float32", "fast"):
+        e = p[label]
+        lines.append(
+            f"eval {label:<8}: model alone {e['model_only_images_per_s']:.1f}, end to end "
+            f"{e['end_to_end_images_per_s']:.1f} images/s (x{e['end_to_end_over_model_only']:.2f}), "
+            f"{p['images']} real JPEGs, batch {p['batch']}"
+        )
     a = report["fast_path_agreement"]
     lines.append(
         f"fast path vs float32 on {a['images']} real images: top-1 agreement "
@@ -278,4 +350,36 @@ def format_report(report: dict) -> str:
     mem = report["eval_peak_rss_mib"]
     lines.append("eval peak RSS: " + ", ".join(f"{n} images {v:.0f} MiB" for n, v in mem.items()))
     lines.append(f"converter: {report['converter_seconds']:.1f} s")
+    lines += ["", "targets (issue #4):"]
+    lines += [f"  [{'met' if ok else 'MISSED'}] {text}" for text, ok in targets(report)]
     return "\n".join(lines)
+
+
+def targets(report: dict) -> list[tuple[str, bool]]:
+    """Each of the issue's targets as (what was measured, whether it is met)."""
+    tf_result = report["backends"][0]
+    ratios = tf_result.get("ratio", {})
+    checks = []
+    for batch in ("1", "32"):
+        if batch in ratios:
+            best, ratio = max(
+                ((k, v) for k, v in ratios[batch].items() if k in FLOAT32_PORT), key=lambda kv: kv[1]
+            )
+            checks.append((f"float32 >= 1.0x slim at batch {batch}: x{ratio:.2f} ({best})", ratio >= 1.0))
+    if "32" in ratios:
+        ratio = ratios["32"][FAST_PATH]
+        checks.append((f"fast path >= 2.5x slim at batch 32: x{ratio:.2f}", ratio >= 2.5))
+    a = report["fast_path_agreement"]
+    checks.append(
+        (f"fast top-1 agreement >= 98%: {100 * a['top1_agreement']:.1f}%", a["top1_agreement"] >= 0.98)
+    )
+    top5 = a["top5_contains_float32_top1"]
+    checks.append((f"float32 top-1 in fast top-5 >= 99%: {100 * top5:.1f}%", top5 >= 0.99))
+    for label in ("float32", "fast"):
+        e2e = report["pipeline"][label]["end_to_end_over_model_only"]
+        checks.append((f"eval {label} end to end >= 0.9x model alone: x{e2e:.2f}", e2e >= 0.9))
+    checks.append((f"converter < 5 s: {report['converter_seconds']:.1f} s", report["converter_seconds"] < 5))
+    mem = list(report["eval_peak_rss_mib"].values())
+    growth = max(mem) / min(mem)
+    checks.append((f"eval peak memory flat in N (within 10%): x{growth:.2f}", growth <= 1.1))
+    return checks

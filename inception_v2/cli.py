@@ -218,6 +218,7 @@ def _run_predict(args: argparse.Namespace) -> int:
 
     import numpy as np
 
+    from inception_v2.inference import predict
     from inception_v2.labels import decode_predictions
     from inception_v2.preprocessing import load_for_eval
     from inception_v2.weights import build_from_weights
@@ -231,7 +232,7 @@ def _run_predict(args: argparse.Namespace) -> int:
         except Exception as e:  # TensorFlow raises several types for undecodable data
             raise ValueError(f"{path}: cannot be decoded as an image ({type(e).__name__})") from None
     model, _, _ = build_from_weights(args.weights, **_model_options(args))
-    probabilities = model.predict(np.stack(images), batch_size=32, verbose=0)
+    probabilities = predict(model, np.stack(images), batch_size=32)
     decoded = decode_predictions(probabilities, top=args.top)
     if args.json:
         out = [
@@ -261,6 +262,11 @@ def _add_bench(subparsers) -> None:
     p.add_argument("--seconds", type=float, default=3.0, help="minimum seconds per measurement")
     p.add_argument("--backends", default="tensorflow,jax,torch", help="Keras backends to measure")
     p.add_argument("--quick", action="store_true", help="1 round of 1 s: a smoke run, not numbers to quote")
+    p.add_argument(
+        "--torch-compile",
+        action="store_true",
+        help="also time torch.compile on the PyTorch backend (~2 min of compiling per batch size and model)",
+    )
     p.set_defaults(run=_run_bench)
 
 
@@ -274,6 +280,7 @@ def _run_bench(args: argparse.Namespace) -> int:
         seconds=args.seconds,
         backends=tuple(args.backends.split(",")),
         quick=args.quick,
+        torch_compile=args.torch_compile,
     )
     return 0
 

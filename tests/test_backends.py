@@ -18,6 +18,7 @@ from inception_v2.slim_reference import slim_end_points, smooth_random_images
 RUN_BACKEND = """
 import sys, numpy as np
 from inception_v2 import InceptionV2, end_point_model
+from inception_v2.inference import inference_function
 import keras
 assert keras.backend.backend() == sys.argv[1], keras.backend.backend()
 images = np.load(sys.argv[3])
@@ -28,6 +29,8 @@ for fold in (False, True):
     np.save(sys.argv[4] + ("_folded" if fold else "") + ".npy", np.asarray(outputs["Logits"]))
     if not fold:
         np.save(sys.argv[4] + "_mixed4e.npy", np.asarray(outputs["Mixed_4e"]))
+    else:
+        np.save(sys.argv[4] + "_function.npy", inference_function(model)(images))
 """
 
 
@@ -59,8 +62,40 @@ def test_backend_logits_equal_tensorflow(backend, converted_1001, slim_checkpoin
     other = np.load(tmp_path / "out.npy")
     assert np.abs(other - tf_logits).max() <= 1e-4
     np.testing.assert_allclose(np.load(tmp_path / "out_folded.npy"), tf_logits, atol=1e-4)
+    np.testing.assert_allclose(np.load(tmp_path / "out_function.npy"), tf_logits, atol=1e-4)
     # And against slim itself, so a bug shared by both Keras backends cannot hide.
     reference = slim_end_points(slim_checkpoints.path(), images)
     assert np.abs(other - reference["Logits"]).max() <= 1e-4
     scale = np.abs(reference["Mixed_4e"]).max()
     assert np.abs(np.load(tmp_path / "out_mixed4e.npy") - reference["Mixed_4e"]).max() <= 1e-4 * scale
+
+
+RUN_TORCH_COMPILE = """
+import numpy as np, keras
+from inception_v2.inference import inference_function
+assert keras.backend.backend() == "torch"
+keras.utils.set_random_seed(0)
+inputs = keras.Input((16, 16, 3))
+x = keras.layers.Conv2D(8, 3, padding="same", use_bias=False)(inputs)
+x = keras.layers.BatchNormalization(scale=False, epsilon=1e-3)(x)
+x = keras.layers.ReLU()(x)
+x = keras.layers.Concatenate()([x, keras.layers.AveragePooling2D(3, 1, padding="same")(inputs)])
+model = keras.Model(inputs, keras.layers.GlobalAveragePooling2D()(x))
+model.layers[2].moving_mean.assign(np.linspace(-1, 1, 8))
+images = np.random.default_rng(0).normal(size=(4, 16, 16, 3)).astype(np.float32)
+compiled = inference_function(model, torch_compile=True)(images)
+eager = keras.ops.convert_to_numpy(model(images, training=False))
+assert isinstance(compiled, np.ndarray) and compiled.shape == (4, 11), compiled.shape
+np.testing.assert_allclose(compiled, eager, atol=1e-5)
+print("OK")
+"""
+
+
+def test_torch_compile_inference_function():
+    """The ``torch_compile`` option's plumbing, on a small model (compiling the whole
+    network takes minutes on CPU; ``inception-v2 bench --torch-compile`` times it)."""
+    env = {**os.environ, "KERAS_BACKEND": "torch"}
+    done = subprocess.run(
+        [sys.executable, "-c", RUN_TORCH_COMPILE], env=env, capture_output=True, text=True, timeout=900
+    )
+    assert done.returncode == 0 and done.stdout.strip().endswith("OK"), done.stderr[-3000:]

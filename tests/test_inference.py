@@ -1,0 +1,90 @@
+"""``inference_function``: the weights frozen in, still slim's function, kernels reordered once."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from inception_v2 import END_POINTS, InceptionV2, end_point_model
+from inception_v2.inference import inference_function, predict
+from inception_v2.slim_reference import slim_end_points, smooth_random_images
+
+
+@pytest.mark.parametrize("fold", [False, True])
+def test_inference_function_equals_slim(fold, slim_checkpoints):
+    checkpoint = slim_checkpoints.path()
+    # A batch other than the first call's: one trace serves every batch size.
+    images = smooth_random_images(3, 224, 224, np.random.default_rng(11))
+    reference = slim_end_points(checkpoint, images)
+    model = InceptionV2(weights=checkpoint, input_shape=(224, 224, 3), fold_batch_norm=fold)
+    run = inference_function(end_point_model(model))
+    first = run(images[:1])
+    outputs = run(images)
+    assert set(outputs) == set(END_POINTS) and isinstance(outputs["Logits"], np.ndarray)
+    np.testing.assert_array_equal(first["Logits"], outputs["Logits"][:1])
+    for name in END_POINTS:
+        scale = max(1.0, float(np.abs(reference[name]).max()))
+        assert np.abs(outputs[name] - reference[name]).max() <= 1e-4 * scale, name
+    assert np.abs(outputs["Logits"] - reference["Logits"]).max() <= 1e-4
+
+
+def test_weights_are_read_when_the_function_is_made(converted_1001):
+    model = InceptionV2(weights=str(converted_1001), classifier_activation=None)
+    images = smooth_random_images(2, 224, 224, np.random.default_rng(0))
+    run = inference_function(model)
+    before = run(images)
+    bias = model.get_layer("Logits__Conv2d_1c_1x1").bias
+    bias.assign(bias.numpy() + 1.0)
+    np.testing.assert_array_equal(run(images), before)  # frozen: unchanged
+    np.testing.assert_allclose(inference_function(model)(images), before + 1.0, atol=1e-5)
+    np.testing.assert_allclose(predict(model, images, batch_size=1), before + 1.0, atol=1e-5)
+    with pytest.raises(ValueError, match="no images"):
+        predict(model, images[:0])
+
+
+COUNT_REORDERS = """
+import sys, numpy as np
+from inception_v2 import InceptionV2
+from inception_v2.inference import inference_function
+model = InceptionV2(weights=sys.argv[1], classifier_activation=None, fold_batch_norm=True)
+run = model.predict_on_batch if sys.argv[2] == "predict_on_batch" else inference_function(model)
+x = np.zeros((32, 224, 224, 3), np.float32)
+for _ in range(3):
+    run(x)
+"""
+
+
+def _onednn_executions(weights, runner: str) -> tuple[int, int]:
+    """(convolutions, reorders) oneDNN logs over three calls of ``runner``, in a fresh process."""
+    env = {**os.environ, "ONEDNN_VERBOSE": "1", "KERAS_BACKEND": "tensorflow"}
+    done = subprocess.run(
+        [sys.executable, "-c", COUNT_REORDERS, str(weights), runner],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    executed = [line for line in done.stdout.splitlines() if ",exec," in line]
+    return sum(",convolution," in e for e in executed), sum(",reorder," in e for e in executed)
+
+
+def test_inference_function_reorders_kernels_once(converted_1001):
+    """The reason it is faster on TensorFlow: oneDNN keeps its reordered kernels.
+
+    Counted from oneDNN's own log over three calls, not timed: predict_on_batch reorders
+    each kernel on every call, the inference function on the first call only.
+    """
+    convs, reorders = _onednn_executions(converted_1001, "predict_on_batch")
+    if convs == 0:
+        pytest.skip("this TensorFlow build does not run its convolutions through oneDNN")
+    if reorders == 0:
+        pytest.skip("oneDNN runs these convolutions on this CPU without reordering kernels")
+    assert reorders >= convs // 2
+    frozen_convs, frozen_reorders = _onednn_executions(converted_1001, "inference_function")
+    assert frozen_convs == convs > 3 * 60
+    assert frozen_reorders <= reorders // 3 + 1
