@@ -14,18 +14,23 @@ from inception_v2.inference import inference_function, predict
 from inception_v2.slim_reference import slim_end_points, smooth_random_images
 
 
-@pytest.mark.parametrize("fold", [False, True])
-def test_inference_function_equals_slim(fold, slim_checkpoints):
-    checkpoint = slim_checkpoints.path()
-    # A batch other than the first call's: one trace serves every batch size.
+@pytest.fixture(scope="module")
+def slim_reference(slim_checkpoints):
     images = smooth_random_images(3, 224, 224, np.random.default_rng(11))
-    reference = slim_end_points(checkpoint, images)
-    model = InceptionV2(weights=checkpoint, input_shape=(224, 224, 3), fold_batch_norm=fold)
+    return images, slim_end_points(slim_checkpoints.path(), images)
+
+
+@pytest.mark.parametrize("fold", [False, True])
+def test_inference_function_equals_slim(fold, slim_checkpoints, slim_reference):
+    images, reference = slim_reference
+    model = InceptionV2(weights=slim_checkpoints.path(), fold_batch_norm=fold)
     run = inference_function(end_point_model(model))
+    # A batch other than the first call's: one trace serves every batch size (oneDNN may
+    # pick other kernels per batch size, hence equal up to rounding, not bit for bit).
     first = run(images[:1])
     outputs = run(images)
     assert set(outputs) == set(END_POINTS) and isinstance(outputs["Logits"], np.ndarray)
-    np.testing.assert_array_equal(first["Logits"], outputs["Logits"][:1])
+    np.testing.assert_allclose(first["Logits"], outputs["Logits"][:1], atol=1e-5)
     for name in END_POINTS:
         scale = max(1.0, float(np.abs(reference[name]).max()))
         assert np.abs(outputs[name] - reference[name]).max() <= 1e-4 * scale, name
