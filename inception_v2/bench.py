@@ -66,13 +66,6 @@ def _slim_runner(checkpoint: str):
 
 
 SLIM = "slim graph (TF1 session)"
-FLOAT32_PORT = (
-    "keras call",
-    "keras predict",
-    "inference fn",
-    "inference fn, folded BN",
-    "predict, folded BN, XLA",
-)
 FAST_PATH = "fast: folded BN, bf16"
 
 
@@ -174,7 +167,9 @@ def pipeline_and_eval(weights: str, images: int = 400, batch: int = 32, rounds: 
             run = inference_function(model)
             alone, end_to_end = [], []
             for _ in range(rounds):
-                alone.append(_rate(run, x, 0.8 * images / max(end_to_end or alone or [50.0])))
+                # Time the model alone for about as long as the eval that follows will take.
+                expected_rate = max(end_to_end or alone or [50.0])
+                alone.append(_rate(run, x, 0.8 * images / expected_rate))
                 end_to_end.append(
                     evaluate(model, data, batch_size=batch, show_progress=False).images_per_second
                 )
@@ -363,7 +358,7 @@ def targets(report: dict) -> list[tuple[str, bool]]:
     for batch in ("1", "32"):
         if batch in ratios:
             best, ratio = max(
-                ((k, v) for k, v in ratios[batch].items() if k in FLOAT32_PORT), key=lambda kv: kv[1]
+                ((k, v) for k, v in ratios[batch].items() if k not in (SLIM, FAST_PATH)), key=lambda kv: kv[1]
             )
             checks.append((f"float32 >= 1.0x slim at batch {batch}: x{ratio:.2f} ({best})", ratio >= 1.0))
     if "32" in ratios:

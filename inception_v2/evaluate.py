@@ -105,7 +105,7 @@ def evaluate(
     cursor = 0
     run = inference_function(model)
     start = time.perf_counter()
-    warm_start, warm_count = start, 0
+    warm_start, warm_count = start, 0  # set after the first batch
     with contextlib.ExitStack() as stack:
         writer = None
         if predictions_csv:
@@ -152,15 +152,15 @@ def evaluate(
             raise DataError(
                 f"{data.description}: no image could be evaluated ({len(result.skipped)} unreadable)"
             )
-    result.seconds = time.perf_counter() - start
+    end = time.perf_counter()
+    result.seconds = end - start
     if progress:
         progress.close(
             f"top-1 {100 * top1 / max(result.count, 1):.2f}%  top-5 {100 * top5 / max(result.count, 1):.2f}%"
         )
     result.top1, result.top5 = top1 / result.count, top5 / result.count
-    warm_seconds = start + result.seconds - warm_start
     warm = result.count - warm_count
-    result.images_per_second = warm / warm_seconds if warm else result.count / result.seconds
+    result.images_per_second = warm / (end - warm_start) if warm else result.count / result.seconds
     return result
 
 

@@ -28,18 +28,22 @@ def inference_function(model: keras.Model, torch_compile: bool = False) -> Calla
     compile per input shape, then 2.4x the uncompiled float32 speed at batch 32).
     Outputs have the structure of ``model.outputs``.
     """
-    trainable = [keras.ops.convert_to_numpy(v.value) for v in model.trainable_variables]
-    non_trainable = [keras.ops.convert_to_numpy(v.value) for v in model.non_trainable_variables]
     backend = keras.backend.backend()
     if backend == "tensorflow":
-        run = _tensorflow_function(model, trainable, non_trainable)
+        run = _tensorflow_function(model, *_weight_values(model))
     elif backend == "jax":
-        run = _jax_function(model, trainable, non_trainable)
+        run = _jax_function(model, *_weight_values(model))
     elif backend == "torch":
         run = _torch_function(model, torch_compile)
     else:
         run = lambda x: model(x, training=False)  # noqa: E731
     return lambda x: keras.tree.map_structure(keras.ops.convert_to_numpy, run(x))
+
+
+def _weight_values(model: keras.Model) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """The model's trainable and non-trainable weights as NumPy, in ``stateless_call`` order."""
+    values = lambda variables: [keras.ops.convert_to_numpy(v.value) for v in variables]  # noqa: E731
+    return values(model.trainable_variables), values(model.non_trainable_variables)
 
 
 def _tensorflow_function(model: keras.Model, trainable: list, non_trainable: list):
@@ -87,9 +91,9 @@ def _torch_function(model: keras.Model, torch_compile: bool):
 
 def predict(model: keras.Model, images: np.ndarray, batch_size: int = 32) -> np.ndarray:
     """Outputs of a one-output ``model`` on ``images``, ``batch_size`` at a time."""
-    run = inference_function(model)
     if len(images) == 0:
         raise ValueError("predict: no images")
+    run = inference_function(model)
     return np.concatenate(
         [np.asarray(run(images[i : i + batch_size])) for i in range(0, len(images), batch_size)]
     )

@@ -112,9 +112,10 @@ def main(argv: list[str] | None = None) -> int:
                 f"{tflops:7.2f} TFLOP/s{share} (first call {row['first_call_s']:.1f} s)"
             )
     if args.json:
-        tmp = Path(args.json).with_suffix(".tmp")
-        tmp.write_text(json.dumps(results, indent=2))
-        tmp.replace(args.json)
+        from inception_v2.files import atomic_path
+
+        with atomic_path(args.json, overwrite=True) as tmp:
+            tmp.write_text(json.dumps(results, indent=2))
     return 0
 
 
