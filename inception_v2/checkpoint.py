@@ -204,7 +204,6 @@ def _reference_shapes(
 
     model = InceptionV2(
         include_top=False,
-        input_shape=(None, None, 3),
         depth_multiplier=depth_multiplier,
         min_depth=min_depth,
         use_separable_conv=separable,

@@ -98,6 +98,24 @@ def _run_test_checkpoint(args: argparse.Namespace) -> int:
     return 0
 
 
+def _add_example_data(subparsers) -> None:
+    p = subparsers.add_parser(
+        "example-data",
+        help="write the bundled ants/bees image set (class folders) to try finetune on",
+        description="Copy the 36 ants and bees photos shipped with the package to DIR/train/<class>/ "
+        "and DIR/val/<class>/, the layout finetune reads. Your own data: any folder of the same shape.",
+    )
+    p.add_argument("dst", help="folder to create (must not exist)")
+    p.set_defaults(run=_run_example_data)
+
+
+def _run_example_data(args: argparse.Namespace) -> int:
+    from inception_v2.example_data import write_example_data
+
+    print(write_example_data(args.dst))
+    return 0
+
+
 def _add_eval(subparsers) -> None:
     p = subparsers.add_parser(
         "eval",
@@ -131,30 +149,42 @@ def _add_eval(subparsers) -> None:
     p.add_argument("--plot", default=None, help="write a per-class accuracy PNG here")
     p.add_argument("--overwrite", action="store_true", help="replace existing report/CSV/plot files")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
-    _add_fast_flag(p)
+    _add_precision_options(p)
     p.set_defaults(run=_run_eval)
 
 
-def _add_fast_flag(parser) -> None:
+def _add_precision_options(parser) -> None:
+    from inception_v2.precision import DEFAULT_PRECISION, PRECISIONS
+
+    parser.add_argument(
+        "--precision",
+        choices=PRECISIONS,
+        default=DEFAULT_PRECISION,
+        help="float32: true float32, what reproduces slim (TF32 off on GPUs; the default); "
+        "tf32: allow TF32 on GPUs (faster, ~1e-2 logit error); bfloat16: the fast path "
+        "(default: %(default)s)",
+    )
     parser.add_argument(
         "--fast",
-        action="store_true",
-        help="fast path: batch norm folded, bfloat16 (AMX/AVX512-BF16 CPUs); agrees with float32 "
-        "on ~99%% of top-1, not bit for bit",
+        action="store_const",
+        const="bfloat16",
+        dest="precision",
+        help="same as --precision bfloat16: batch norm folded, bfloat16 (AMX/AVX512-BF16 CPUs, GPUs); "
+        "not bit for bit equal to float32",
     )
 
 
 def _model_options(args: argparse.Namespace) -> dict:
-    from inception_v2.model import FAST_INFERENCE
+    from inception_v2.precision import model_options
 
-    return dict(FAST_INFERENCE) if args.fast else {}
+    return model_options(args.precision)
 
 
 def _run_eval(args: argparse.Namespace) -> int:
     from inception_v2.data import open_data
     from inception_v2.evaluate import evaluate, plot_per_class
     from inception_v2.files import check_writable
-    from inception_v2.labels import class_names
+    from inception_v2.labels import class_ids, class_names
     from inception_v2.weights import build_from_weights
 
     for output in (args.predictions_csv, args.report, args.plot):
@@ -168,9 +198,10 @@ def _run_eval(args: argparse.Namespace) -> int:
     if data.imagenet:
         offset = 1001 - classes if args.labels_offset is None else args.labels_offset
         names = class_names(classes) if classes in (1000, 1001) else None
+        ids = class_ids(classes) if classes in (1000, 1001) else None
     else:
         offset = args.labels_offset or 0
-        names = data.class_names
+        names, ids = data.class_names, None
         if len(names) != classes:
             raise ValueError(f"{args.data}: {len(names)} class folders, but the model has {classes} classes")
     result = evaluate(
@@ -182,8 +213,10 @@ def _run_eval(args: argparse.Namespace) -> int:
         strict=args.strict,
         predictions_csv=args.predictions_csv,
         class_names=names,
+        class_ids=ids,
         show_progress=not args.quiet,
         overwrite=args.overwrite,
+        precision=args.precision,
     )
     result.weights = str(args.weights)
     print(result.table())
@@ -209,7 +242,7 @@ def _add_predict(subparsers) -> None:
     p.add_argument("--weights", default="imagenet")
     p.add_argument("--top", type=int, default=5)
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
-    _add_fast_flag(p)
+    _add_precision_options(p)
     p.set_defaults(run=_run_predict)
 
 
@@ -232,7 +265,7 @@ def _run_predict(args: argparse.Namespace) -> int:
         except Exception as e:  # TensorFlow raises several types for undecodable data
             raise ValueError(f"{path}: cannot be decoded as an image ({type(e).__name__})") from None
     model, _, _ = build_from_weights(args.weights, **_model_options(args))
-    probabilities = predict(model, np.stack(images), batch_size=32)
+    probabilities = predict(model, np.stack(images), batch_size=32, precision=args.precision)
     decoded = decode_predictions(probabilities, top=args.top)
     if args.json:
         out = [
@@ -395,6 +428,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_finetune(subparsers)
     _add_export(subparsers)
     _add_test_checkpoint(subparsers)
+    _add_example_data(subparsers)
     return parser
 
 

@@ -14,6 +14,7 @@ import numpy as np
 from inception_v2.checkpoint import CheckpointConfig, LoadReport, checkpoint_prefix
 from inception_v2.files import atomic_path, check_writable
 from inception_v2.model import END_POINTS, end_point_model
+from inception_v2.precision import float32_math
 from inception_v2.weights import build_from_weights
 
 CONFIG_ATTRIBUTE = "inception_v2_config"  # HDF5 attribute holding the model arguments
@@ -145,7 +146,8 @@ def compare_with_slim(
             use_ema=use_ema,
         )
     names = [e for e in END_POINTS if e in reference]
-    outputs = end_point_model(model, names).predict(images, verbose=0)
+    with float32_math("float32"):  # slim's arithmetic, not a GPU's default TF32
+        outputs = end_point_model(model, names).predict(images, verbose=0)
     diffs = {k: float(np.abs(outputs[k] - reference[k]).max()) for k in names}
     scales = {k: float(np.abs(reference[k]).max()) for k in names}
     return diffs, scales

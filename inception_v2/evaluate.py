@@ -21,6 +21,7 @@ import numpy as np
 from inception_v2.data import DataError, EvalData
 from inception_v2.files import atomic_path
 from inception_v2.inference import inference_function
+from inception_v2.model import model_data_format
 from inception_v2.progress import Progress
 
 PREPROCESSING = (
@@ -56,6 +57,7 @@ class EvalResult:
     preprocessing: str = PREPROCESSING
     batch_size: int = 0
     labels_offset: int = 0
+    precision: str = ""  # what the model computed in: float32 (slim's), tf32 or bfloat16
     per_class: dict[int, list[int]] = field(default_factory=dict)  # label -> [top-1 correct, total]
 
     def table(self) -> str:
@@ -65,6 +67,7 @@ class EvalResult:
             ("top-1 accuracy", f"{100 * self.top1:.2f} %"),
             ("top-5 recall", f"{100 * self.top5:.2f} %"),
             ("throughput (warm)", f"{self.images_per_second:.1f} images/s"),
+            ("precision", self.precision),
             ("weights", self.weights),
             ("data", self.data),
         ]
@@ -86,12 +89,15 @@ def evaluate(
     strict: bool = False,
     predictions_csv: str | Path | None = None,
     class_names: list[str] | None = None,
+    class_ids: list[str] | None = None,
     show_progress: bool = True,
     overwrite: bool = False,
+    precision: str | None = None,
 ) -> EvalResult:
     """Run ``model`` (logits out) over ``data`` and score it as slim does.
 
-    The model runs through ``inference_function`` (weights frozen in, compiled once).
+    The model runs through ``inference_function`` (weights frozen in, compiled once), in
+    true float32 unless ``precision`` says otherwise (see ``inception_v2.precision``).
 
     Unreadable images are skipped and listed in the result, or raise ``DataError``
     with ``strict``. A TFRecord missing a required key always raises ``DataError``.
@@ -103,7 +109,9 @@ def evaluate(
     progress = Progress(len(expected)) if show_progress else None
     top1 = top5 = 0
     cursor = 0
-    run = inference_function(model)
+    run = inference_function(model, precision=precision)
+    result.precision = run.precision
+    nchw = model_data_format(model) == "channels_first"  # the pipeline gives NHWC
     start = time.perf_counter()
     warm_start, warm_count = start, 0  # set after the first batch
     with contextlib.ExitStack() as stack:
@@ -111,7 +119,7 @@ def evaluate(
         if predictions_csv:
             csv_path = stack.enter_context(atomic_path(predictions_csv, overwrite=overwrite))
             writer = csv.writer(stack.enter_context(open(csv_path, "w", newline="")))
-            writer.writerow(["id", "label", *[f"top{i}_{w}" for i in range(1, 6) for w in ("label", "prob")]])
+            writer.writerow(PREDICTION_COLUMNS)
         for batch in data.dataset(batch_size, limit):
             ids = [i.decode() for i in batch["id"].numpy()]
             valid = batch["valid"].numpy()
@@ -125,7 +133,8 @@ def evaluate(
                     cursor += 1
                 cursor += 1
             labels = batch["label"].numpy().astype(np.int64) - labels_offset
-            logits = np.asarray(run(batch["image"]), dtype=np.float32)
+            images = np.transpose(batch["image"], (0, 3, 1, 2)) if nchw else batch["image"]
+            logits = np.asarray(run(images), dtype=np.float32)
             logits = logits.reshape(len(labels), -1)
             if labels.min() < 0 or labels.max() >= logits.shape[-1]:
                 raise DataError(
@@ -141,7 +150,7 @@ def evaluate(
                 entry[0] += int(hit)
                 entry[1] += 1
             if writer:
-                _write_predictions(writer, ids, labels, logits, class_names)
+                _write_predictions(writer, ids, labels, logits, class_names, class_ids)
             if progress:
                 progress.update(len(labels), f"top-1 {100 * top1 / result.count:.1f}%")
             if warm_count == 0:
@@ -175,15 +184,27 @@ def _softmax(logits: np.ndarray) -> np.ndarray:
     return shifted / shifted.sum(axis=-1, keepdims=True)
 
 
-def _write_predictions(writer, ids, labels, logits, class_names) -> None:
+#: Per class: ``label``/``topK_label`` its name (its index without names), ``_index`` the
+#: model's output index, ``_synset`` the ImageNet synset (empty for other data sets).
+PREDICTION_COLUMNS = [
+    "id",
+    "label",
+    "label_index",
+    "label_synset",
+    *[f"top{k}_{part}" for k in range(1, 6) for part in ("label", "index", "synset", "prob")],
+]
+
+
+def _write_predictions(writer, ids, labels, logits, class_names, class_ids) -> None:
     probs = _softmax(logits.astype(np.float64))
     best = np.argsort(-logits, axis=-1, kind="stable")[:, :5]
-    for element_id, label, row, top in zip(ids, labels, probs, best, strict=True):
-        shown = (lambda i: class_names[i]) if class_names else (lambda i: int(i))
-        cells = []
-        for i in top:
-            cells += [shown(i), f"{row[i]:.6f}"]
-        writer.writerow([element_id, shown(label), *cells])
+
+    def describe(i: int) -> list:
+        return [class_names[i] if class_names else i, i, class_ids[i] if class_ids else ""]
+
+    for element_id, label, row, top in zip(ids, labels.tolist(), probs, best.tolist(), strict=True):
+        cells = [cell for i in top for cell in (*describe(i), f"{row[i]:.6f}")]
+        writer.writerow([element_id, *describe(label), *cells])
 
 
 def plot_per_class(

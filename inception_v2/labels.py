@@ -50,6 +50,13 @@ def class_names(num_classes: int = 1001) -> list[str]:
     raise ValueError(f"ImageNet names exist for 1001 or 1000 classes, not {num_classes}")
 
 
+def class_ids(num_classes: int = 1001) -> list[str]:
+    """Synsets by class index (``"background"`` at 0 for 1001 classes); two classes can
+    share a name ("crane": n02012849 the bird, n03126707 the machine), never a synset."""
+    class_names(num_classes)  # the same check of num_classes
+    return [BACKGROUND, *synsets()] if num_classes == 1001 else list(synsets())
+
+
 def read_ground_truth(path: str | Path) -> list[str]:
     """The 50,000-line validation ground truth (synset per image, in file-number order)."""
     path = Path(path)
@@ -78,7 +85,7 @@ def decode_predictions(preds, top: int = 5) -> list[list[tuple[str, str, float]]
     preds = np.asarray(preds)
     if preds.ndim != 2 or preds.shape[1] not in (1000, 1001):
         raise ValueError(f"decode_predictions expects (N, 1001) or (N, 1000), got {preds.shape}")
-    ids = [BACKGROUND, *synsets()] if preds.shape[1] == 1001 else list(synsets())
+    ids = class_ids(preds.shape[1])
     names = class_names(preds.shape[1])
     results = []
     for row in preds:

@@ -49,6 +49,41 @@ BASE_END_POINTS = (
 END_POINTS = BASE_END_POINTS + ("Logits", "Predictions")
 
 
+def channel_axis() -> int:
+    """The channel axis of Keras' image data format (``keras.config.image_data_format()``)."""
+    return 1 if keras.config.image_data_format() == "channels_first" else -1
+
+
+def image_shape(height: int | None, width: int | None, channels: int = 3) -> tuple:
+    """An input shape in Keras' image data format: ``(H, W, C)`` or ``(C, H, W)``."""
+    if keras.config.image_data_format() == "channels_first":
+        return (channels, height, width)
+    return (height, width, channels)
+
+
+def spatial_size(x) -> tuple:
+    """``(H, W)`` of an image tensor in Keras' image data format."""
+    return tuple(x.shape[2:4] if channel_axis() == 1 else x.shape[1:3])
+
+
+def at_least_float32() -> str | None:
+    """``"float32"`` under a 16-bit dtype policy, else ``None`` (the policy: float32 or float64).
+
+    Layers that must not lose precision (the stem, the classifier) take this dtype, so a
+    float64 model stays float64 throughout (a reference for measuring float32 error).
+    """
+    low = keras.config.dtype_policy().compute_dtype in ("float16", "bfloat16")
+    return "float32" if low else None
+
+
+def model_data_format(model: keras.Model) -> str:
+    """``"channels_first"`` or ``"channels_last"``: the layout ``model``'s images must have."""
+    for layer in model.layers:
+        if getattr(layer, "data_format", None) in ("channels_first", "channels_last"):
+            return layer.data_format
+    return "channels_last"
+
+
 def scoped(*parts: str) -> str:
     """The Keras layer name of a slim scope given as its parts."""
     return SCOPE_SEPARATOR.join(parts)
@@ -87,7 +122,7 @@ def conv2d_bn(
     )(x)
     if not fold_batch_norm:
         x = layers.BatchNormalization(
-            axis=-1,
+            axis=channel_axis(),
             momentum=BN_MOMENTUM,
             epsilon=BN_EPSILON,
             scale=False,
@@ -117,7 +152,7 @@ def inception_block(x, name: str, depths: Sequence[int], pool: str, depth, conv=
     pool_name = "MaxPool_0a_3x3" if pool == "max" else "AvgPool_0a_3x3"
     branch_3 = _pool(pool, x, scoped(name, "Branch_3", pool_name))
     branch_3 = conv(branch_3, b3, 1, scoped(name, "Branch_3", "Conv2d_0b_1x1"))
-    return layers.Concatenate(axis=-1, name=name)([branch_0, branch_1, branch_2, branch_3])
+    return layers.Concatenate(axis=channel_axis(), name=name)([branch_0, branch_1, branch_2, branch_3])
 
 
 def reduction_block(x, name: str, depths: Sequence[int], depth, conv=conv2d_bn):
@@ -132,7 +167,7 @@ def reduction_block(x, name: str, depths: Sequence[int], depth, conv=conv2d_bn):
     branch_1 = conv(branch_1, b1b, 3, scoped(name, "Branch_1", "Conv2d_0b_3x3"))
     branch_1 = conv(branch_1, b1b, 3, scoped(name, "Branch_1", "Conv2d_1a_3x3"), strides=2)
     branch_2 = _pool("max", x, scoped(name, "Branch_2", "MaxPool_1a_3x3"), strides=2)
-    return layers.Concatenate(axis=-1, name=name)([branch_0, branch_1, branch_2])
+    return layers.Concatenate(axis=channel_axis(), name=name)([branch_0, branch_1, branch_2])
 
 
 def inception_v2_base(
@@ -148,7 +183,7 @@ def inception_v2_base(
     # The stem sees raw pixels and (in slim's weights) large activations; under a
     # bfloat16/float16 policy it stays float32: it costs ~2 % of the FLOPs and keeps
     # the low-precision path closer to float32.
-    stem_dtype = "float32" if keras.config.dtype_policy().compute_dtype != "float32" else None
+    stem_dtype = at_least_float32()
     name = "Conv2d_1a_7x7"
     if use_separable_conv:
         # Not covered by slim's arg_scope: biased, no batch norm.
@@ -190,7 +225,7 @@ def _logits_head(x, classes: int, dropout_keep_prob: float, global_pool: bool, s
     else:
         # slim: VALID pool with kernel min(size, 7) and slim's default stride 2;
         # 7x7 when the size is not known statically.
-        kh, kw = (min(s, 7) if s is not None else 7 for s in x.shape[1:3])
+        kh, kw = (min(s, 7) if s is not None else 7 for s in spatial_size(x))
         x = layers.AveragePooling2D(
             pool_size=(kh, kw),
             strides=2,
@@ -199,15 +234,17 @@ def _logits_head(x, classes: int, dropout_keep_prob: float, global_pool: bool, s
         )(x)
     x = layers.Dropout(1.0 - dropout_keep_prob, name=scoped("Logits", "Dropout_1b"))(x)
     # The classifier runs in float32 whatever the policy: logits are compared and argmaxed.
-    x = layers.Conv2D(classes, 1, use_bias=True, dtype="float32", name=scoped("Logits", "Conv2d_1c_1x1"))(x)
+    x = layers.Conv2D(
+        classes, 1, use_bias=True, dtype=at_least_float32(), name=scoped("Logits", "Conv2d_1c_1x1")
+    )(x)
     if spatial_squeeze:
-        h, w = x.shape[1:3]
+        h, w = spatial_size(x)
         if (h, w) not in ((1, 1), (None, None), (1, None), (None, 1)):
             raise ValueError(
                 f"spatial_squeeze=True needs 1x1 logits, but this input size gives {h}x{w} "
                 "logits; pass spatial_squeeze=False (or global_pool=True)."
             )
-        x = layers.Reshape((classes,), dtype="float32", name=scoped("Logits", "SpatialSqueeze"))(x)
+        x = layers.Reshape((classes,), dtype=at_least_float32(), name=scoped("Logits", "SpatialSqueeze"))(x)
     return x
 
 
@@ -237,7 +274,10 @@ def InceptionV2(
         and converted once), or a path to a slim checkpoint (V1 file, V2 prefix,
         directory, ``.tar.gz``) or to converted ``.weights.h5`` / ``.keras`` weights.
       input_tensor: optional Keras tensor to use as image input.
-      input_shape: ``(H, W, 3)``; defaults to 224x224 with the top, any size without.
+      input_shape: ``(H, W, 3)``, or ``(3, H, W)`` under ``channels_first``
+        (``keras.config.image_data_format()``, which also sets the layout of every layer;
+        kernels keep Keras' layout, so the same weights load in both); defaults to
+        224x224 with the top, any size without.
       pooling: with ``include_top=False``: ``None`` (4-D ``Mixed_5c``), ``"avg"`` or ``"max"``.
       classes: number of classes; 1001 is slim's ImageNet head (0 = background).
       classifier_activation: activation of the top (``"softmax"``), or ``None`` for logits.
@@ -259,7 +299,8 @@ def InceptionV2(
     if include_top and classes < 1:
         raise ValueError(f"classes must be >= 1 with include_top=True, got {classes}")
     if input_shape is None:
-        input_shape = (DEFAULT_IMAGE_SIZE, DEFAULT_IMAGE_SIZE, 3) if include_top else (None, None, 3)
+        size = DEFAULT_IMAGE_SIZE if include_top else None
+        input_shape = image_shape(size, size)
     if input_tensor is None:
         inputs = layers.Input(shape=input_shape, name="images")
     elif keras.backend.is_keras_tensor(input_tensor):
@@ -275,11 +316,11 @@ def InceptionV2(
         if include_top:
             x = _logits_head(x, classes, dropout_keep_prob, global_pool, spatial_squeeze)
             if classifier_activation is not None:
-                x = layers.Activation(classifier_activation, dtype="float32", name="Predictions")(x)
+                x = layers.Activation(classifier_activation, dtype=at_least_float32(), name="Predictions")(x)
         elif pooling == "avg":
-            x = layers.GlobalAveragePooling2D(dtype="float32", name="avg_pool")(x)
+            x = layers.GlobalAveragePooling2D(dtype=at_least_float32(), name="avg_pool")(x)
         elif pooling == "max":
-            x = layers.GlobalMaxPooling2D(dtype="float32", name="max_pool")(x)
+            x = layers.GlobalMaxPooling2D(dtype=at_least_float32(), name="max_pool")(x)
     finally:
         keras.config.set_dtype_policy(previous_policy)
 

@@ -34,7 +34,7 @@ def read_keras_weights(path: str | os.PathLike) -> dict[str, np.ndarray]:
     ``.weights.h5`` must carry the model arguments the converter records.
     """
     from inception_v2.convert import CONFIG_ATTRIBUTE
-    from inception_v2.model import InceptionV2
+    from inception_v2.model import InceptionV2, image_shape
 
     path = Path(path)
     if not path.is_file():
@@ -57,7 +57,7 @@ def read_keras_weights(path: str | os.PathLike) -> dict[str, np.ndarray]:
             source = InceptionV2(
                 include_top=classes is not None,
                 classes=classes or 1,
-                input_shape=(None, None, 3),
+                input_shape=image_shape(None, None),
                 spatial_squeeze=False,
                 **kwargs,
             )

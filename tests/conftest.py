@@ -16,7 +16,8 @@ from inception_v2.slim_reference import (  # noqa: E402
     smooth_random_images,
 )
 
-SHARED = Path(__file__).resolve().parents[1].parent / "shared"
+#: Files the tests read, copied into the repository (tests/data/README.md says from where).
+TEST_DATA = Path(__file__).resolve().parent / "data"
 
 
 class SlimCheckpoints:

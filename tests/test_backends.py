@@ -1,5 +1,7 @@
 """The same model and .weights.h5 give the TF backend's logits on JAX and PyTorch.
 
+Also in ``channels_first`` layout, which TensorFlow's CPU kernels cannot run.
+
 Keras fixes its backend at import, so each backend runs in its own process.
 """
 
@@ -31,6 +33,13 @@ for fold in (False, True):
         np.save(sys.argv[4] + "_mixed4e.npy", np.asarray(outputs["Mixed_4e"]))
     else:
         np.save(sys.argv[4] + "_function.npy", inference_function(model)(images))
+# channels_first: the same weights file, NCHW images; outputs back to NHWC to compare.
+keras.config.set_image_data_format("channels_first")
+nchw = np.transpose(images, (0, 3, 1, 2))
+model = InceptionV2(weights=sys.argv[2], input_shape=nchw.shape[1:], classifier_activation=None)
+outputs = inference_function(end_point_model(model, ["Mixed_4e", "Logits"]))(nchw)
+np.save(sys.argv[4] + "_nchw.npy", outputs["Logits"])
+np.save(sys.argv[4] + "_nchw_mixed4e.npy", np.transpose(outputs["Mixed_4e"], (0, 2, 3, 1)))
 """
 
 
@@ -68,6 +77,9 @@ def test_backend_logits_equal_tensorflow(backend, converted_1001, slim_checkpoin
     assert np.abs(other - reference["Logits"]).max() <= 1e-4
     scale = np.abs(reference["Mixed_4e"]).max()
     assert np.abs(np.load(tmp_path / "out_mixed4e.npy") - reference["Mixed_4e"]).max() <= 1e-4 * scale
+    # channels_first gives slim's numbers too (keras.applications' models support it).
+    assert np.abs(np.load(tmp_path / "out_nchw.npy") - reference["Logits"]).max() <= 1e-4
+    assert np.abs(np.load(tmp_path / "out_nchw_mixed4e.npy") - reference["Mixed_4e"]).max() <= 1e-4 * scale
 
 
 RUN_TORCH_COMPILE = """

@@ -26,9 +26,9 @@ TOLERANCE = 1e-5
 
 @pytest.fixture(scope="module")
 def batch(tmp_path_factory):
-    from conftest import SHARED
+    from inception_v2.example_data import example_data_path
 
-    data = scan_class_folders(SHARED / "data" / "hymenoptera" / "val")
+    data = scan_class_folders(example_data_path() / "val")
     images, labels = next(iter(make_dataset(data, 200, training=False)))
     pick = np.r_[0:4, len(labels) - 4 : len(labels)]  # 4 ants, 4 bees
     path = tmp_path_factory.mktemp("dist") / "batch.npz"

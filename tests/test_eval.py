@@ -4,21 +4,31 @@ from __future__ import annotations
 
 import csv
 import json
+import re
 import shutil
 from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import SHARED
+from conftest import TEST_DATA
 
 from inception_v2.cli import main
 from inception_v2.data import DataError, class_folders, imagenet_directory, open_data, tfrecords
 from inception_v2.evaluate import evaluate, in_top_k, top1_correct
-from inception_v2.labels import data_path, decode_predictions, read_ground_truth, synset_to_label
+from inception_v2.example_data import example_data_path
+from inception_v2.labels import (
+    class_ids,
+    class_names,
+    data_path,
+    decode_predictions,
+    read_ground_truth,
+    synset_names,
+    synset_to_label,
+)
 from inception_v2.preprocessing import load_for_eval, preprocess_input
 from inception_v2.weights import build_from_weights
 
-GOLDEN = SHARED / "reference" / "preprocess"
+GOLDEN = TEST_DATA / "preprocess"
 SAMPLE = data_path("imagenet_val_sample")
 GROUND_TRUTH = data_path("imagenet_2012_validation_synset_labels.txt")
 
@@ -48,7 +58,7 @@ def _rows(path: Path) -> dict[str, dict[str, str]]:
 # ----------------------------------------------------------------------------- preprocessing
 
 
-GOLDEN_NAMES = [  # the six files of shared/reference/preprocess (listed, so none can go missing)
+GOLDEN_NAMES = [  # the six files of tests/data/preprocess (listed, so none can go missing)
     "n01440764_tench.JPEG",
     "n01871265_tusker.JPEG",
     "n02096051_Airedale.JPEG",
@@ -96,7 +106,7 @@ def test_png_and_gif_named_jpg_decode_by_content(tmp_path):
     rgb.convert("P").save(tmp_path / "really_gif.jpg", format="GIF")
     assert load_for_eval(str(tmp_path / "really_gif.jpg")).shape == (224, 224, 3)
     hymenoptera_gif = next(
-        p for p in (SHARED / "data/hymenoptera/train/ants").iterdir() if p.read_bytes()[:3] == b"GIF"
+        p for p in (example_data_path() / "train" / "ants").iterdir() if p.read_bytes()[:3] == b"GIF"
     )
     assert load_for_eval(str(hymenoptera_gif)).shape == (224, 224, 3)
 
@@ -203,6 +213,7 @@ def test_tfrecord_eval_equals_slim_graph_per_image(slim_checkpoints, eval_model,
     for row, top5, label in zip(rows, expected_top5, labels, strict=True):
         assert int(row["label"]) == label
         assert [int(row[f"top{i}_label"]) for i in range(1, 6)] == top5.tolist(), row["id"]
+        assert [int(row[f"top{i}_index"]) for i in range(1, 6)] == top5.tolist(), row["id"]
     assert result.top1 == top1_correct(reference, np.array(labels)).mean()
     assert result.top5 == in_top_k(reference, np.array(labels), 5).mean()
 
@@ -279,7 +290,21 @@ def test_cli_eval_default_data_writes_report_csv_plot(converted_1001, tmp_path, 
     data = json.loads(report.read_text())
     assert data["count"] == 100 and data["skipped"] == [] and "central_crop(0.875)" in data["preprocessing"]
     assert sum(n for _, n in data["per_class"].values()) == 100
-    assert len(list(csv.DictReader(open(csv_path)))) == 100
+    rows = list(csv.DictReader(open(csv_path)))
+    assert len(rows) == 100
+    truth, to_label, names = read_ground_truth(GROUND_TRUTH), synset_to_label(), synset_names()
+    for row in rows:  # a program can read each class back: index, synset and name
+        synset = truth[int(Path(row["id"]).stem.split("_")[-1]) - 1]
+        assert (row["label_synset"], int(row["label_index"]), row["label"]) == (
+            synset,
+            to_label[synset],
+            names[synset],
+        )
+        top1 = int(row["top1_index"])
+        assert row["top1_synset"] == class_ids(1001)[top1] and row["top1_label"] == class_names(1001)[top1]
+    assert class_ids(1001)[to_label["n02012849"]] != class_ids(1001)[to_label["n03126707"]]
+    assert names["n02012849"] == names["n03126707"] == "crane"  # why the synset column exists
+    assert data["precision"] == "float32" and re.search(r"\nprecision +float32\n", out)
     assert plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert main(args) == 2  # outputs exist: refused without --overwrite
     assert "already exists" in capsys.readouterr().err

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -14,28 +13,18 @@ from pathlib import Path
 import keras
 import numpy as np
 import pytest
-from conftest import SHARED
 
 from inception_v2.cli import main
+from inception_v2.example_data import write_example_data
 from inception_v2.finetune import build_classifier
 from inception_v2.train import read_history
 from inception_v2.train_data import make_dataset, scan_class_folders
 
-HYMENOPTERA = SHARED / "data" / "hymenoptera"
-
 
 @pytest.fixture(scope="module")
 def small_hymenoptera(tmp_path_factory) -> Path:
-    """train/ (12 ants incl. the GIF, 12 bees, 1 text file named .jpg) and val/ (6 + 6)."""
-    root = tmp_path_factory.mktemp("hymenoptera")
-    for split, n in (("train", 12), ("val", 6)):
-        for cls in ("ants", "bees"):
-            target = root / split / cls
-            target.mkdir(parents=True)
-            files = sorted((HYMENOPTERA / split / cls).iterdir())
-            gif = [f for f in files if f.read_bytes()[:3] == b"GIF"]
-            for f in (gif + [f for f in files if f not in gif])[:n]:
-                shutil.copy(f, target / f.name)
+    """The bundled set (train/: 12 ants incl. a GIF, 12 bees; val/: 6 + 6) plus a text file named .jpg."""
+    root = write_example_data(tmp_path_factory.mktemp("hymenoptera") / "ants_bees")
     (root / "train" / "ants" / "broken.jpg").write_text("not an image")
     return root
 

@@ -1,0 +1,152 @@
+"""Which arithmetic a forward pass uses: slim's true float32, TF32, or the bfloat16 fast path.
+
+On Ampere and newer GPUs every framework's default runs float32 convolutions and matmuls in
+TF32 (10-bit mantissa): TensorFlow >= 2.4, JAX's default precision, cuDNN under PyTorch.
+slim's published accuracy was measured in true float32, and on a GPU the TF32 default
+changes about one top-1 prediction in thirty. So this package computes in true float32
+unless asked otherwise, and sets each framework only for the duration of its own call,
+restoring what was there (a user's training elsewhere in the process keeps its settings).
+
+- ``"float32"`` (default): IEEE float32 math everywhere. What reproduces slim.
+- ``"tf32"``: TF32 allowed for float32 convolutions and matmuls (GPU speed, ~1e-2 logit error).
+- ``"bfloat16"``: the fast path, a model built with ``FAST_INFERENCE`` (batch norm folded,
+  bfloat16 weights and activations; the stem and logits stay float32 and run as ``"float32"``).
+
+On a CPU, float32 is float32 whatever is chosen: TF32 exists only on GPUs.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+
+import keras
+
+PRECISIONS = ("float32", "tf32", "bfloat16")
+DEFAULT_PRECISION = "float32"
+
+
+def check_precision(precision: str) -> str:
+    """``precision`` if it is one of ``PRECISIONS``, else a ``ValueError`` listing them."""
+    if precision not in PRECISIONS:
+        raise ValueError(f"unknown precision {precision!r}; expected one of {', '.join(PRECISIONS)}")
+    return precision
+
+
+def model_options(precision: str) -> dict:
+    """``InceptionV2`` arguments that ``precision`` needs: the fast path for ``"bfloat16"``."""
+    from inception_v2.model import FAST_INFERENCE
+
+    return dict(FAST_INFERENCE) if check_precision(precision) == "bfloat16" else {}
+
+
+def model_precision(model: keras.Model) -> str:
+    """``"bfloat16"`` for a model whose layers compute in bfloat16, else ``"float32"``."""
+    low = any(getattr(layer, "compute_dtype", None) == "bfloat16" for layer in model.layers)
+    return "bfloat16" if low else "float32"
+
+
+def resolve_precision(model: keras.Model, precision: str | None) -> str:
+    """The precision a run of ``model`` computes in; ``None`` means the model's own.
+
+    A bfloat16 model cannot run as float32 or TF32, nor a float32 model as bfloat16:
+    the weights' dtype is fixed when the model is built (``model_options``).
+    """
+    own = model_precision(model)
+    if precision is None:
+        return own
+    check_precision(precision)
+    if (precision == "bfloat16") != (own == "bfloat16"):
+        raise ValueError(
+            f"precision {precision!r} does not fit model {model.name!r}, which computes in {own}: "
+            "build the model with inception_v2.precision.model_options(precision)"
+        )
+    return precision
+
+
+@contextlib.contextmanager
+def float32_math(precision: str = DEFAULT_PRECISION) -> Iterator[None]:
+    """Within the block, float32 math on the current Keras backend is as ``precision`` says.
+
+    TF32 is allowed only for ``"tf32"``; ``"float32"`` and ``"bfloat16"`` (whose float32
+    layers must stay float32) get IEEE float32. Every setting is restored on exit.
+    """
+    allow_tf32 = check_precision(precision) == "tf32"
+    backend = keras.backend.backend()
+    if backend == "tensorflow":
+        context = _tensorflow_math(allow_tf32)
+    elif backend == "jax":
+        import jax
+
+        context = jax.default_matmul_precision("tensorfloat32" if allow_tf32 else "highest")
+    elif backend == "torch":
+        context = _torch_math(allow_tf32)
+    else:
+        context = contextlib.nullcontext()
+    with context:
+        yield
+
+
+def float32_math_state() -> str:
+    """What float32 math the current backend does now: ``"float32"`` or ``"tf32"`` (allowed)."""
+    backend = keras.backend.backend()
+    if backend == "tensorflow":
+        import tensorflow as tf
+
+        return "tf32" if tf.config.experimental.tensor_float_32_execution_enabled() else "float32"
+    if backend == "jax":
+        import jax
+
+        return "float32" if jax.config.jax_default_matmul_precision in ("highest", "float32") else "tf32"
+    if backend == "torch":
+        import torch
+
+        # "none" inherits torch's global choice, which is float32 while matmuls are "highest".
+        inherit = "none" if torch.get_float32_matmul_precision() == "highest" else False
+        exact = all(value in ("ieee", False, inherit) for _, _, value in _torch_flags())
+        return "float32" if exact else "tf32"
+    return "float32"
+
+
+@contextlib.contextmanager
+def _tensorflow_math(allow_tf32: bool) -> Iterator[None]:
+    import tensorflow as tf
+
+    previous = tf.config.experimental.tensor_float_32_execution_enabled()
+    tf.config.experimental.enable_tensor_float_32_execution(allow_tf32)
+    try:
+        yield
+    finally:
+        tf.config.experimental.enable_tensor_float_32_execution(previous)
+
+
+def _torch_flags() -> list[tuple[object, str, object]]:
+    """``(owner, attribute, value)`` of each PyTorch switch that lets float32 run as TF32."""
+    import torch
+
+    cuda, cudnn = torch.backends.cuda.matmul, torch.backends.cudnn
+    if hasattr(cuda, "fp32_precision") and hasattr(getattr(cudnn, "conv", None), "fp32_precision"):
+        owners = [(cuda, "fp32_precision"), (cudnn.conv, "fp32_precision")]  # PyTorch >= 2.9
+    else:
+        owners = [(cuda, "allow_tf32"), (cudnn, "allow_tf32")]
+    return [(owner, name, getattr(owner, name)) for owner, name in owners]
+
+
+@contextlib.contextmanager
+def _torch_math(allow_tf32: bool) -> Iterator[None]:
+    import torch
+
+    flags = _torch_flags()
+    matmul = torch.get_float32_matmul_precision()
+    for owner, name, _ in flags:
+        if name == "allow_tf32":
+            setattr(owner, name, allow_tf32)
+        else:  # "none" means "inherit", which may be TF32: say which
+            setattr(owner, name, "tf32" if allow_tf32 else "ieee")
+    torch.set_float32_matmul_precision("high" if allow_tf32 else "highest")
+    try:
+        yield
+    finally:
+        for owner, name, value in flags:
+            setattr(owner, name, value)
+        torch.set_float32_matmul_precision(matmul)
