@@ -1,13 +1,26 @@
 #!/usr/bin/env python3
-"""The port on an accelerator: JAX and PyTorch backends, float32 and bfloat16, batch 1 and 256.
+"""The port on an accelerator: fidelity against float64, then speed, per Keras backend.
 
-Made for a GPU machine without TensorFlow (keras, jax, torch only): random weights (speed
-does not depend on their values), batch norm folded, inputs already on the device, one
-process per Keras backend. Prints a table and writes JSON with images/s and achieved
-TFLOP/s against the card's dense peak where the card is known. On a CPU it runs too
-(``--batches 1,2 --seconds 0.5`` is a smoke test), with no peak to compare against.
+Made for a short slot on a GPU machine without TensorFlow (keras, jax, torch; Pillow for the
+images). One process per Keras backend and job; every row is printed the moment it is
+measured, and each backend gets a time budget (``--budget`` seconds, fidelity and speed
+together), so a slot that ends early still leaves numbers behind. With the defaults the
+whole run takes under 4 minutes on an H100.
 
-    python scripts/bench_gpu.py --json gpu.json [--torch-compile]
+Fidelity: weights whose predictions vary image to image (``inception_v2.live_weights``:
+batch-norm statistics from the images, logits centred) on the 100 ImageNet images bundled
+with the package (central crop 0.875, bilinear resize with Pillow); each precision's logits
+against a float64 run of the same network on the same backend: max |diff|, top-1 agreement,
+top-5 set agreement, and how varied the reference is (distinct top-1 classes, median margin).
+
+Speed: batch norm folded, inputs already on the device, images/s and TFLOP/s against the
+card's dense peak where the card is known.
+
+    python scripts/bench_gpu.py --json gpu.json
+    python scripts/bench_gpu.py --backends torch --data-formats channels_last,channels_first
+
+On a CPU it runs too (``--image-size 64 --fidelity-images 8 --batches 1 --seconds 0.2`` is a
+smoke test); TF32 exists only on GPUs, so there "tf32" equals "float32".
 """
 
 from __future__ import annotations
@@ -17,105 +30,257 @@ import json
 import os
 import subprocess
 import sys
+import threading
+import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
 
 GFLOP_PER_IMAGE = 3.87  # 1.935 G multiply-adds at 224x224
-# Dense tensor-core peaks from NVIDIA's datasheets (TFLOP/s); float32 runs as TF32 where the
-# backend allows it (JAX's default precision on these cards), so its peak is TF32's.
+# Dense tensor-core peaks from NVIDIA's datasheets (TFLOP/s). "float32" rows run in true
+# float32 (no tensor cores: the FP32 peak); "tf32" rows may use TF32 tensor cores.
 PEAK_TFLOPS = {
-    "H100 80GB HBM3": {"bfloat16": 989.4, "float32": 494.7},  # SXM5
-    "H100 PCIe": {"bfloat16": 756.0, "float32": 378.0},
-    "H200": {"bfloat16": 989.4, "float32": 494.7},
+    "H100 80GB HBM3": {"bfloat16": 989.4, "tf32": 494.7, "float32": 66.9},  # SXM5
+    "H100 PCIe": {"bfloat16": 756.0, "tf32": 378.0, "float32": 51.2},
+    "H200": {"bfloat16": 989.4, "tf32": 494.7, "float32": 66.9},
 }
 
-CHILD = """
+CHILD = r"""
 import json, sys, time
 import numpy as np
+settings = json.loads(sys.argv[1])
+job, deadline = settings["job"], time.time() + settings["budget"]
+if job == "fidelity" and settings["backend"] == "jax":
+    import jax
+    jax.config.update("jax_enable_x64", True)  # for the float64 reference
 import keras
+from inception_v2.checkpoint import assign_checkpoint, model_variable_map
 from inception_v2.inference import inference_function
-from inception_v2.model import InceptionV2
+from inception_v2.model import InceptionV2, image_shape
+from inception_v2.precision import model_options
+
+def emit(**row):
+    print(json.dumps(row), flush=True)
 
 backend = keras.backend.backend()
-batches, dtypes, seconds, torch_compile = json.loads(sys.argv[1])
 if backend == "jax":
     import jax
     device = jax.devices()[0]
-    device_name = getattr(device, "device_kind", str(device))
+    emit(kind="device", name=getattr(device, "device_kind", str(device)))
     to_device = lambda x: jax.device_put(x, device)
 else:
     import torch
     cuda = torch.cuda.is_available()
-    device_name = torch.cuda.get_device_name(0) if cuda else "cpu"
+    emit(kind="device", name=torch.cuda.get_device_name(0) if cuda else "cpu")
     to_device = lambda x: torch.from_numpy(x).to("cuda" if cuda else "cpu")
-rows = []
-for dtype in dtypes:
-    model = InceptionV2(classifier_activation=None, fold_batch_norm=True, dtype=dtype)
-    run = inference_function(model, torch_compile=torch_compile)
-    for batch in batches:
-        x = to_device(np.random.default_rng(0).uniform(-1, 1, (batch, 224, 224, 3)).astype(np.float32))
-        start = time.perf_counter()
-        run(x)
-        first = time.perf_counter() - start
-        run(x)
-        n, start = 0, time.perf_counter()
-        while time.perf_counter() - start < seconds or n < 3:
-            run(x)  # returns NumPy: each call waits for the device
-            n += 1
-        rate = n * batch / (time.perf_counter() - start)
-        rows.append({"dtype": dtype, "batch": batch, "images_per_s": rate, "first_call_s": first})
-        print(json.dumps(rows[-1]), file=sys.stderr, flush=True)
-print(json.dumps({"backend": backend, "device": device_name, "rows": rows}))
+size = settings["image_size"]
+
+def run_all(run, images, batch):
+    chunks = range(0, len(images), batch)
+    return np.concatenate([np.asarray(run(to_device(images[i : i + batch]))) for i in chunks])
+
+def build(data_format, **kwargs):
+    keras.config.set_image_data_format(data_format)
+    return InceptionV2(classifier_activation=None, input_shape=image_shape(size, size), **kwargs)
+
+if job == "fidelity":
+    images = np.load(settings["images"])
+    keras.utils.set_random_seed(0)
+    from inception_v2.live_weights import make_live
+    base = make_live(build("channels_last"), images)
+    variables = {n: keras.ops.convert_to_numpy(v.value) for n, v in model_variable_map(base).items()}
+    reference = build("channels_last", dtype="float64")
+    assign_checkpoint(reference, variables)
+    ref = run_all(inference_function(reference), images.astype(np.float64), 25).astype(np.float64)
+    ordered = np.sort(ref, axis=-1)
+    emit(kind="reference", distinct_top1=int(len(set(ref.argmax(-1).tolist()))), images=len(images),
+         median_margin=float(np.median(ordered[:, -1] - ordered[:, -2])), max_abs=float(np.abs(ref).max()))
+    for precision in settings["precisions"]:
+        if time.time() > deadline:
+            emit(kind="skipped", what=f"fidelity {precision}", why="budget")
+            continue
+        if precision == "bfloat16":
+            model = build("channels_last", **model_options(precision))
+            assign_checkpoint(model, variables)
+        else:
+            model = base
+        out = run_all(inference_function(model, precision=precision), images, 25).astype(np.float64)
+        top5 = lambda x: np.sort(np.argsort(-x, axis=-1, kind="stable")[:, :5], axis=-1)
+        emit(kind="fidelity", precision=precision, max_abs_diff=float(np.abs(out - ref).max()),
+             top1_agree=float((out.argmax(-1) == ref.argmax(-1)).mean()),
+             top5_set_agree=float((top5(out) == top5(ref)).all(-1).mean()))
+else:
+    for data_format in settings["data_formats"]:
+        for precision in settings["precisions"]:
+            for batch in settings["batches"]:
+                what = dict(precision=precision, batch=batch, data_format=data_format)
+                if time.time() > deadline:
+                    emit(kind="skipped", what=what, why="budget")
+                    continue
+                model = build(data_format, **{"fold_batch_norm": True, **model_options(precision)})
+                run = inference_function(model, torch_compile=settings["torch_compile"], precision=precision)
+                shape = (batch, *image_shape(size, size))
+                x = to_device(np.random.default_rng(0).uniform(-1, 1, shape).astype(np.float32))
+                start = time.perf_counter()
+                run(x)
+                first = time.perf_counter() - start
+                run(x)
+                n, start = 0, time.perf_counter()
+                while time.perf_counter() - start < settings["seconds"] or n < 3:
+                    run(x)  # returns NumPy: each call waits for the device
+                    n += 1
+                rate = n * batch / (time.perf_counter() - start)
+                emit(kind="speed", **what, images_per_s=rate, first_call_s=first)
 """
 
 
-def bench(backend: str, batches: list[int], dtypes: list[str], seconds: float, torch_compile: bool) -> dict:
-    """One Keras backend in its own process (Keras fixes the backend at import)."""
-    env = {**os.environ, "KERAS_BACKEND": backend}
-    env["PYTHONPATH"] = os.pathsep.join([str(Path(__file__).resolve().parents[1]), env.get("PYTHONPATH", "")])
-    args = json.dumps([batches, dtypes, seconds, torch_compile])
-    done = subprocess.run([sys.executable, "-c", CHILD, args], env=env, capture_output=True, text=True)
-    if done.returncode != 0:
-        return {"backend": backend, "error": (done.stderr.strip().splitlines() or ["?"])[-1]}
-    return json.loads(done.stdout.strip().splitlines()[-1])
+def load_images(n: int, size: int):
+    """The first ``n`` bundled ImageNet images, NHWC float32 in [-1, 1], without TensorFlow.
+
+    slim's eval crop (central 0.875) and a bilinear resize by Pillow: close to slim's
+    preprocessing, and the same input for every precision compared, which is what counts here.
+    """
+    import numpy as np
+    from PIL import Image
+
+    from inception_v2.labels import data_path
+
+    files = sorted(data_path("imagenet_val_sample").iterdir())[:n]
+    images = []
+    for path in files:
+        with Image.open(path) as image:
+            image = image.convert("RGB")
+            w, h = image.size
+            cw, ch = round(w * 0.875), round(h * 0.875)
+            left, top = (w - cw) // 2, (h - ch) // 2
+            image = image.crop((left, top, left + cw, top + ch)).resize((size, size), Image.BILINEAR)
+            images.append((np.asarray(image, np.float32) / 255.0 - 0.5) * 2.0)
+    return np.stack(images)
+
+
+def run_child(backend: str, settings: dict, report) -> list[dict]:
+    """One job on one Keras backend in its own process; rows are reported as they come."""
+    env = {**os.environ, "KERAS_BACKEND": backend, "TF_CPP_MIN_LOG_LEVEL": "3"}
+    env["PYTHONPATH"] = os.pathsep.join([str(ROOT), env.get("PYTHONPATH", "")])
+    settings = {**settings, "backend": backend}
+    child = subprocess.Popen(
+        [sys.executable, "-c", CHILD, json.dumps(settings)],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    rows = []
+    # The child skips what starts after its budget; one measurement already running may finish.
+    watchdog = threading.Timer(settings["budget"] * 1.5 + 60, child.kill)
+    watchdog.start()
+    try:
+        for line in child.stdout:
+            if line.startswith("{"):
+                rows.append({"backend": backend, "job": settings["job"], **json.loads(line)})
+                report(rows[-1])
+    finally:
+        watchdog.cancel()
+    child.wait()
+    if child.returncode == -9:
+        rows.append({"backend": backend, "job": settings["job"], "kind": "stopped", "why": "over budget"})
+        report(rows[-1])
+    elif child.returncode != 0:
+        error = (child.stderr.read().strip().splitlines() or ["?"])[-1]
+        rows.append({"backend": backend, "job": settings["job"], "kind": "error", "error": error})
+        report(rows[-1])
+    return rows
 
 
 def peak_for(device: str) -> dict[str, float] | None:
     return next((peak for name, peak in PEAK_TFLOPS.items() if name in device), None)
 
 
+class Printer:
+    """Prints each row as it arrives (and adds TFLOP/s to speed rows)."""
+
+    def __init__(self, image_size: int):
+        self.device: dict[str, str] = {}
+        self.flop_scale = (image_size / 224) ** 2
+
+    def __call__(self, row: dict) -> None:
+        tag = f"[{row['backend']} {row['job']}]"
+        kind = row["kind"]
+        if kind == "device":
+            self.device[row["backend"]] = row["name"]
+            print(f"{tag} on {row['name']}", flush=True)
+        elif kind == "reference":
+            print(
+                f"{tag} float64 reference: {row['images']} images, {row['distinct_top1']} distinct top-1 "
+                f"classes, median top-1 margin {row['median_margin']:.3g}, max |logit| {row['max_abs']:.3g}",
+                flush=True,
+            )
+        elif kind == "fidelity":
+            print(
+                f"{tag} {row['precision']:<9} max |logit diff| {row['max_abs_diff']:.2e}  top-1 agrees "
+                f"{100 * row['top1_agree']:.1f} %  top-5 set agrees {100 * row['top5_set_agree']:.1f} %",
+                flush=True,
+            )
+        elif kind == "speed":
+            row["tflops"] = row["images_per_s"] * GFLOP_PER_IMAGE * self.flop_scale / 1000
+            peak = peak_for(self.device.get(row["backend"], ""))
+            share = f" = {100 * row['tflops'] / peak[row['precision']]:.1f}% of peak" if peak else ""
+            print(
+                f"{tag} {row['precision']:<9} {row['data_format']:<14} batch {row['batch']:>4}: "
+                f"{row['images_per_s']:10.1f} images/s, {row['tflops']:7.2f} TFLOP/s{share} "
+                f"(first call {row['first_call_s']:.1f} s)",
+                flush=True,
+            )
+        else:
+            print(f"{tag} {kind}: {row.get('what', '')} {row.get('why', row.get('error', ''))}", flush=True)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--backends", default="jax,torch")
-    parser.add_argument("--batches", default="1,256")
-    parser.add_argument("--dtypes", default="float32,bfloat16")
-    parser.add_argument("--seconds", type=float, default=3.0, help="minimum seconds per measurement")
+    parser.add_argument("--precisions", default="float32,tf32,bfloat16")
+    parser.add_argument("--batches", default="1,256", help="speed: batch sizes")
+    parser.add_argument("--data-formats", default="channels_last", help="speed: image layouts")
+    parser.add_argument("--seconds", type=float, default=1.0, help="speed: seconds per measurement")
+    parser.add_argument("--budget", type=float, default=100.0, help="seconds per backend, both jobs")
+    parser.add_argument("--fidelity-images", type=int, default=100, help="0: no fidelity job")
+    parser.add_argument("--no-speed", action="store_true")
+    parser.add_argument("--image-size", type=int, default=224)
     parser.add_argument("--torch-compile", action="store_true", help="torch.compile on the PyTorch backend")
-    parser.add_argument("--json", default=None, help="write the results here")
+    parser.add_argument("--json", default=None, help="write every row here")
     args = parser.parse_args(argv)
-    batches = [int(b) for b in args.batches.split(",")]
-    dtypes = args.dtypes.split(",")
-    results = [bench(b, batches, dtypes, args.seconds, args.torch_compile) for b in args.backends.split(",")]
-    for result in results:
-        if "error" in result:
-            print(f"[{result['backend']}] not measured: {result['error']}")
-            continue
-        peak = peak_for(result["device"])
-        print(f"[{result['backend']} backend on {result['device']}]")
-        for row in result["rows"]:
-            tflops = row["images_per_s"] * GFLOP_PER_IMAGE / 1000
-            row["tflops"] = tflops
-            share = f" = {100 * tflops / peak[row['dtype']]:.1f}% of {peak[row['dtype']]:.0f}" if peak else ""
-            print(
-                f"  {row['dtype']:<9} batch {row['batch']:>4}: {row['images_per_s']:10.1f} images/s, "
-                f"{tflops:7.2f} TFLOP/s{share} (first call {row['first_call_s']:.1f} s)"
-            )
+    import tempfile
+
+    import numpy as np
+
+    settings = {
+        "precisions": args.precisions.split(","),
+        "batches": [int(b) for b in args.batches.split(",")],
+        "data_formats": args.data_formats.split(","),
+        "seconds": args.seconds,
+        "image_size": args.image_size,
+        "torch_compile": args.torch_compile,
+    }
+    printer = Printer(args.image_size)
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        images = Path(tmp) / "images.npy"
+        if args.fidelity_images:
+            np.save(images, load_images(args.fidelity_images, args.image_size))
+        for backend in args.backends.split(","):
+            start = time.time()
+            if args.fidelity_images:
+                job = {**settings, "job": "fidelity", "images": str(images), "budget": args.budget}
+                rows += run_child(backend, job, printer)
+            if not args.no_speed:
+                left = max(args.budget - (time.time() - start), 0.0)
+                rows += run_child(backend, {**settings, "job": "speed", "budget": left}, printer)
     if args.json:
         from inception_v2.files import atomic_path
 
         with atomic_path(args.json, overwrite=True) as tmp:
-            tmp.write_text(json.dumps(results, indent=2))
+            tmp.write_text(json.dumps(rows, indent=2))
     return 0
 
 

@@ -1,4 +1,4 @@
-"""scripts/bench_gpu.py runs without TensorFlow's help in its children and reports TFLOP/s."""
+"""scripts/bench_gpu.py: runs without TensorFlow in its children, prints rows as it goes."""
 
 from __future__ import annotations
 
@@ -9,29 +9,58 @@ from pathlib import Path
 SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "bench_gpu.py"
 
 
-def test_bench_gpu_smoke(tmp_path, capsys):
+def _load():
     spec = importlib.util.spec_from_file_location("bench_gpu", SCRIPT)
     bench_gpu = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(bench_gpu)
+    return bench_gpu
+
+
+def test_bench_gpu_smoke(tmp_path, capsys):
+    bench_gpu = _load()
     out = tmp_path / "gpu.json"
+    # PyTorch: the backend of GPU machines that runs eagerly, so no minute of CPU compiling here.
+    argv = ["--backends", "torch", "--batches", "2", "--precisions", "float32,bfloat16", "--seconds", "0.1"]
+    argv += ["--image-size", "64", "--fidelity-images", "6", "--json", str(out)]
+    assert bench_gpu.main(argv) == 0
+    rows = json.loads(out.read_text())
+    by_kind = {}
+    for row in rows:
+        by_kind.setdefault(row["kind"], []).append(row)
+    assert "error" not in by_kind and "stopped" not in by_kind, rows
+    (reference,) = by_kind["reference"]
+    assert reference["images"] == 6 and reference["distinct_top1"] >= 3, "live weights: predictions vary"
+    fidelity = {r["precision"]: r for r in by_kind["fidelity"]}
+    assert fidelity["float32"]["max_abs_diff"] < 1e-4 and fidelity["float32"]["top1_agree"] == 1.0
+    assert 1e-4 < fidelity["bfloat16"]["max_abs_diff"] < 1.0  # bfloat16 is measurably not float32
+    speed = {r["precision"]: r for r in by_kind["speed"]}
+    assert speed["float32"]["batch"] == 2 and speed["float32"]["images_per_s"] > 0
+    assert (
+        abs(speed["float32"]["tflops"] - speed["float32"]["images_per_s"] * 3.87e-3 * (64 / 224) ** 2) < 1e-9
+    )
+    printed = capsys.readouterr().out
+    assert "[torch fidelity] float32" in printed and "[torch speed] bfloat16" in printed
+
+
+def test_budget_skips_what_does_not_fit(tmp_path, capsys):
+    bench_gpu = _load()
     argv = [
         "--backends",
         "jax",
-        "--batches",
-        "1",
-        "--dtypes",
-        "float32",
-        "--seconds",
-        "0.1",
+        "--fidelity-images",
+        "0",
+        "--budget",
+        "0",
         "--json",
-        str(out),
+        str(tmp_path / "g.json"),
     ]
     assert bench_gpu.main(argv) == 0
-    (result,) = json.loads(out.read_text())
-    assert result["backend"] == "jax" and "error" not in result
-    (row,) = result["rows"]
-    assert row["dtype"] == "float32" and row["batch"] == 1 and row["images_per_s"] > 0
-    assert abs(row["tflops"] - row["images_per_s"] * 3.87e-3) < 1e-9
-    assert "[jax backend on" in capsys.readouterr().out
-    assert bench_gpu.peak_for("NVIDIA H100 80GB HBM3") == {"bfloat16": 989.4, "float32": 494.7}
+    rows = json.loads((tmp_path / "g.json").read_text())
+    assert {r["kind"] for r in rows} == {"device", "skipped"}
+    assert "skipped" in capsys.readouterr().out
+
+
+def test_peaks():
+    bench_gpu = _load()
+    assert bench_gpu.peak_for("NVIDIA H100 80GB HBM3")["bfloat16"] == 989.4
     assert bench_gpu.peak_for("cpu") is None
