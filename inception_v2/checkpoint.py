@@ -17,10 +17,9 @@ from pathlib import Path
 import keras
 import numpy as np
 
+from inception_v2.architecture import BN_EPSILON, SCOPE_SEPARATOR, SLIM_SCOPE, conv_depths, depth_fn
 from inception_v2.archive import is_archive, safe_extract
-from inception_v2.model import SCOPE_SEPARATOR, depth_fn
 
-SLIM_SCOPE = "InceptionV2"
 EMA_SUFFIX = "/ExponentialMovingAverage"
 # Keras variable name -> slim variable name, inside the same scope.
 VARIABLE_NAMES = {
@@ -136,15 +135,6 @@ class CheckpointConfig:
         return kwargs
 
 
-def _base_conv_depths(model_shapes: Mapping[str, tuple]) -> dict[str, int]:
-    """``{slim conv weights name: output channels}`` of a depth-1.0 reference model."""
-    return {
-        name: shape[-1]
-        for name, shape in model_shapes.items()
-        if name.endswith("/weights") and "/Logits/" not in name
-    }
-
-
 def infer_config(variables: Mapping[str, np.ndarray], scope: str = SLIM_SCOPE) -> CheckpointConfig:
     """Infer depth_multiplier, min_depth, classes and the stem type from shapes.
 
@@ -164,8 +154,8 @@ def infer_config(variables: Mapping[str, np.ndarray], scope: str = SLIM_SCOPE) -
     logits_bias = variables.get(f"{scope}/Logits/Conv2d_1c_1x1/biases")
     classes = int(logits_bias.shape[-1]) if logits_bias is not None else None
 
-    reference = _reference_shapes(1.0, 16, separable, scope)
-    base = _base_conv_depths(reference)
+    # Every batch-normed conv's depth at depth_multiplier 1 (by slim's arithmetic, no model).
+    base = {f"{scope}/{name}/weights": d for name, d in conv_depths(1.0, 1, separable).items()}
     found = {}
     for name in base:
         if name not in variables:
@@ -196,21 +186,6 @@ def infer_config(variables: Mapping[str, np.ndarray], scope: str = SLIM_SCOPE) -
     )
 
 
-def _reference_shapes(
-    depth_multiplier: float, min_depth: int, separable: bool, scope: str
-) -> dict[str, tuple]:
-    """Slim names and shapes of a headless model with these arguments (no weights built)."""
-    from inception_v2.model import InceptionV2
-
-    model = InceptionV2(
-        include_top=False,
-        depth_multiplier=depth_multiplier,
-        min_depth=min_depth,
-        use_separable_conv=separable,
-    )
-    return {name: tuple(v.shape) for name, v in model_variable_map(model, scope).items()}
-
-
 def is_folded(model: keras.Model, scope: str = SLIM_SCOPE) -> bool:
     """True for a model built with ``fold_batch_norm=True`` (convs with bias, no BatchNorm)."""
     names = model_variable_map(model, scope)
@@ -225,8 +200,6 @@ def fold_batch_norm(variables: Mapping[str, np.ndarray]) -> dict[str, np.ndarray
     ``weights' = weights / sqrt(var + eps)`` and ``biases = beta - mean / sqrt(var + eps)``
     (slim's BN has no gamma), computed in float64. Other variables pass through.
     """
-    from inception_v2.model import BN_EPSILON
-
     folded = dict(variables)
     for name in variables:
         if not name.endswith("/BatchNorm/moving_variance"):

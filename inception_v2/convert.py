@@ -12,13 +12,12 @@ import keras
 import numpy as np
 
 from inception_v2.checkpoint import CheckpointConfig, LoadReport, checkpoint_prefix
-from inception_v2.files import atomic_path, check_writable
+from inception_v2.files import check_writable
+from inception_v2.keras_weights import is_keras_weights, save_weights
 from inception_v2.model import END_POINTS, end_point_model
 from inception_v2.precision import float32_math
 from inception_v2.weights import build_from_weights
 
-CONFIG_ATTRIBUTE = "inception_v2_config"  # HDF5 attribute holding the model arguments
-OUTPUT_SUFFIXES = (".weights.h5", ".keras")
 DEFAULT_TOLERANCE = 1e-4
 
 
@@ -55,26 +54,6 @@ class Conversion:
         return "\n".join(lines)
 
 
-def save_weights(
-    model: keras.Model, destination: str | os.PathLike, config: dict, overwrite: bool = False
-) -> Path:
-    """Save ``model`` as ``.weights.h5`` (with its arguments as an attribute) or ``.keras``.
-
-    Written under a temporary name and renamed, so no half-written file is left.
-    """
-    import h5py
-
-    destination = Path(destination)
-    with atomic_path(destination, overwrite=overwrite) as tmp:
-        if destination.name.endswith(".keras"):
-            model.save(tmp)
-        else:
-            model.save_weights(tmp)
-            with h5py.File(tmp, "a") as f:
-                f.attrs[CONFIG_ATTRIBUTE] = json.dumps(config)
-    return destination
-
-
 def convert_checkpoint(
     source: str | os.PathLike,
     destination: str | os.PathLike,
@@ -95,7 +74,7 @@ def convert_checkpoint(
     """
     start = time.perf_counter()
     destination = Path(destination)
-    if not destination.name.endswith(OUTPUT_SUFFIXES):
+    if not is_keras_weights(destination):
         raise ValueError(f"{destination}: destination must end in .weights.h5 or .keras")
     check_writable(destination, overwrite)
     model, config, report = build_from_weights(source, use_ema=use_ema)

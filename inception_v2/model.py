@@ -14,39 +14,31 @@ turns that rule into the full slim↔Keras mapping.
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 
 import keras
 from keras import layers
 
-SCOPE_SEPARATOR = "__"
-BN_EPSILON = 0.001
-BN_MOMENTUM = 0.9997  # slim's batch_norm decay
-DEFAULT_IMAGE_SIZE = 224
-NUM_CLASSES = 1001  # slim's ImageNet head: background + 1000 classes
+from inception_v2.architecture import (  # noqa: F401  (names re-exported for users of model)
+    BASE_END_POINTS,
+    BLOCK_LAYERS,
+    BN_EPSILON,
+    BN_MOMENTUM,
+    DEFAULT_IMAGE_SIZE,
+    END_POINTS,
+    MIXED_BLOCKS,
+    NUM_CLASSES,
+    POOL_NAMES,
+    SCOPE_SEPARATOR,
+    STEM_CONVS,
+    STEM_DEPTH,
+    depth_fn,
+    scoped,
+)
+
 #: The fast inference path: batch norm folded into the convs, bfloat16 weights and
 #: activations (AMX / AVX512-BF16 CPUs, GPUs); logits stay float32.
 FAST_INFERENCE = {"fold_batch_norm": True, "dtype": "bfloat16"}
-
-#: slim's end points, in network order.
-BASE_END_POINTS = (
-    "Conv2d_1a_7x7",
-    "MaxPool_2a_3x3",
-    "Conv2d_2b_1x1",
-    "Conv2d_2c_3x3",
-    "MaxPool_3a_3x3",
-    "Mixed_3b",
-    "Mixed_3c",
-    "Mixed_4a",
-    "Mixed_4b",
-    "Mixed_4c",
-    "Mixed_4d",
-    "Mixed_4e",
-    "Mixed_5a",
-    "Mixed_5b",
-    "Mixed_5c",
-)
-END_POINTS = BASE_END_POINTS + ("Logits", "Predictions")
 
 
 def channel_axis() -> int:
@@ -82,18 +74,6 @@ def model_data_format(model: keras.Model) -> str:
         if getattr(layer, "data_format", None) in ("channels_first", "channels_last"):
             return layer.data_format
     return "channels_last"
-
-
-def scoped(*parts: str) -> str:
-    """The Keras layer name of a slim scope given as its parts."""
-    return SCOPE_SEPARATOR.join(parts)
-
-
-def depth_fn(depth_multiplier: float, min_depth: int) -> Callable[[int], int]:
-    """slim's channel rule: ``max(int(d * depth_multiplier), min_depth)``."""
-    if depth_multiplier <= 0:
-        raise ValueError(f"depth_multiplier must be > 0, got {depth_multiplier}")
-    return lambda d: max(int(d * depth_multiplier), min_depth)
 
 
 def conv2d_bn(
@@ -137,37 +117,23 @@ def _pool(kind: str, x, name: str, strides: int = 1):
     return pool(pool_size=3, strides=strides, padding="same", name=name)(x)
 
 
-def inception_block(x, name: str, depths: Sequence[int], pool: str, depth, conv=conv2d_bn):
-    """A Mixed_3b-style module: 1x1 | 1x1-3x3 | 1x1-3x3-3x3 | pool-1x1.
+def mixed_block(x, name: str, kind: str, depths: Sequence[int], pool: str, depth, conv=conv2d_bn):
+    """A Mixed block: the branches of ``BLOCK_LAYERS[kind]`` side by side, concatenated.
 
-    ``depths`` = (b0, b1_1x1, b1_3x3, b2_1x1, b2_3x3, b3) in slim's base units.
+    inception: 1x1 | 1x1-3x3 | 1x1-3x3-3x3 | pool-1x1; reduction: 1x1-3x3/2 | 1x1-3x3-3x3/2 |
+    maxpool/2. ``depths`` are in slim's base units (see ``architecture.MIXED_BLOCKS``).
     """
-    b0, b1a, b1b, b2a, b2b, b3 = (depth(d) for d in depths)
-    branch_0 = conv(x, b0, 1, scoped(name, "Branch_0", "Conv2d_0a_1x1"))
-    branch_1 = conv(x, b1a, 1, scoped(name, "Branch_1", "Conv2d_0a_1x1"))
-    branch_1 = conv(branch_1, b1b, 3, scoped(name, "Branch_1", "Conv2d_0b_3x3"))
-    branch_2 = conv(x, b2a, 1, scoped(name, "Branch_2", "Conv2d_0a_1x1"))
-    branch_2 = conv(branch_2, b2b, 3, scoped(name, "Branch_2", "Conv2d_0b_3x3"))
-    branch_2 = conv(branch_2, b2b, 3, scoped(name, "Branch_2", "Conv2d_0c_3x3"))
-    pool_name = "MaxPool_0a_3x3" if pool == "max" else "AvgPool_0a_3x3"
-    branch_3 = _pool(pool, x, scoped(name, "Branch_3", pool_name))
-    branch_3 = conv(branch_3, b3, 1, scoped(name, "Branch_3", "Conv2d_0b_1x1"))
-    return layers.Concatenate(axis=channel_axis(), name=name)([branch_0, branch_1, branch_2, branch_3])
-
-
-def reduction_block(x, name: str, depths: Sequence[int], depth, conv=conv2d_bn):
-    """A Mixed_4a-style grid reduction: 1x1-3x3/2 | 1x1-3x3-3x3/2 | maxpool/2.
-
-    ``depths`` = (b0_1x1, b0_3x3, b1_1x1, b1_3x3) in slim's base units.
-    """
-    b0a, b0b, b1a, b1b = (depth(d) for d in depths)
-    branch_0 = conv(x, b0a, 1, scoped(name, "Branch_0", "Conv2d_0a_1x1"))
-    branch_0 = conv(branch_0, b0b, 3, scoped(name, "Branch_0", "Conv2d_1a_3x3"), strides=2)
-    branch_1 = conv(x, b1a, 1, scoped(name, "Branch_1", "Conv2d_0a_1x1"))
-    branch_1 = conv(branch_1, b1b, 3, scoped(name, "Branch_1", "Conv2d_0b_3x3"))
-    branch_1 = conv(branch_1, b1b, 3, scoped(name, "Branch_1", "Conv2d_1a_3x3"), strides=2)
-    branch_2 = _pool("max", x, scoped(name, "Branch_2", "MaxPool_1a_3x3"), strides=2)
-    return layers.Concatenate(axis=channel_axis(), name=name)([branch_0, branch_1, branch_2])
+    branches = {}
+    for scope, index, kernel, strides in BLOCK_LAYERS[kind]:
+        branch = scope.split("/")[0]
+        y = branches.get(branch, x)
+        layer_name = scoped(name, scope.format(Pool=POOL_NAMES[pool]))
+        if index is None:
+            y = _pool(pool, y, layer_name, strides)
+        else:
+            y = conv(y, depth(depths[index]), kernel, layer_name, strides=strides)
+        branches[branch] = y
+    return layers.Concatenate(axis=channel_axis(), name=name)(list(branches.values()))
 
 
 def inception_v2_base(
@@ -188,33 +154,24 @@ def inception_v2_base(
     if use_separable_conv:
         # Not covered by slim's arg_scope: biased, no batch norm.
         x = layers.SeparableConv2D(
-            depth(64),
+            depth(STEM_DEPTH),
             7,
             strides=2,
             padding="same",
-            depth_multiplier=min(depth(64) // 3, 8),
+            depth_multiplier=min(depth(STEM_DEPTH) // 3, 8),
             use_bias=True,
             dtype=stem_dtype,
             name=name,
         )(inputs)
         x = layers.ReLU(dtype=stem_dtype, name=scoped(name, "Relu"))(x)
     else:
-        x = conv(inputs, depth(64), 7, name, strides=2, dtype=stem_dtype)
+        x = conv(inputs, depth(STEM_DEPTH), 7, name, strides=2, dtype=stem_dtype)
     x = _pool("max", x, "MaxPool_2a_3x3", strides=2)
-    x = conv(x, depth(64), 1, "Conv2d_2b_1x1")
-    x = conv(x, depth(192), 3, "Conv2d_2c_3x3")
+    for scope, base_depth, kernel in STEM_CONVS:
+        x = conv(x, depth(base_depth), kernel, scope)
     x = _pool("max", x, "MaxPool_3a_3x3", strides=2)
-    #                         b0  b1a b1b  b2a b2b  b3
-    x = inception_block(x, "Mixed_3b", (64, 64, 64, 64, 96, 32), "avg", depth, conv)
-    x = inception_block(x, "Mixed_3c", (64, 64, 96, 64, 96, 64), "avg", depth, conv)
-    x = reduction_block(x, "Mixed_4a", (128, 160, 64, 96), depth, conv)
-    x = inception_block(x, "Mixed_4b", (224, 64, 96, 96, 128, 128), "avg", depth, conv)
-    x = inception_block(x, "Mixed_4c", (192, 96, 128, 96, 128, 128), "avg", depth, conv)
-    x = inception_block(x, "Mixed_4d", (160, 128, 160, 128, 160, 96), "avg", depth, conv)
-    x = inception_block(x, "Mixed_4e", (96, 128, 192, 160, 192, 96), "avg", depth, conv)
-    x = reduction_block(x, "Mixed_5a", (128, 192, 192, 256), depth, conv)
-    x = inception_block(x, "Mixed_5b", (352, 192, 320, 160, 224, 128), "avg", depth, conv)
-    x = inception_block(x, "Mixed_5c", (352, 192, 320, 192, 224, 128), "max", depth, conv)
+    for block, kind, depths, pool in MIXED_BLOCKS:
+        x = mixed_block(x, block, kind, depths, pool, depth, conv)
     return x
 
 

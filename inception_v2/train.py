@@ -25,9 +25,9 @@ from pathlib import Path
 import keras
 
 from inception_v2.checkpoint import infer_config, model_variable_map
-from inception_v2.convert import save_weights
 from inception_v2.files import atomic_path
 from inception_v2.finetune import build_classifier
+from inception_v2.keras_weights import save_weights
 from inception_v2.train_data import ClassFolders, make_dataset, scan_class_folders, split
 
 

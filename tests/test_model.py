@@ -32,3 +32,45 @@ def test_plain_conv_stem_is_recognised_by_the_converter():
 def test_spatial_squeeze_needs_1x1_logits():
     with pytest.raises(ValueError, match="spatial_squeeze=False"):
         InceptionV2(input_shape=(299, 299, 3))
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [{}, {"depth_multiplier": 0.5}, {"depth_multiplier": 0.25, "min_depth": 24, "use_separable_conv": False}],
+)
+def test_architecture_arithmetic_equals_the_built_model(kwargs):
+    """The loaders infer depths from ``architecture`` without a model: it must say what the builder builds."""
+    from inception_v2.architecture import SCOPE_SEPARATOR, conv_depths
+
+    model = InceptionV2(**kwargs)
+    built = {
+        layer.name: layer.filters
+        for layer in model.layers
+        if type(layer).__name__ == "Conv2D" and not layer.name.startswith("Logits")
+    }
+    expected = conv_depths(**kwargs)
+    assert {name.replace("/", SCOPE_SEPARATOR): d for name, d in expected.items()} == built
+
+
+LOADERS_ALONE = """
+import sys
+import numpy as np
+import inception_v2.checkpoint, inception_v2.weights
+from inception_v2.architecture import SLIM_SCOPE, conv_depths
+depths = conv_depths(0.5).items()
+variables = {f"{SLIM_SCOPE}/{n}/weights": np.zeros((1, 1, 1, d), np.float32) for n, d in depths}
+variables[f"{SLIM_SCOPE}/Conv2d_1a_7x7/depthwise_weights"] = np.zeros((7, 7, 3, 8), np.float32)
+config = inception_v2.checkpoint.infer_config(variables)
+assert config.depth_multiplier == 0.5, config
+assert "inception_v2.model" not in sys.modules, "a loader imported the model builder"
+print("OK")
+"""
+
+
+def test_loaders_do_not_import_the_builder():
+    """One direction: resolve -> read arrays -> infer -> assign needs no model module."""
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, "-c", LOADERS_ALONE], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0 and done.stdout.strip().endswith("OK"), done.stderr[-2000:]

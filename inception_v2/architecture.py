@@ -1,0 +1,110 @@
+"""slim's Inception V2 as data: names, depths and end points, shared by the builder and the loaders.
+
+The Keras builder (``model.py``) wires these blocks into layers; the checkpoint reader
+(``checkpoint.py``) infers ``depth_multiplier`` and ``min_depth`` from a checkpoint's shapes
+by the same arithmetic, without building a model. Neither imports the other.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+SLIM_SCOPE = "InceptionV2"
+SCOPE_SEPARATOR = "__"  # a Keras layer name is the slim scope with "/" written as "__"
+BN_EPSILON = 0.001
+BN_MOMENTUM = 0.9997  # slim's batch_norm decay
+DEFAULT_IMAGE_SIZE = 224
+NUM_CLASSES = 1001  # slim's ImageNet head: background + 1000 classes
+
+#: slim's end points, in network order.
+BASE_END_POINTS = (
+    "Conv2d_1a_7x7",
+    "MaxPool_2a_3x3",
+    "Conv2d_2b_1x1",
+    "Conv2d_2c_3x3",
+    "MaxPool_3a_3x3",
+    "Mixed_3b",
+    "Mixed_3c",
+    "Mixed_4a",
+    "Mixed_4b",
+    "Mixed_4c",
+    "Mixed_4d",
+    "Mixed_4e",
+    "Mixed_5a",
+    "Mixed_5b",
+    "Mixed_5c",
+)
+END_POINTS = BASE_END_POINTS + ("Logits", "Predictions")
+
+#: The stem's batch-normed convolutions after Conv2d_1a_7x7: (scope, base depth, kernel size).
+STEM_CONVS = (("Conv2d_2b_1x1", 64, 1), ("Conv2d_2c_3x3", 192, 3))
+STEM_DEPTH = 64  # Conv2d_1a_7x7
+
+#: slim's Mixed blocks in order: (scope, kind, depths in slim's base units, pool of Branch_3).
+#: inception depths: (b0, b1_1x1, b1_3x3, b2_1x1, b2_3x3, b3); reduction: (b0_1x1, b0_3x3,
+#: b1_1x1, b1_3x3).
+MIXED_BLOCKS = (
+    ("Mixed_3b", "inception", (64, 64, 64, 64, 96, 32), "avg"),
+    ("Mixed_3c", "inception", (64, 64, 96, 64, 96, 64), "avg"),
+    ("Mixed_4a", "reduction", (128, 160, 64, 96), "max"),
+    ("Mixed_4b", "inception", (224, 64, 96, 96, 128, 128), "avg"),
+    ("Mixed_4c", "inception", (192, 96, 128, 96, 128, 128), "avg"),
+    ("Mixed_4d", "inception", (160, 128, 160, 128, 160, 96), "avg"),
+    ("Mixed_4e", "inception", (96, 128, 192, 160, 192, 96), "avg"),
+    ("Mixed_5a", "reduction", (128, 192, 192, 256), "max"),
+    ("Mixed_5b", "inception", (352, 192, 320, 160, 224, 128), "avg"),
+    ("Mixed_5c", "inception", (352, 192, 320, 192, 224, 128), "max"),
+)
+
+#: Each kind of block's layers, branch by branch: (branch/scope, index into the block's depths,
+#: kernel size, stride). Index ``None`` is Branch_3's (or Branch_2's) pool, of the block's kind.
+BLOCK_LAYERS = {
+    "inception": (
+        ("Branch_0/Conv2d_0a_1x1", 0, 1, 1),
+        ("Branch_1/Conv2d_0a_1x1", 1, 1, 1),
+        ("Branch_1/Conv2d_0b_3x3", 2, 3, 1),
+        ("Branch_2/Conv2d_0a_1x1", 3, 1, 1),
+        ("Branch_2/Conv2d_0b_3x3", 4, 3, 1),
+        ("Branch_2/Conv2d_0c_3x3", 4, 3, 1),
+        ("Branch_3/{Pool}_0a_3x3", None, 3, 1),
+        ("Branch_3/Conv2d_0b_1x1", 5, 1, 1),
+    ),
+    "reduction": (
+        ("Branch_0/Conv2d_0a_1x1", 0, 1, 1),
+        ("Branch_0/Conv2d_1a_3x3", 1, 3, 2),
+        ("Branch_1/Conv2d_0a_1x1", 2, 1, 1),
+        ("Branch_1/Conv2d_0b_3x3", 3, 3, 1),
+        ("Branch_1/Conv2d_1a_3x3", 3, 3, 2),
+        ("Branch_2/{Pool}_1a_3x3", None, 3, 2),
+    ),
+}
+POOL_NAMES = {"max": "MaxPool", "avg": "AvgPool"}
+
+
+def scoped(*parts: str) -> str:
+    """The Keras layer name of a slim scope given as its parts (each may hold ``/``)."""
+    return SCOPE_SEPARATOR.join(p.replace("/", SCOPE_SEPARATOR) for p in parts)
+
+
+def depth_fn(depth_multiplier: float, min_depth: int) -> Callable[[int], int]:
+    """slim's channel rule: ``max(int(d * depth_multiplier), min_depth)``."""
+    if depth_multiplier <= 0:
+        raise ValueError(f"depth_multiplier must be > 0, got {depth_multiplier}")
+    return lambda d: max(int(d * depth_multiplier), min_depth)
+
+
+def conv_depths(
+    depth_multiplier: float = 1.0, min_depth: int = 16, use_separable_conv: bool = True
+) -> dict[str, int]:
+    """``{slim scope: output channels}`` of every batch-normed convolution, by arithmetic.
+
+    The separable ``Conv2d_1a_7x7`` has no batch norm and is not listed; a plain one is.
+    """
+    depth = depth_fn(depth_multiplier, min_depth)
+    depths = {} if use_separable_conv else {"Conv2d_1a_7x7": depth(STEM_DEPTH)}
+    depths.update({scope: depth(d) for scope, d, _ in STEM_CONVS})
+    for block, kind, block_depths, _ in MIXED_BLOCKS:
+        for scope, index, _, _ in BLOCK_LAYERS[kind]:
+            if index is not None:
+                depths[f"{block}/{scope}"] = depth(block_depths[index])
+    return depths
