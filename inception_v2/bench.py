@@ -257,8 +257,10 @@ def run(
     backends: tuple[str, ...] = BACKENDS,
     quick: bool = False,
     torch_compile: bool = False,
+    as_json: bool = False,
 ) -> dict:
-    """The whole benchmark; prints a table and returns (and optionally writes) the JSON."""
+    """The whole benchmark; prints a table (or, ``as_json``, the JSON), returns the report and
+    writes it to ``out`` if given (replacing it: the caller checks first)."""
     from inception_v2.convert import convert_checkpoint
     from inception_v2.slim_reference import random_slim_variables, save_slim_variables
 
@@ -280,13 +282,13 @@ def run(
         report["fast_path_agreement"] = fast_path_agreement(weights)
         report["pipeline"] = pipeline_and_eval(weights, images=128 if quick else 400, rounds=rounds)
         report["eval_peak_rss_mib"] = eval_peak_memory(weights, (50, 500) if quick else (100, 1000))
-    print(format_report(report))
+    print(json.dumps(report, indent=2) if as_json else format_report(report))
     if out:
         from inception_v2.files import atomic_path
 
         with atomic_path(out, overwrite=True) as tmp_out:
             tmp_out.write_text(json.dumps(report, indent=2))
-        print(f"JSON: {out}")
+        print(f"report: {out}", file=sys.stderr)
     return report
 
 

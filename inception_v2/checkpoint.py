@@ -109,8 +109,11 @@ def read_checkpoint(path: str | os.PathLike) -> dict[str, np.ndarray]:
         except (tf.errors.OpError, ValueError, IndexError, RuntimeError) as e:
             reason = getattr(e, "message", None) or str(e)
             reason = reason.strip().splitlines()[0] if reason.strip() else type(e).__name__
+            if "magic number" in reason or "sstable" in reason:  # some other kind of file
+                reason = "its content is not in TensorFlow's checkpoint format"
             raise CheckpointError(
-                f"{path}: not a readable TensorFlow checkpoint, or a truncated/corrupt one ({reason})"
+                f"{path}: not a readable TensorFlow checkpoint, or a truncated/corrupt one ({reason}); "
+                "expected slim's .ckpt, a V2 prefix, a folder or .tar.gz of one, or a .weights.h5/.keras"
             ) from None
 
 

@@ -1,55 +1,152 @@
-"""The ``inception-v2`` command line."""
+"""The ``inception-v2`` command line.
+
+One vocabulary across commands: ``--weights`` (default ``imagenet``), ``--out``/``DST``,
+``--report FILE`` (JSON report), ``--json`` (JSON on stdout instead of the table),
+``--quiet`` (no progress), ``--verbose`` (TensorFlow's own logs too), ``--overwrite``.
+Results go to stdout, progress and messages to stderr.
+
+Exit codes: 0 done; 1 ``convert --verify`` found a difference beyond the tolerance; 2 bad
+input (one line on stderr naming the file and the problem; nothing written); 3 slim's
+official weights could not be downloaded (offline).
+"""
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
 import os
 import sys
+import warnings
 from collections.abc import Sequence
 
-# Quiet TensorFlow's C++ start-up chatter (CUDA probing on CPU machines) unless asked for.
+# TensorFlow's C++ start-up chatter (CUDA probing on CPU machines) unless asked for.
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 EXIT_VERIFY_FAILED = 1
 EXIT_BAD_INPUT = 2
 EXIT_NO_WEIGHTS = 3  # the official weights could not be downloaded (offline)
 
+COMMANDS = """commands:
+  convert        slim checkpoint -> Keras .weights.h5/.keras (--verify: against tf_slim's graph)
+  eval           top-1/top-5 on ImageNet or class folders, slim's protocol
+  predict        top classes of image files (or folders of them)
+  finetune       train a new head (or more) on class folders; resumable
+  export         a classifier as SavedModel, LiteRT or ONNX
+  bench          speed against tf_slim's graph on this machine
+  example-data   write the bundled ants/bees photos, to try finetune
+  make-test-checkpoint  a random slim checkpoint built by tf_slim (tests, offline demos)
+
+exit codes: 0 done, 1 verification failed, 2 bad input, 3 official weights not downloadable"""
+
+WEIGHTS_HELP = "'imagenet', a slim checkpoint, or a converted or fine-tuned .weights.h5/.keras"
+#: Third-party warnings that say nothing to a user of the command line (--verbose shows them).
+KNOWN_WARNINGS = (
+    r"Your input ran out of data",
+    r".*`shuffle=True` was passed.*",
+    r"Tight layout not applied",
+    r".*np\.object.*",
+    r".*is deprecated.*",
+)
+
+
+def positive_int(text: str) -> int:
+    """argparse type: an integer >= 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def positive_float(text: str) -> float:
+    """argparse type: a number > 0."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"must be greater than 0, got {text}")
+    return value
+
+
+class _Formatter(argparse.RawDescriptionHelpFormatter):
+    """Defaults shown in --help where there is one to show; descriptions kept as written."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        text = action.help or ""
+        if (
+            "default" in text
+            or not action.option_strings
+            or action.default in (None, False, argparse.SUPPRESS)
+        ):
+            return text
+        return f"{text} (default: %(default)s)".strip()
+
+
+class _Parser(argparse.ArgumentParser):
+    """A usage mistake is one line on stderr, exit 2 (argparse would print the usage first)."""
+
+    def error(self, message: str):
+        self.exit(EXIT_BAD_INPUT, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
+def _common_options() -> argparse.ArgumentParser:
+    common = _Parser(add_help=False)
+    common.add_argument("--quiet", action="store_true", help="no progress bars or notes on stderr")
+    common.add_argument(
+        "--verbose", action="store_true", help="show TensorFlow's and other libraries' own logs and warnings"
+    )
+    return common
+
+
+def _add(subparsers, name: str, help: str, description: str) -> argparse.ArgumentParser:
+    return subparsers.add_parser(
+        name, help=help, description=description, parents=[_common_options()], formatter_class=_Formatter
+    )
+
+
+def _say(args: argparse.Namespace, *lines: str) -> None:
+    """A note for the person at the terminal (stderr), unless --quiet."""
+    if not args.quiet:
+        print(*lines, sep="\n", file=sys.stderr, flush=True)
+
+
+# ----------------------------------------------------------------------------- convert
+
 
 def _add_convert(subparsers) -> None:
-    p = subparsers.add_parser(
+    p = _add(
+        subparsers,
         "convert",
-        help="convert a slim checkpoint into Keras weights",
-        description="Convert slim's inception_v2 checkpoint (V1 file, V2 prefix, directory or "
-        ".tar.gz) into Keras .weights.h5 or .keras, optionally verifying it against tf_slim's graph.",
+        "convert a slim checkpoint into Keras weights",
+        "Convert slim's inception_v2 checkpoint (V1 file, V2 prefix, directory or .tar.gz) into Keras "
+        ".weights.h5 or .keras. With --verify, tf_slim's own graph is run on the same checkpoint first, "
+        "and nothing is written if any end point differs beyond the tolerance.",
     )
     p.add_argument("src", help="slim checkpoint: inception_v2.ckpt, a V2 prefix, a directory or a .tar.gz")
     p.add_argument("dst", help="output: *.weights.h5 or *.keras")
     p.add_argument("--overwrite", action="store_true", help="replace DST if it exists")
-    p.add_argument(
-        "--ema",
-        action="store_true",
-        help="take the ExponentialMovingAverage shadow of each variable where present",
-    )
-    p.add_argument(
-        "--verify",
-        action="store_true",
-        help="run tf_slim's graph on the same checkpoint and compare every end point",
-    )
-    p.add_argument("--verify-batch", type=int, default=2, metavar="N", help="images in the verify batch")
+    p.add_argument("--ema", action="store_true", help="take each variable's moving-average shadow")
+    p.add_argument("--verify", action="store_true", help="compare every end point with tf_slim's graph")
+    p.add_argument("--verify-batch", type=positive_int, default=2, metavar="N", help="images to verify on")
     p.add_argument(
         "--tolerance",
-        type=float,
-        default=None,
-        help="max |diff| allowed, times max(1, max |slim|) per end point (default 1e-4)",
+        type=positive_float,
+        default=1e-4,
+        help="max |Keras - slim| allowed per end point, times max(1, max |slim|) of that end point",
     )
+    p.add_argument("--json", action="store_true", help="print the result as JSON")
     p.set_defaults(run=_run_convert)
 
 
 def _run_convert(args: argparse.Namespace) -> int:
-    from inception_v2.convert import DEFAULT_TOLERANCE, VerificationError, convert_checkpoint
+    import json
 
-    tolerance = DEFAULT_TOLERANCE if args.tolerance is None else args.tolerance
+    from inception_v2.convert import VerificationError, convert_checkpoint
+
     try:
         result = convert_checkpoint(
             args.src,
@@ -58,99 +155,22 @@ def _run_convert(args: argparse.Namespace) -> int:
             use_ema=args.ema,
             verify=args.verify,
             verify_batch=args.verify_batch,
-            tolerance=tolerance,
+            tolerance=args.tolerance,
         )
     except VerificationError as e:
         print(e.conversion.summary())
-        print(f"FAILED: {e}", file=sys.stderr)
+        print(f"inception-v2 convert: verification failed, {args.dst} not written: {e}", file=sys.stderr)
         return EXIT_VERIFY_FAILED
+    if args.json:
+        print(json.dumps(result.to_dict(), indent=2))
+        return 0
     print(result.summary())
     if args.verify:
-        print(f"OK: every end point within {tolerance:g} of slim's graph")
+        print(f"OK: every end point within {args.tolerance:g} x max(1, max |slim|) of slim's graph")
     return 0
 
 
-def _add_test_checkpoint(subparsers) -> None:
-    p = subparsers.add_parser(
-        "make-test-checkpoint",
-        help="write a random slim checkpoint built by tf_slim (for tests and offline demos)",
-        description="Build tf_slim's inception_v2 with random weights and realistic batch-norm "
-        "statistics and save it as slim's Saver does. Not a trained network.",
-    )
-    p.add_argument("dst", help="checkpoint path to write (V1 file or V2 prefix)")
-    p.add_argument("--classes", type=int, default=1001)
-    p.add_argument("--depth-multiplier", type=float, default=1.0)
-    p.add_argument("--min-depth", type=int, default=16)
-    p.add_argument("--format", choices=("V1", "V2"), default="V1", help="V1: slim's 2016 single file")
-    p.add_argument("--seed", type=int, default=0)
-    p.set_defaults(run=_run_test_checkpoint)
-
-
-def _run_test_checkpoint(args: argparse.Namespace) -> int:
-    from pathlib import Path
-
-    from inception_v2.slim_reference import random_slim_variables, save_slim_variables
-
-    if Path(args.dst).exists() or Path(args.dst + ".index").exists():
-        raise FileExistsError(f"{args.dst}: already exists")
-    variables = random_slim_variables(args.classes, args.depth_multiplier, args.min_depth, args.seed)
-    print(save_slim_variables(variables, args.dst, args.format))
-    return 0
-
-
-def _add_example_data(subparsers) -> None:
-    p = subparsers.add_parser(
-        "example-data",
-        help="write the bundled ants/bees image set (class folders) to try finetune on",
-        description="Copy the 36 ants and bees photos shipped with the package to DIR/train/<class>/ "
-        "and DIR/val/<class>/, the layout finetune reads. Your own data: any folder of the same shape.",
-    )
-    p.add_argument("dst", help="folder to create (must not exist)")
-    p.set_defaults(run=_run_example_data)
-
-
-def _run_example_data(args: argparse.Namespace) -> int:
-    from inception_v2.example_data import write_example_data
-
-    print(write_example_data(args.dst))
-    return 0
-
-
-def _add_eval(subparsers) -> None:
-    p = subparsers.add_parser(
-        "eval",
-        help="evaluate on ImageNet (or class folders) as slim's eval_image_classifier does",
-        description="Top-1 / top-5 with slim's eval preprocessing and metrics. Data: slim's "
-        "validation-*-of-00128 TFRecords, a folder of ILSVRC2012_val_*.JPEG, or class folders. "
-        "Without --data, the 100 bundled ImageNet validation images.",
-    )
-    p.add_argument(
-        "--weights",
-        default="imagenet",
-        help="'imagenet' (default), a slim checkpoint or converted .weights.h5/.keras",
-    )
-    p.add_argument("--data", default=None, help="TFRecord dir/glob, raw validation dir, or class folders")
-    p.add_argument(
-        "--ground-truth",
-        default=None,
-        help="50,000-line validation ground truth for a raw directory (default: bundled)",
-    )
-    p.add_argument("--batch-size", type=int, default=50)
-    p.add_argument("--limit", type=int, default=None, help="evaluate only the first N images")
-    p.add_argument(
-        "--labels-offset",
-        type=int,
-        default=None,
-        help="subtract from labels (default: 0 for 1001-class models, 1 for 1000)",
-    )
-    p.add_argument("--strict", action="store_true", help="fail on the first unreadable image")
-    p.add_argument("--predictions-csv", default=None, help="write every image's label and top-5")
-    p.add_argument("--report", default=None, help="write the JSON report here")
-    p.add_argument("--plot", default=None, help="write a per-class accuracy PNG here")
-    p.add_argument("--overwrite", action="store_true", help="replace existing report/CSV/plot files")
-    p.add_argument("--quiet", action="store_true", help="no progress bar")
-    _add_precision_options(p)
-    p.set_defaults(run=_run_eval)
+# ----------------------------------------------------------------------------- eval
 
 
 def _add_precision_options(parser) -> None:
@@ -160,17 +180,16 @@ def _add_precision_options(parser) -> None:
         "--precision",
         choices=PRECISIONS,
         default=DEFAULT_PRECISION,
-        help="float32: true float32, what reproduces slim (TF32 off on GPUs; the default); "
-        "tf32: allow TF32 on GPUs (faster, ~1e-2 logit error); bfloat16: the fast path "
-        "(default: %(default)s)",
+        help="float32: true float32, what reproduces slim (TF32 off on GPUs); tf32: allow TF32 on "
+        "GPUs (faster, ~1e-2 logit error); bfloat16: the fast path",
     )
     parser.add_argument(
         "--fast",
         action="store_const",
         const="bfloat16",
         dest="precision",
-        help="same as --precision bfloat16: batch norm folded, bfloat16 (AMX/AVX512-BF16 CPUs, GPUs); "
-        "not bit for bit equal to float32",
+        default=argparse.SUPPRESS,  # --precision holds the default
+        help="same as --precision bfloat16: batch norm folded, bfloat16; not bit for bit equal to float32",
     )
 
 
@@ -180,10 +199,42 @@ def _model_options(args: argparse.Namespace) -> dict:
     return model_options(args.precision)
 
 
+def _add_eval(subparsers) -> None:
+    p = _add(
+        subparsers,
+        "eval",
+        "evaluate on ImageNet (or class folders) as slim's eval_image_classifier does",
+        "Top-1 / top-5 with slim's eval preprocessing and metrics. Data: slim's "
+        "validation-*-of-00128 TFRecords, a folder of ILSVRC2012_val_*.JPEG, or class folders. "
+        "Without --data, the 100 ImageNet validation images bundled with the package.",
+    )
+    p.add_argument("--weights", default="imagenet", help=WEIGHTS_HELP)
+    p.add_argument("--data", default=None, help="TFRecord dir/glob, raw validation dir, or class folders")
+    p.add_argument(
+        "--ground-truth", default=None, help="50,000-line ground truth for a raw folder (default: bundled)"
+    )
+    p.add_argument("--batch-size", type=positive_int, default=50, help="images per batch")
+    p.add_argument("--limit", type=positive_int, default=None, help="evaluate only the first N images")
+    p.add_argument(
+        "--labels-offset",
+        type=int,
+        default=None,
+        help="subtract from labels (default: 0 for 1001-class models, 1 for 1000)",
+    )
+    p.add_argument("--strict", action="store_true", help="fail on the first unreadable image")
+    p.add_argument("--predictions-csv", default=None, metavar="FILE", help="every image's label and top 5")
+    p.add_argument("--report", default=None, metavar="FILE", help="write the JSON report here")
+    p.add_argument("--plot", default=None, metavar="FILE", help="write a per-class accuracy PNG here")
+    p.add_argument("--json", action="store_true", help="print the JSON report instead of the table")
+    p.add_argument("--overwrite", action="store_true", help="replace existing report/CSV/plot files")
+    _add_precision_options(p)
+    p.set_defaults(run=_run_eval)
+
+
 def _run_eval(args: argparse.Namespace) -> int:
     from inception_v2.data import open_data
     from inception_v2.evaluate import evaluate, plot_per_class
-    from inception_v2.files import check_writable
+    from inception_v2.files import atomic_path, check_writable
     from inception_v2.labels import class_ids, class_names
     from inception_v2.weights import build_from_weights
 
@@ -196,6 +247,11 @@ def _run_eval(args: argparse.Namespace) -> int:
     if classes is None:
         raise ValueError(f"{args.weights}: has no Logits layer; cannot classify")
     if data.imagenet:
+        if classes not in (1000, 1001) and args.labels_offset is None:
+            raise ValueError(
+                f"{args.weights}: a {classes}-class model cannot be scored on ImageNet's 1,000 classes; "
+                "evaluate it on its own class folders (--data DIR)"
+            )
         offset = 1001 - classes if args.labels_offset is None else args.labels_offset
         names = class_names(classes) if classes in (1000, 1001) else None
         ids = class_ids(classes) if classes in (1000, 1001) else None
@@ -219,28 +275,40 @@ def _run_eval(args: argparse.Namespace) -> int:
         precision=args.precision,
     )
     result.weights = str(args.weights)
-    print(result.table())
+    print(result.to_json() if args.json else result.table())
     if result.skipped:
-        print(f"skipped {len(result.skipped)} unreadable image(s):", *result.skipped[:20], sep="\n  ")
+        _say(
+            args,
+            f"skipped {len(result.skipped)} unreadable image(s):",
+            *[f"  {s}" for s in result.skipped[:20]],
+        )
     if args.report:
-        from inception_v2.files import atomic_path
-
         with atomic_path(args.report, overwrite=args.overwrite) as tmp:
             tmp.write_text(result.to_json())
-        print(f"report: {args.report}")
+        _say(args, f"report: {args.report}")
     if args.predictions_csv:
-        print(f"predictions: {args.predictions_csv}")
+        _say(args, f"predictions: {args.predictions_csv}")
     if args.plot:
         plot_per_class(result, args.plot, names, overwrite=args.overwrite)
-        print(f"plot: {args.plot}")
+        _say(args, f"plot: {args.plot}")
     return 0
 
 
+# ----------------------------------------------------------------------------- predict
+
+
 def _add_predict(subparsers) -> None:
-    p = subparsers.add_parser("predict", help="top-5 ImageNet classes of image files")
-    p.add_argument("images", nargs="+", help="image files (JPEG, PNG, GIF, BMP)")
-    p.add_argument("--weights", default="imagenet")
-    p.add_argument("--top", type=int, default=5)
+    p = _add(
+        subparsers,
+        "predict",
+        "top classes of image files (or folders of them)",
+        "Classify images with slim's eval preprocessing: ImageNet names for slim's weights, the "
+        "class names of a fine-tuned model (its classes.json, written by finetune beside the model). "
+        "A file that cannot be decoded is skipped with a note; the others are still classified.",
+    )
+    p.add_argument("images", nargs="+", help="image files (JPEG, PNG, GIF, BMP) or folders of them")
+    p.add_argument("--weights", default="imagenet", help=WEIGHTS_HELP)
+    p.add_argument("--top", type=positive_int, default=5, help="classes shown per image")
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
     _add_precision_options(p)
     p.set_defaults(run=_run_predict)
@@ -251,48 +319,75 @@ def _run_predict(args: argparse.Namespace) -> int:
 
     import numpy as np
 
+    from inception_v2.data import image_files
     from inception_v2.inference import predict
-    from inception_v2.labels import decode_predictions
+    from inception_v2.labels import labels_for
     from inception_v2.preprocessing import load_for_eval
     from inception_v2.weights import build_from_weights
 
-    images = []
-    for path in args.images:
-        if not os.path.isfile(path):
-            raise FileNotFoundError(f"{path}: no such image file")
+    images, shown = [], []
+    for path in image_files(args.images):
         try:
-            images.append(load_for_eval(path))
-        except Exception as e:  # TensorFlow raises several types for undecodable data
-            raise ValueError(f"{path}: cannot be decoded as an image ({type(e).__name__})") from None
-    model, _, _ = build_from_weights(args.weights, **_model_options(args))
+            images.append(load_for_eval(str(path)))
+            shown.append(str(path))
+        except Exception:  # TensorFlow raises several types for undecodable data
+            _say(args, f"skipped: {path}: cannot be decoded as an image")
+    if not images:
+        raise ValueError(f"{', '.join(args.images)}: no image could be decoded")
+    model, config, _ = build_from_weights(args.weights, **_model_options(args))
+    if config.classes is None:
+        raise ValueError(f"{args.weights}: has no Logits layer; cannot classify")
+    ids, names = labels_for(args.weights, config.classes)
     probabilities = predict(model, np.stack(images), batch_size=32, precision=args.precision)
-    decoded = decode_predictions(probabilities, top=args.top)
+    best = np.argsort(-probabilities, axis=-1, kind="stable")[:, : args.top]
+    results = [
+        {
+            "image": path,
+            "top": [
+                {"index": int(i), "synset": ids[i], "name": names[i], "probability": float(row[i])}
+                for i in top
+            ],
+        }
+        for path, row, top in zip(shown, probabilities, best, strict=True)
+    ]
     if args.json:
-        out = [
-            {"image": path, "top": [{"synset": s, "name": n, "probability": p} for s, n, p in top]}
-            for path, top in zip(args.images, decoded, strict=True)
-        ]
-        print(json.dumps(out, indent=2))
+        print(json.dumps(results, indent=2))
         return 0
-    for path, top in zip(args.images, decoded, strict=True):
-        print(path)
-        for rank, (synset, name, prob) in enumerate(top, 1):
-            print(f"  {rank}. {prob:7.2%}  {synset}  {name}")
+    for result in results:
+        print(result["image"])
+        for rank, entry in enumerate(result["top"], 1):
+            label = (
+                entry["name"] if entry["synset"] == entry["name"] else f"{entry['synset']}  {entry['name']}"
+            )
+            print(f"  {rank}. {entry['probability']:7.2%}  {label}")
     return 0
 
 
+# ----------------------------------------------------------------------------- bench
+
+
 def _add_bench(subparsers) -> None:
-    p = subparsers.add_parser(
+    p = _add(
+        subparsers,
         "bench",
-        help="race the Keras port against tf_slim's graph (speed, pipeline, memory, converter)",
-        description="One run on this machine: images/s of slim's TF1 graph and of the Keras port "
+        "race the Keras port against tf_slim's graph (speed, pipeline, memory, converter)",
+        "One run on this machine: images/s of slim's TF1 graph and of the Keras port "
         "(call, predict, folded BN, bf16 fast path, XLA) at several batch sizes on each Keras "
         "backend installed, input pipeline vs model, eval peak memory, converter time.",
     )
-    p.add_argument("--json", default="bench.json", help="write the results here (default bench.json)")
+    p.add_argument("--report", default="bench.json", metavar="FILE", help="write the JSON report here")
+    p.add_argument(
+        "--json",
+        nargs="?",
+        const=True,
+        default=False,
+        metavar="FILE",
+        help="print the JSON report instead of the table (--json FILE: old spelling of --report FILE)",
+    )
+    p.add_argument("--overwrite", action="store_true", help="replace the report if it exists")
     p.add_argument("--batches", default="1,8,32", help="comma-separated batch sizes")
-    p.add_argument("--rounds", type=int, default=3, help="interleaved rounds per measurement")
-    p.add_argument("--seconds", type=float, default=3.0, help="minimum seconds per measurement")
+    p.add_argument("--rounds", type=positive_int, default=3, help="interleaved rounds per measurement")
+    p.add_argument("--seconds", type=positive_float, default=3.0, help="minimum seconds per measurement")
     p.add_argument("--backends", default="tensorflow,jax,torch", help="Keras backends to measure")
     p.add_argument("--quick", action="store_true", help="1 round of 1 s: a smoke run, not numbers to quote")
     p.add_argument(
@@ -305,63 +400,81 @@ def _add_bench(subparsers) -> None:
 
 def _run_bench(args: argparse.Namespace) -> int:
     from inception_v2.bench import run
+    from inception_v2.files import check_writable
 
+    report = args.report
+    if isinstance(args.json, str):  # the old spelling: --json FILE
+        report, args.json = args.json, False
+    check_writable(report, args.overwrite)
+    try:
+        batches = tuple(positive_int(b) for b in args.batches.split(","))
+    except argparse.ArgumentTypeError as e:
+        raise ValueError(f"--batches {args.batches}: {e}") from None
     run(
-        out=args.json,
-        batches=tuple(int(b) for b in args.batches.split(",")),
+        out=report,
+        batches=batches,
         rounds=args.rounds,
         seconds=args.seconds,
         backends=tuple(args.backends.split(",")),
         quick=args.quick,
         torch_compile=args.torch_compile,
+        as_json=args.json,
     )
     return 0
 
 
+# ----------------------------------------------------------------------------- finetune
+
+
 def _add_finetune(subparsers) -> None:
-    p = subparsers.add_parser(
+    p = _add(
+        subparsers,
         "finetune",
-        help="fine-tune on a folder of class sub-folders (resumable)",
-        description="Train a new head (or more) on class folders: DATA/train + DATA/val, or DATA's "
-        "class folders split by --validation-split. Re-running the same command resumes.",
+        "fine-tune on a folder of class sub-folders (resumable)",
+        "Train a new head (or more) on class folders: DATA/train + DATA/val, or DATA's class folders "
+        "split by --validation-split. Re-running the same command resumes. Progress goes to stderr, "
+        "the final summary (JSON) to stdout. Try it: inception-v2 example-data ants_bees.",
     )
     p.add_argument("--data", required=True, help="class folders, or a folder holding train/ and val/")
     p.add_argument("--out", required=True, help="output folder (models, curves, logs, backup)")
-    p.add_argument("--weights", default="imagenet", help="'imagenet', a slim checkpoint or converted file")
-    p.add_argument("--epochs", type=int, default=5)
-    p.add_argument("--batch-size", type=int, default=32)
+    p.add_argument("--weights", default="imagenet", help=WEIGHTS_HELP)
+    p.add_argument("--epochs", type=positive_int, default=5, help="epochs in all (a resumed run counts on)")
+    p.add_argument("--batch-size", type=positive_int, default=32, help="images per step")
     p.add_argument(
-        "--train",
-        default="head",
-        help="'head', 'all', or an end point (e.g. Mixed_5a) from which on to train",
+        "--train", default="head", help="'head', 'all', or the end point (e.g. Mixed_5a) to train from"
     )
-    p.add_argument("--optimizer", choices=("adam", "sgd"), default="adam")
-    p.add_argument(
-        "--learning-rate", type=float, default=1e-3, help="default 1e-3 (head); use ~1e-5 with --train all"
-    )
+    p.add_argument("--optimizer", choices=("adam", "sgd"), default="adam", help="sgd: with momentum")
+    p.add_argument("--learning-rate", type=positive_float, default=1e-3, help="use ~1e-5 with --train all")
     p.add_argument("--momentum", type=float, default=0.9, help="for --optimizer sgd")
     p.add_argument(
         "--train-batch-norm",
         action="store_true",
         help="update batch-norm statistics in the trained part (default: frozen)",
     )
-    p.add_argument("--batch-norm-momentum", type=float, default=0.99)
-    p.add_argument("--no-color-distortion", action="store_true")
-    p.add_argument("--validation-split", type=float, default=0.2)
+    p.add_argument("--batch-norm-momentum", type=float, default=0.99, help="with --train-batch-norm")
+    p.add_argument("--no-color-distortion", action="store_true", help="skip slim's colour augmentation")
+    p.add_argument(
+        "--validation-split", type=float, default=0.2, help="held out when DATA has no train/ and val/"
+    )
     p.add_argument(
         "--mixed-precision",
         action="store_true",
         help="mixed_bfloat16 on CPU, mixed_float16 on GPU (batch norm, logits in float32)",
     )
-    p.add_argument("--save-every", type=int, default=20, help="back up every N steps (and each epoch)")
-    p.add_argument("--max-steps-per-epoch", type=int, default=None)
+    p.add_argument("--save-every", type=positive_int, default=20, help="back up every N steps and each epoch")
+    p.add_argument("--max-steps-per-epoch", type=positive_int, default=None, help="cap on steps per epoch")
     p.add_argument(
         "--distribute",
         choices=("mirrored",),
         default=None,
         help="data-parallel training over this host's devices (tf.distribute.MirroredStrategy)",
     )
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=int, default=0, help="for the split, augmentation and new weights")
+    p.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="start afresh in an --out that holds a run with other settings (its run files are deleted)",
+    )
     p.set_defaults(run=_run_finetune)
 
 
@@ -391,50 +504,178 @@ def _run_finetune(args: argparse.Namespace) -> int:
 
     from inception_v2.train import finetune
 
-    result = finetune(finetune_settings(args), args.out)
+    # Keras writes its progress bar to stdout: send it to stderr, one line per epoch off a terminal.
+    verbose = 0 if args.quiet else (1 if sys.stderr.isatty() else 2)
+    with contextlib.redirect_stdout(sys.stderr):
+        result = finetune(finetune_settings(args), args.out, verbose=verbose, overwrite=args.overwrite)
     print(json.dumps(result, indent=2))
     return 0
 
 
+# ----------------------------------------------------------------------------- export
+
+
 def _add_export(subparsers) -> None:
-    p = subparsers.add_parser(
-        "export", help="export a classifier (probabilities out) as SavedModel, LiteRT or ONNX"
+    p = _add(
+        subparsers,
+        "export",
+        "export a classifier (probabilities out) as SavedModel, LiteRT or ONNX",
+        "Export a model for serving: images preprocessed as for the model in, class probabilities "
+        "out. The format follows --out's extension (.tflite: LiteRT, .onnx: ONNX, anything else: a "
+        "SavedModel folder) unless --format names it; a mismatch is refused.",
     )
-    p.add_argument("--weights", required=True, help="'imagenet', a slim checkpoint, or a (fine-tuned) .keras")
+    p.add_argument(
+        "--weights",
+        default="imagenet",
+        help=WEIGHTS_HELP,
+    )
     p.add_argument("--out", required=True, help="SavedModel folder, .tflite or .onnx file")
-    p.add_argument("--format", choices=("savedmodel", "litert", "onnx"), default="savedmodel")
-    p.add_argument("--overwrite", action="store_true")
+    p.add_argument(
+        "--format",
+        choices=("savedmodel", "litert", "onnx"),
+        default=None,
+        help="default: --out's extension",
+    )
+    p.add_argument("--overwrite", action="store_true", help="replace --out if it exists")
     p.set_defaults(run=_run_export)
 
 
 def _run_export(args: argparse.Namespace) -> int:
-    from inception_v2.export import export
+    from inception_v2.export import export, format_for
+    from inception_v2.files import check_writable
     from inception_v2.weights import build_from_weights
 
+    fmt = format_for(args.out, args.format)
+    if os.path.exists(args.out) and not args.overwrite:
+        check_writable(args.out, overwrite=False)
     model, _, _ = build_from_weights(args.weights)
-    print(export(model, args.out, args.format, overwrite=args.overwrite))
+    print(export(model, args.out, fmt, overwrite=args.overwrite))
+    return 0
+
+
+# ----------------------------------------------------------------------------- small helpers
+
+
+def _add_test_checkpoint(subparsers) -> None:
+    p = _add(
+        subparsers,
+        "make-test-checkpoint",
+        "write a random slim checkpoint built by tf_slim (for tests and offline demos)",
+        "Build tf_slim's inception_v2 with random weights and realistic batch-norm statistics and "
+        "save it as slim's Saver does. Not a trained network.",
+    )
+    p.add_argument("dst", help="checkpoint path to write (V1 file or V2 prefix)")
+    p.add_argument("--classes", type=positive_int, default=1001, help="size of the Logits layer")
+    p.add_argument("--depth-multiplier", type=positive_float, default=1.0, help="slim's depth_multiplier")
+    p.add_argument("--min-depth", type=positive_int, default=16, help="slim's min_depth")
+    p.add_argument("--format", choices=("V1", "V2"), default="V1", help="V1: slim's 2016 single file")
+    p.add_argument("--seed", type=int, default=0, help="random seed of the weights")
+    p.set_defaults(run=_run_test_checkpoint)
+
+
+def _run_test_checkpoint(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from inception_v2.slim_reference import random_slim_variables, save_slim_variables
+
+    if Path(args.dst).exists() or Path(args.dst + ".index").exists():
+        raise FileExistsError(f"{args.dst}: already exists; name a new checkpoint")
+    variables = random_slim_variables(args.classes, args.depth_multiplier, args.min_depth, args.seed)
+    print(save_slim_variables(variables, args.dst, args.format))
+    return 0
+
+
+def _add_example_data(subparsers) -> None:
+    p = _add(
+        subparsers,
+        "example-data",
+        "write the bundled ants/bees image set (class folders) to try finetune on",
+        "Copy the 36 ants and bees photos shipped with the package to DST/train/<class>/ and "
+        "DST/val/<class>/, the layout finetune reads. Your own data: any folder of the same shape.",
+    )
+    p.add_argument("dst", help="folder to create (must not exist)")
+    p.set_defaults(run=_run_example_data)
+
+
+def _run_example_data(args: argparse.Namespace) -> int:
+    from inception_v2.example_data import write_example_data
+
+    print(write_example_data(args.dst))
     return 0
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="inception-v2", description="TF-slim's Inception V2 in Keras 3: convert, evaluate, predict."
+    from inception_v2 import __version__
+
+    parser = _Parser(
+        prog="inception-v2",
+        description="TF-slim's Inception V2 (BN-Inception) in Keras 3, computing what slim's graph computes.",
+        epilog=COMMANDS,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    subparsers = parser.add_subparsers(dest="command", required=True)
-    _add_convert(subparsers)
-    _add_eval(subparsers)
-    _add_predict(subparsers)
-    _add_bench(subparsers)
-    _add_finetune(subparsers)
-    _add_export(subparsers)
-    _add_test_checkpoint(subparsers)
-    _add_example_data(subparsers)
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for add in (
+        _add_convert,
+        _add_eval,
+        _add_predict,
+        _add_finetune,
+        _add_export,
+        _add_bench,
+        _add_example_data,
+        _add_test_checkpoint,
+    ):
+        add(subparsers)
     return parser
 
 
+@contextlib.contextmanager
+def _quiet_libraries():
+    """TensorFlow's C++ logs (written straight to file descriptor 2, some before they read
+    TF_CPP_MIN_LOG_LEVEL) go to /dev/null; Python's ``sys.stderr`` keeps the terminal, so our
+    messages, progress and tracebacks still show. Known third-party warnings are hidden."""
+    sys.stderr.flush()
+    terminal = os.dup(2)
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, 2)
+    os.close(devnull)
+    python_stderr = sys.stderr
+    sys.stderr = open(terminal, "w", buffering=1, encoding="utf-8", errors="backslashreplace", closefd=False)
+    try:
+        with warnings.catch_warnings():
+            for message in KNOWN_WARNINGS:
+                warnings.filterwarnings("ignore", message=message)
+            yield
+    finally:
+        sys.stderr.flush()
+        sys.stderr = python_stderr
+        os.dup2(terminal, 2)
+        os.close(terminal)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    logging.getLogger("tensorflow").setLevel(logging.ERROR)  # TF1 deprecation notices
+    """Run one command; ``argv`` None means the process's own command line (its stderr is
+    then kept quiet of library logs unless --verbose)."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    quiet = argv is None and not args.verbose
+    with _quiet_libraries() if quiet else contextlib.nullcontext():
+        logging.getLogger("tensorflow").setLevel(logging.ERROR)  # TF1 deprecation notices
+        return _run(args)
+
+
+#: Exceptions that mean bad input: reported in one line, exit 2.
+BAD_INPUT = (
+    FileNotFoundError,
+    FileExistsError,
+    IsADirectoryError,
+    NotADirectoryError,
+    ValueError,
+    ImportError,
+)
+
+
+def _run(args: argparse.Namespace) -> int:
     from inception_v2.download import DownloadError
 
     try:
@@ -442,9 +683,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except DownloadError as e:
         print(f"inception-v2 {args.command}: error: {e}", file=sys.stderr)
         return EXIT_NO_WEIGHTS
-    except (FileNotFoundError, FileExistsError, IsADirectoryError, ValueError, ImportError) as e:
+    except BAD_INPUT as e:
         # Bad input: one clear line naming the file and the problem, no traceback.
-        print(f"inception-v2 {args.command}: error: {e}", file=sys.stderr)
+        message = str(e)
+        if isinstance(e, FileExistsError) and hasattr(args, "overwrite") and "--overwrite" not in message:
+            message += "; add --overwrite to replace it"
+        print(f"inception-v2 {args.command}: error: {message}", file=sys.stderr)
         return EXIT_BAD_INPUT
 
 

@@ -39,6 +39,10 @@ class Conversion:
             k: v for k, v in self.max_abs_diff.items() if v > tolerance * max(1.0, self.max_abs_reference[k])
         }
 
+    def to_dict(self) -> dict:
+        """The result as JSON-ready data (``convert --json``)."""
+        return asdict(self)
+
     def summary(self) -> str:
         lines = [
             f"{self.source} -> {self.destination} in {self.seconds:.1f} s",
@@ -69,16 +73,17 @@ def convert_checkpoint(
     one checkpoint, or a ``.tar.gz`` of one. ``destination``: ``*.weights.h5`` or
     ``*.keras``; an existing file is replaced only with ``overwrite``. With ``verify``,
     tf_slim's own graph is restored from ``source`` and run beside the Keras model
-    on a random batch; ``VerificationError`` is raised above ``tolerance`` (scaled
-    by the end point's magnitude when that exceeds 1), after the file is written.
+    on a random batch first; above ``tolerance`` (scaled by the end point's magnitude
+    when that exceeds 1) ``VerificationError`` is raised and nothing is written.
     """
     start = time.perf_counter()
     destination = Path(destination)
     if not is_keras_weights(destination):
         raise ValueError(f"{destination}: destination must end in .weights.h5 or .keras")
+    if verify_batch < 1:
+        raise ValueError(f"verify_batch must be at least 1, got {verify_batch}")
     check_writable(destination, overwrite)
     model, config, report = build_from_weights(source, use_ema=use_ema)
-    save_weights(model, destination, asdict(config), overwrite=overwrite)
     result = Conversion(str(source), str(destination), config, report, time.perf_counter() - start)
     if verify:
         result.max_abs_diff, result.max_abs_reference = compare_with_slim(
@@ -87,6 +92,9 @@ def convert_checkpoint(
         worst = result.beyond(tolerance)
         if worst:
             raise VerificationError(result, worst, tolerance)
+    saving = time.perf_counter()
+    save_weights(model, destination, asdict(config), overwrite=overwrite)
+    result.seconds += time.perf_counter() - saving  # conversion time, verification excluded
     return result
 
 
@@ -96,7 +104,7 @@ class VerificationError(RuntimeError):
     def __init__(self, conversion: Conversion, worst: dict[str, float], tolerance: float):
         self.conversion = conversion
         shown = ", ".join(f"{k} {v:.3g}" for k, v in worst.items())
-        super().__init__(f"Keras and slim differ beyond {tolerance:g}: {shown}")
+        super().__init__(f"Keras and slim differ beyond {tolerance:g} x max(1, max |slim|): {shown}")
 
 
 def compare_with_slim(

@@ -130,6 +130,22 @@ def _image_files(directory: Path) -> list[Path]:
     return sorted(p for p in directory.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
 
 
+def image_files(paths: list[str | Path]) -> list[Path]:
+    """The files named, with each folder replaced by the image files in it (by name)."""
+    files = []
+    for path in map(Path, paths):
+        if path.is_dir():
+            found = _image_files(path)
+            if not found:
+                raise DataError(f"{path}: a folder with no image files ({', '.join(IMAGE_SUFFIXES)})")
+            files += found
+        elif path.is_file():
+            files.append(path)
+        else:
+            raise FileNotFoundError(f"{path}: no such image file or folder")
+    return files
+
+
 def imagenet_directory(directory: str | Path, ground_truth: str | Path | None = None) -> EvalData:
     """Raw ``ILSVRC2012_val_*.JPEG`` files labelled by the 50,000-line ground-truth file."""
     directory = Path(directory)

@@ -48,7 +48,8 @@ class EvalResult:
 
     count: int = 0
     top1: float = 0.0
-    top5: float = 0.0
+    top5: float | None = 0.0  # None for a model of 5 classes or fewer (always 100 %)
+    num_classes: int = 0
     images_per_second: float = 0.0  # after the first batch (tracing, kernel set-up)
     seconds: float = 0.0  # all of it
     skipped: list[str] = field(default_factory=list)
@@ -59,13 +60,15 @@ class EvalResult:
     labels_offset: int = 0
     precision: str = ""  # what the model computed in: float32 (slim's), tf32 or bfloat16
     per_class: dict[int, list[int]] = field(default_factory=dict)  # label -> [top-1 correct, total]
+    class_names: list[str] | None = field(default=None, repr=False)  # by label, for the report
+    class_ids: list[str] | None = field(default=None, repr=False)  # ImageNet synsets by label
 
     def table(self) -> str:
         rows = [
             ("images evaluated", f"{self.count:,}"),
             ("images skipped (unreadable)", f"{len(self.skipped):,}"),
             ("top-1 accuracy", f"{100 * self.top1:.2f} %"),
-            ("top-5 recall", f"{100 * self.top5:.2f} %"),
+            *([("top-5 recall", f"{100 * self.top5:.2f} %")] if self.top5 is not None else []),
             ("throughput (warm)", f"{self.images_per_second:.1f} images/s"),
             ("precision", self.precision),
             ("weights", self.weights),
@@ -75,8 +78,19 @@ class EvalResult:
         return "\n".join(f"{name:<{width}}  {value}" for name, value in rows)
 
     def to_json(self) -> str:
+        """The report: every field, and per class its name (and synset), counts and accuracy,
+        keyed by synset for ImageNet (two classes share a name), else by name."""
         report = asdict(self)
-        report["per_class"] = {str(k): v for k, v in sorted(self.per_class.items())}
+        del report["class_names"], report["class_ids"]
+        per_class = {}
+        for label, (correct, total) in sorted(self.per_class.items()):
+            name = self.class_names[label] if self.class_names else str(label)
+            entry = {"index": label, "name": name, "correct": correct, "total": total}
+            if self.class_ids:
+                entry["synset"] = self.class_ids[label]
+            entry["accuracy"] = correct / total
+            per_class[self.class_ids[label] if self.class_ids else name] = entry
+        report["per_class"] = per_class
         return json.dumps(report, indent=2)
 
 
@@ -105,7 +119,13 @@ def evaluate(
     expected = data.expected_ids()
     if limit:
         expected = expected[:limit]
-    result = EvalResult(weights="", data=data.description, batch_size=batch_size, labels_offset=labels_offset)
+    result = EvalResult(
+        data=data.description,
+        batch_size=batch_size,
+        labels_offset=labels_offset,
+        class_names=class_names,
+        class_ids=class_ids,
+    )
     progress = Progress(len(expected)) if show_progress else None
     top1 = top5 = 0
     cursor = 0
@@ -136,6 +156,7 @@ def evaluate(
             images = np.transpose(batch["image"], (0, 3, 1, 2)) if nchw else batch["image"]
             logits = np.asarray(run(images), dtype=np.float32)
             logits = logits.reshape(len(labels), -1)
+            result.num_classes = logits.shape[-1]
             if labels.min() < 0 or labels.max() >= logits.shape[-1]:
                 raise DataError(
                     f"labels {labels.min()}..{labels.max()} (after offset {labels_offset}) do not fit "
@@ -164,10 +185,13 @@ def evaluate(
     end = time.perf_counter()
     result.seconds = end - start
     if progress:
-        progress.close(
-            f"top-1 {100 * top1 / max(result.count, 1):.2f}%  top-5 {100 * top5 / max(result.count, 1):.2f}%"
-        )
+        shown = f"top-1 {100 * top1 / max(result.count, 1):.2f}%"
+        if result.num_classes > 5:
+            shown += f"  top-5 {100 * top5 / max(result.count, 1):.2f}%"
+        progress.close(shown)
     result.top1, result.top5 = top1 / result.count, top5 / result.count
+    if result.num_classes <= 5:
+        result.top5 = None
     warm = result.count - warm_count
     result.images_per_second = warm / (end - warm_start) if warm else result.count / result.seconds
     return result
@@ -207,6 +231,11 @@ def _write_predictions(writer, ids, labels, logits, class_names, class_ids) -> N
         writer.writerow([element_id, *describe(label), *cells])
 
 
+def _short(name: str, width: int = 28) -> str:
+    name = name.split(",")[0]  # ImageNet: "tench, Tinca tinca" -> "tench"
+    return name if len(name) <= width else name[: width - 1] + "…"
+
+
 def plot_per_class(
     result: EvalResult, path: str | Path, class_names: list[str] | None = None, overwrite: bool = False
 ) -> Path:
@@ -218,10 +247,11 @@ def plot_per_class(
 
     items = sorted(result.per_class.items(), key=lambda kv: kv[1][0] / kv[1][1])
     accuracy = [100 * c / n for _, (c, n) in items]
-    fig, ax = plt.subplots(figsize=(max(6, min(0.25 * len(items), 24)), 4.5), dpi=100)
+    # Constrained layout makes room for the rotated names; long ImageNet names are shortened.
+    fig, ax = plt.subplots(figsize=(max(6, min(0.25 * len(items), 24)), 5.5), dpi=100, layout="constrained")
     ax.bar(range(len(items)), accuracy, width=1.0 if len(items) > 60 else 0.8, color="tab:blue")
     if len(items) <= 60:
-        labels = [class_names[k] if class_names else str(k) for k, _ in items]
+        labels = [_short(class_names[k]) if class_names else str(k) for k, _ in items]
         ax.set_xticks(range(len(items)), labels, rotation=90, fontsize=7)
     else:
         ax.set_xlabel(f"{len(items)} classes, sorted by accuracy")
@@ -230,7 +260,6 @@ def plot_per_class(
     ax.set_ylim(0, 105)
     ax.set_title(f"Per-class top-1 accuracy ({result.count:,} images)")
     ax.legend(loc="lower right")
-    fig.tight_layout()
     with atomic_path(path, overwrite=overwrite) as tmp:
         fig.savefig(tmp, format="png")
     plt.close(fig)

@@ -27,19 +27,34 @@ def serving_model(model: keras.Model) -> keras.Model:
     return keras.Model(model.input, probabilities, name=f"{model.name}_serving")
 
 
+def format_for(path: str | os.PathLike, fmt: str | None = None) -> str:
+    """The export format of ``path``: ``fmt`` if given (it must fit the extension), else the
+    extension's (``.tflite``: litert, ``.onnx``: onnx, anything else: a SavedModel folder)."""
+    suffix = Path(path).suffix.lower()
+    implied = {".tflite": "litert", ".onnx": "onnx"}.get(suffix, "savedmodel")
+    if fmt is None:
+        return implied
+    if fmt not in FORMATS:
+        raise ValueError(f"format must be one of {', '.join(FORMATS)}, got {fmt!r}")
+    if fmt != implied and (suffix in (".tflite", ".onnx") or fmt != "savedmodel"):
+        wanted = SUFFIXES[fmt] or "a folder name without .tflite/.onnx"
+        raise ValueError(f"{path}: the {fmt} format wants {wanted}, not {suffix or 'a bare name'}")
+    return fmt
+
+
 def export(
-    model: keras.Model, path: str | os.PathLike, fmt: str = "savedmodel", overwrite: bool = False
+    model: keras.Model, path: str | os.PathLike, fmt: str | None = None, overwrite: bool = False
 ) -> Path:
     """Export ``model``'s probabilities to ``path`` in ``fmt``, atomically.
 
     ``fmt``: ``savedmodel`` (a directory), ``litert`` (``.tflite``) or ``onnx`` (``.onnx``;
-    needs the ``onnx`` extra). The artifact is built beside ``path`` and renamed.
+    needs the ``onnx`` extra); by default the one ``path``'s extension names. The artifact
+    is built beside ``path`` and renamed.
     """
-    if fmt not in FORMATS:
-        raise ValueError(f"format must be one of {', '.join(FORMATS)}, got {fmt!r}")
+    fmt = format_for(path, fmt)
     path = Path(path)
     if path.exists() and not overwrite:
-        raise FileExistsError(f"{path}: already exists; pass overwrite=True (--overwrite) to replace it")
+        raise FileExistsError(f"{path}: already exists")
     path.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=path.parent))
     try:

@@ -13,7 +13,7 @@ def check_writable(path: str | os.PathLike, overwrite: bool) -> Path:
     """Refuse to replace an existing ``path`` unless ``overwrite``; create its folder."""
     path = Path(path)
     if path.exists() and not overwrite:
-        raise FileExistsError(f"{path}: already exists; pass overwrite=True (--overwrite) to replace it")
+        raise FileExistsError(f"{path}: already exists")
     if path.is_dir():
         raise IsADirectoryError(f"{path}: is a directory, expected a file name")
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -57,6 +57,25 @@ def class_ids(num_classes: int = 1001) -> list[str]:
     return [BACKGROUND, *synsets()] if num_classes == 1001 else list(synsets())
 
 
+def labels_for(weights: str | Path, num_classes: int) -> tuple[list[str], list[str]]:
+    """``(ids, names)`` by class index for a model of ``num_classes`` loaded from ``weights``.
+
+    ImageNet's synsets and names for 1001 or 1000 classes; for a fine-tuned model, the class
+    names ``finetune`` wrote to ``classes.json`` beside it (ids = names); else ``class i``.
+    """
+    if num_classes in (1000, 1001):
+        return class_ids(num_classes), class_names(num_classes)
+    beside = Path(weights).parent / "classes.json"
+    if beside.is_file():
+        import json
+
+        names = json.loads(beside.read_text())
+        if isinstance(names, list) and len(names) == num_classes:
+            return list(map(str, names)), list(map(str, names))
+    names = [f"class {i}" for i in range(num_classes)]
+    return names, names
+
+
 def read_ground_truth(path: str | Path) -> list[str]:
     """The 50,000-line validation ground truth (synset per image, in file-number order)."""
     path = Path(path)

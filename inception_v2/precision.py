@@ -19,8 +19,10 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
-import keras
+if TYPE_CHECKING:  # keras (and so TensorFlow) is imported only when a model runs
+    import keras
 
 PRECISIONS = ("float32", "tf32", "bfloat16")
 DEFAULT_PRECISION = "float32"
@@ -71,6 +73,8 @@ def float32_math(precision: str = DEFAULT_PRECISION) -> Iterator[None]:
     TF32 is allowed only for ``"tf32"``; ``"float32"`` and ``"bfloat16"`` (whose float32
     layers must stay float32) get IEEE float32. Every setting is restored on exit.
     """
+    import keras
+
     allow_tf32 = check_precision(precision) == "tf32"
     backend = keras.backend.backend()
     if backend == "tensorflow":
@@ -89,6 +93,8 @@ def float32_math(precision: str = DEFAULT_PRECISION) -> Iterator[None]:
 
 def float32_math_state() -> str:
     """What float32 math the current backend does now: ``"float32"`` or ``"tf32"`` (allowed)."""
+    import keras
+
     backend = keras.backend.backend()
     if backend == "tensorflow":
         import tensorflow as tf

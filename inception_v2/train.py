@@ -137,8 +137,15 @@ class _SaveModels(keras.callbacks.Callback):
         save_weights(self.model, self.out / f"{name}.weights.h5", self.config, overwrite=True)
 
 
+class _History(keras.callbacks.CSVLogger):
+    """Keras' CSVLogger with epochs counted from 1, as the console and state.json count them."""
+
+    def on_epoch_end(self, epoch, logs=None):
+        super().on_epoch_end(epoch + 1, logs)
+
+
 def read_history(path: Path) -> list[dict[str, float]]:
-    """Rows of Keras' CSVLogger, one per epoch (the last row wins if an epoch was redone)."""
+    """Rows of ``history.csv``, one per epoch counted from 1 (the last row wins if an epoch was redone)."""
     by_epoch: dict[int, dict[str, float]] = {}
     with open(path) as f:
         for row in csv.DictReader(f):
@@ -155,51 +162,93 @@ def plot_curves(history_csv: Path, png: Path) -> Path:
     from matplotlib.ticker import MaxNLocator
 
     rows = read_history(history_csv)
-    epochs = [int(r["epoch"]) + 1 for r in rows]
-    fig, axes = plt.subplots(1, 2, figsize=(10, 4), dpi=100)
+    epochs = [int(r["epoch"]) for r in rows]
+    fig, axes = plt.subplots(1, 2, figsize=(10, 4), dpi=100, layout="constrained")
     for ax, metric in zip(axes, ("loss", "accuracy"), strict=True):
         for prefix, style in (("", "-o"), ("val_", "--s")):
             values = [r.get(prefix + metric) for r in rows]
             if any(v is not None for v in values):
                 ax.plot(epochs, values, style, label=(prefix or "train_") + metric)
         ax.set_xlabel("epoch")
-        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        ax.set_xlim(min(epochs) - 0.5, max(epochs) + 0.5)  # one epoch: a tick at 1, not 0.945..1.05
+        if len(epochs) <= 15:
+            ax.set_xticks(epochs)
+        else:
+            ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.set_title(metric)
         ax.grid(alpha=0.3)
         ax.legend()
     fig.suptitle("InceptionV2 fine-tuning")
-    fig.tight_layout()
     with atomic_path(png, overwrite=True) as tmp:
         fig.savefig(tmp, format="png")
     plt.close(fig)
     return png
 
 
-def _check_resume(out: Path, settings: RunSettings) -> None:
+#: What a run writes into its folder (and --overwrite deletes to start afresh).
+RUN_FILES = (
+    "run.json",
+    "classes.json",
+    "state.json",
+    "history.csv",
+    "curves.png",
+    "last.keras",
+    "last.weights.h5",
+    "best.keras",
+    "best.weights.h5",
+)
+RUN_FOLDERS = ("backup", "logs")
+
+
+def _changed_settings(out: Path, settings: RunSettings) -> dict:
+    """``{setting: (recorded, wanted)}`` where ``out``'s run differs from ``settings``."""
     run_file = out / "run.json"
-    wanted = asdict(settings)
-    if run_file.exists():
-        recorded = json.loads(run_file.read_text())
-        changed = {k: (recorded.get(k), v) for k, v in wanted.items() if recorded.get(k) != v}
-        if changed:
-            shown = ", ".join(f"{k}: {a!r} -> {b!r}" for k, (a, b) in changed.items())
-            raise ValueError(f"{out}: holds a run with other settings ({shown}); use a new --out")
-    else:
-        out.mkdir(parents=True, exist_ok=True)
-        with atomic_path(run_file) as tmp:
-            tmp.write_text(json.dumps(wanted, indent=2))
+    if not run_file.exists():
+        return {}
+    recorded = json.loads(run_file.read_text())
+    return {k: (recorded.get(k), v) for k, v in asdict(settings).items() if recorded.get(k) != v}
 
 
-def finetune(settings: RunSettings, out: str | os.PathLike, verbose: int = 1) -> dict:
-    """Run (or resume) fine-tuning; returns the final epoch's logs and where things are."""
+def _clear_run(out: Path) -> None:
+    import shutil
+
+    for name in RUN_FILES:
+        (out / name).unlink(missing_ok=True)
+    for name in RUN_FOLDERS:
+        shutil.rmtree(out / name, ignore_errors=True)
+
+
+def finetune(
+    settings: RunSettings, out: str | os.PathLike, verbose: int = 1, overwrite: bool = False
+) -> dict:
+    """Run (or resume) fine-tuning; returns the final epoch's logs and where things are.
+
+    Everything is checked (settings against a run already in ``out``, the data, the
+    weights) before anything is written, so a failed start leaves ``out`` as it was.
+    ``overwrite`` replaces a run with other settings instead of refusing it.
+    """
     out = Path(out)
-    _check_resume(out, settings)
+    if settings.epochs < 1 or settings.batch_size < 1:
+        raise ValueError(
+            f"epochs and batch size must be at least 1, got {settings.epochs}, {settings.batch_size}"
+        )
+    changed = _changed_settings(out, settings)
+    if changed and not overwrite:
+        shown = ", ".join(f"{k}: {a!r} -> {b!r}" for k, (a, b) in changed.items())
+        raise ValueError(
+            f"{out}: holds a run with other settings ({shown}); "
+            "use a new --out, or --overwrite to start afresh"
+        )
     train_data, val_data = load_splits(settings)
-    for path in train_data.unreadable + val_data.unreadable:
-        print(f"skipped (not a readable image): {path}", flush=True)
     classes = train_data.class_names
-    with atomic_path(out / "classes.json", overwrite=True) as tmp:
-        tmp.write_text(json.dumps(classes))
+    steps = len(train_data.files) // settings.batch_size
+    if settings.max_steps_per_epoch:
+        steps = min(steps, settings.max_steps_per_epoch)
+    if steps < 1:
+        raise ValueError(
+            f"{settings.data}: {len(train_data.files)} training images, fewer than one batch "
+            f"of {settings.batch_size}; pass a smaller --batch-size"
+        )
 
     keras.utils.set_random_seed(settings.seed)
     with strategy_scope(settings.distribute):
@@ -217,14 +266,17 @@ def finetune(settings: RunSettings, out: str | os.PathLike, verbose: int = 1) ->
             loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
             metrics=["accuracy"],
         )
-    steps = len(train_data.files) // settings.batch_size
-    if settings.max_steps_per_epoch:
-        steps = min(steps, settings.max_steps_per_epoch)
-    if steps < 1:
-        raise ValueError(
-            f"{settings.data}: {len(train_data.files)} training images, fewer than one batch "
-            f"of {settings.batch_size}"
-        )
+    # All checked: from here on the run writes into out.
+    if changed:
+        _clear_run(out)
+    out.mkdir(parents=True, exist_ok=True)
+    if not (out / "run.json").exists():
+        with atomic_path(out / "run.json") as tmp:
+            tmp.write_text(json.dumps(asdict(settings), indent=2))
+    with atomic_path(out / "classes.json", overwrite=True) as tmp:
+        tmp.write_text(json.dumps(classes))
+    for path in train_data.unreadable + val_data.unreadable:
+        print(f"skipped (not a readable image): {path}", flush=True)
     train = make_dataset(
         train_data,
         settings.batch_size,
@@ -244,7 +296,7 @@ def finetune(settings: RunSettings, out: str | os.PathLike, verbose: int = 1) ->
             delete_checkpoint=False,
             double_checkpoint=True,
         ),
-        keras.callbacks.CSVLogger(str(out / "history.csv"), append=True),
+        _History(str(out / "history.csv"), append=True),
         keras.callbacks.TensorBoard(str(out / "logs"), write_graph=False),
         _SaveModels(out, config, steps * settings.batch_size),
     ]

@@ -32,6 +32,12 @@ class SlimCheckpoints:
         self, num_classes: int | None = 1001, depth_multiplier: float = 1.0, min_depth: int = 16
     ) -> dict[str, np.ndarray]:
         key = (num_classes, depth_multiplier, min_depth)
+        if key not in self._variables and num_classes not in (None, 1001):
+            # Another head on the same base: slice the 1001-class one (the batch-norm statistics
+            # do not depend on the head), instead of building and calibrating slim's graph again.
+            base = self.variables(1001, depth_multiplier, min_depth)
+            w, b = "InceptionV2/Logits/Conv2d_1c_1x1/weights", "InceptionV2/Logits/Conv2d_1c_1x1/biases"
+            self._variables[key] = {**base, w: base[w][..., :num_classes], b: base[b][:num_classes]}
         if key not in self._variables:
             self._variables[key] = random_slim_variables(
                 num_classes, depth_multiplier, min_depth, seed=len(self._variables)

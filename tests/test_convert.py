@@ -52,7 +52,7 @@ def test_cli_convert_v1_with_verify(slim_checkpoints, tmp_path, capsys):
 
 
 def test_verify_exit_code_above_tolerance(slim_checkpoints, tmp_path, capsys):
-    """An unattainable tolerance makes --verify exit 1 (the file is still written)."""
+    """An unattainable tolerance makes --verify exit 1, and nothing is written."""
     assert (
         main(
             [
@@ -66,7 +66,8 @@ def test_verify_exit_code_above_tolerance(slim_checkpoints, tmp_path, capsys):
         )
         == 1
     )
-    assert "FAILED" in capsys.readouterr().err
+    assert "verification failed" in capsys.readouterr().err
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_verification_catches_one_wrong_layer(slim_checkpoints, tmp_path):

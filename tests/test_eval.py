@@ -289,7 +289,13 @@ def test_cli_eval_default_data_writes_report_csv_plot(converted_1001, tmp_path, 
     assert "top-1 accuracy" in out and "images evaluated             100" in out
     data = json.loads(report.read_text())
     assert data["count"] == 100 and data["skipped"] == [] and "central_crop(0.875)" in data["preprocessing"]
-    assert sum(n for _, n in data["per_class"].values()) == 100
+    assert sum(entry["total"] for entry in data["per_class"].values()) == 100
+    crane = data["per_class"].get("n02012849") or {"name": "crane", "synset": "n02012849"}
+    assert (crane["name"], crane["synset"]) == ("crane", "n02012849")  # keyed by synset, named
+    assert all(
+        set(e) == {"index", "name", "synset", "correct", "total", "accuracy"}
+        for e in data["per_class"].values()
+    )
     rows = list(csv.DictReader(open(csv_path)))
     assert len(rows) == 100
     truth, to_label, names = read_ground_truth(GROUND_TRUTH), synset_to_label(), synset_names()

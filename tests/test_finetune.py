@@ -156,14 +156,17 @@ def test_resume_after_kill_9(slim_checkpoints, small_hymenoptera, tmp_path):
         time.sleep(0.05)
     first.wait(timeout=60)
     assert first.returncode == -signal.SIGKILL, "the run ended before it could be killed mid-epoch"
-    assert [int(r["epoch"]) for r in read_history(out / "history.csv")] == [0]
+    assert [int(r["epoch"]) for r in read_history(out / "history.csv")] == [1]  # counted from 1
     killed_at = json.loads(metadata.read_text())
 
     second = subprocess.run(command, env=env, capture_output=True, text=True, timeout=600)
     assert second.returncode == 0, second.stdout[-3000:] + second.stderr[-3000:]
-    assert "Epoch 1/3" not in second.stdout and "Epoch 2/3" in second.stdout, second.stdout
+    # Progress on stderr (plain lines off a terminal), the summary alone on stdout.
+    assert "Epoch 1/3" not in second.stderr and "Epoch 2/3" in second.stderr, second.stderr
+    assert not any(c in second.stderr for c in "\x1b\b"), "no terminal control codes off a terminal"
+    assert json.loads(second.stdout)["epochs"] == 3
     assert killed_at["epoch"] == 1
-    assert [int(r["epoch"]) for r in read_history(out / "history.csv")] == [0, 1, 2]
+    assert [int(r["epoch"]) for r in read_history(out / "history.csv")] == [1, 2, 3]
     for name in ("last.keras", "last.weights.h5", "best.keras", "best.weights.h5", "curves.png"):
         assert (out / name).stat().st_size > 0, name
     assert (out / "curves.png").read_bytes()[:4] == b"\x89PNG"
@@ -171,8 +174,8 @@ def test_resume_after_kill_9(slim_checkpoints, small_hymenoptera, tmp_path):
     assert not list(out.glob(".*.tmp*")), "no temporary files left"
     # Same command once more: nothing left to train, nothing retrained.
     third = subprocess.run(command, env=env, capture_output=True, text=True, timeout=600)
-    assert third.returncode == 0 and "Epoch" not in third.stdout
-    assert [int(r["epoch"]) for r in read_history(out / "history.csv")] == [0, 1, 2]
+    assert third.returncode == 0 and "Epoch" not in third.stderr
+    assert [int(r["epoch"]) for r in read_history(out / "history.csv")] == [1, 2, 3]
     # Other settings in the same folder are refused.
     assert main(["finetune", "--data", str(small_hymenoptera), "--out", str(out), "--epochs", "9"]) == 2
 
@@ -254,3 +257,42 @@ def test_every_finetune_option_reaches_the_run_settings():
     )
     assert (settings.validation_split, settings.save_every, settings.max_steps_per_epoch) == (0.3, 4, 6)
     assert (settings.distribute, settings.seed, settings.dtype) == ("mirrored", 11, None)
+
+
+def test_overwrite_clears_only_the_run_files(tmp_path):
+    from inception_v2.train import RUN_FILES, RUN_FOLDERS, _clear_run
+
+    for name in RUN_FILES:
+        (tmp_path / name).write_text("x")
+    for name in RUN_FOLDERS:
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "f").write_text("x")
+    (tmp_path / "my_notes.txt").write_text("keep me")
+    _clear_run(tmp_path)
+    assert [p.name for p in tmp_path.iterdir()] == ["my_notes.txt"]
+
+
+def test_one_epoch_curve_has_one_tick(tmp_path):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from inception_v2.train import plot_curves
+
+    history = tmp_path / "history.csv"
+    history.write_text("epoch,accuracy,loss,val_accuracy,val_loss\n1,0.5,0.7,0.6,0.65\n")
+    shown = []
+    original = plt.Figure.savefig
+
+    def spy(fig, *args, **kwargs):
+        shown.extend(list(ax.get_xticks()) for ax in fig.axes)
+        return original(fig, *args, **kwargs)
+
+    plt.Figure.savefig = spy
+    try:
+        plot_curves(history, tmp_path / "curves.png")
+    finally:
+        plt.Figure.savefig = original
+    assert shown == [[1.0], [1.0]]
+    assert (tmp_path / "curves.png").read_bytes()[:4] == b"\x89PNG"

@@ -1,0 +1,203 @@
+"""The command line as a user meets it: each mistake one line and exit 2, nothing left behind;
+quiet, parseable output; one vocabulary. Every case runs the real command in a subprocess."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from inception_v2.example_data import write_example_data
+from inception_v2.labels import data_path
+
+SAMPLE = data_path("imagenet_val_sample")
+NOISE = ("absl::InitializeLog", "cuda drivers", "oneDNN custom operations", "Traceback", "Warning")
+
+
+def cli(*args: str, timeout: int = 600) -> subprocess.CompletedProcess:
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    env.pop("TF_CPP_MIN_LOG_LEVEL", None)  # as a user has it: the command must quiet TensorFlow itself
+    command = [sys.executable, "-m", "inception_v2", *map(str, args)]
+    return subprocess.run(command, env=env, capture_output=True, text=True, timeout=timeout)
+
+
+def one_error_line(done: subprocess.CompletedProcess, *expected: str) -> str:
+    """Exit 2, and stderr is exactly one line holding every expected fragment, no traceback."""
+    assert done.returncode == 2, (done.returncode, done.stdout[-2000:], done.stderr[-2000:])
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1, done.stderr
+    for fragment in expected:
+        assert fragment in lines[0], lines[0]
+    return lines[0]
+
+
+@pytest.fixture(scope="module")
+def fine_tuned(slim_checkpoints, tmp_path_factory) -> Path:
+    """What finetune leaves: a 2-class best.keras and classes.json side by side."""
+    import numpy as np
+
+    from inception_v2.finetune import build_classifier
+    from inception_v2.keras_weights import save_weights
+
+    run = tmp_path_factory.mktemp("run")
+    model = build_classifier(2, weights=slim_checkpoints.path())
+    head = model.get_layer("Logits__Conv2d_1c_1x1")
+    head.set_weights(
+        [np.random.default_rng(0).normal(0, 0.01, w.shape).astype("float32") for w in head.get_weights()]
+    )
+    save_weights(model, run / "best.keras", {})
+    (run / "classes.json").write_text(json.dumps(["ants", "bees"]))
+    return run / "best.keras"
+
+
+@pytest.fixture(scope="module")
+def ants_bees(tmp_path_factory) -> Path:
+    return write_example_data(tmp_path_factory.mktemp("data") / "ants_bees")
+
+
+# ----------------------------------------------------------------------------- usage mistakes
+
+
+@pytest.mark.parametrize(
+    "args,fragment",
+    [
+        (["eval", "--batch-size", "0"], "--batch-size: must be at least 1, got 0"),
+        (["eval", "--limit", "-5"], "--limit: must be at least 1, got -5"),
+        (["eval", "--limit", "0"], "--limit: must be at least 1"),
+        (["eval", "--precision", "fp16"], "invalid choice: 'fp16'"),
+        (["predict", "x.jpg", "--top", "0"], "--top: must be at least 1"),
+        (["finetune", "--data", "d", "--out", "o", "--epochs", "0"], "--epochs: must be at least 1"),
+        (
+            ["convert", "a", "b.keras", "--verify", "--verify-batch", "0"],
+            "--verify-batch: must be at least 1",
+        ),
+        (["bench", "--rounds", "0"], "--rounds: must be at least 1"),
+    ],
+)
+def test_bad_numbers_are_refused_by_the_parser(args, fragment, tmp_path):
+    done = subprocess.run(
+        [sys.executable, "-m", "inception_v2", *args],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    one_error_line(done, fragment, "--help")
+    assert list(tmp_path.iterdir()) == [], "nothing written"
+
+
+def test_help_version_and_commands():
+    done = cli("--help")
+    assert done.returncode == 0
+    for command in ("convert", "eval", "predict", "finetune", "export", "bench", "example-data"):
+        assert f"\n  {command} " in done.stdout, command
+    assert "exit codes" in done.stdout
+    assert cli("--version").stdout.startswith("inception-v2 ")
+    for command in ("convert", "eval", "predict", "finetune", "export", "bench"):
+        text = cli(command, "--help").stdout
+        assert "--quiet" in text and "--verbose" in text, command
+    eval_help = " ".join(cli("eval", "--help").stdout.split())
+    assert "(default: 50)" in eval_help and "(default: None)" not in eval_help
+    assert "(default: imagenet)" in " ".join(cli("export", "--help").stdout.split())  # as elsewhere
+
+
+# ----------------------------------------------------------------------------- finetune
+
+
+def test_failed_finetune_leaves_out_as_it_was(slim_checkpoints, ants_bees, tmp_path):
+    out = tmp_path / "runs" / "b"
+    done = cli("finetune", "--data", ants_bees, "--out", out, "--weights", slim_checkpoints.path())
+    one_error_line(done, "24 training images, fewer than one batch of 32", "--batch-size")
+    assert not out.exists() and not out.parent.exists()
+    one_error_line(cli("finetune", "--data", tmp_path / "nothing", "--out", out), "no such data directory")
+    assert not out.parent.exists()
+
+
+# ----------------------------------------------------------------------------- eval
+
+
+def test_eval_quiet_parseable_and_named(fine_tuned, ants_bees, tmp_path):
+    report = tmp_path / "r.json"
+    done = cli("eval", "--weights", fine_tuned, "--data", ants_bees / "val", "--report", report, "--json")
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert not any(noise in done.stderr for noise in NOISE), done.stderr
+    printed = json.loads(done.stdout)  # stdout is the JSON report and nothing else
+    assert printed == json.loads(report.read_text())
+    assert printed["top5"] is None, "2 classes: top-5 says nothing"
+    assert set(printed["per_class"]) == {"ants", "bees"}
+    assert printed["per_class"]["ants"]["total"] == 6
+    table = cli("eval", "--weights", fine_tuned, "--data", ants_bees / "val", "--quiet")
+    assert "top-1 accuracy" in table.stdout and "top-5" not in table.stdout
+    assert table.stderr == ""  # --quiet: no progress
+
+
+def test_eval_two_class_model_on_imagenet_data(fine_tuned):
+    one_error_line(cli("eval", "--weights", fine_tuned, "--limit", "2"), "2-class model", "own class folders")
+
+
+def test_eval_on_a_file_that_is_not_a_checkpoint(tmp_path):
+    csv = tmp_path / "predictions.csv"
+    csv.write_text("id,label\n")
+    line = one_error_line(cli("eval", "--weights", csv), str(csv), "not in TensorFlow's checkpoint format")
+    assert "magic number" not in line
+
+
+def test_existing_output_says_which_option(converted_1001, tmp_path):
+    report = tmp_path / "r.json"
+    report.write_text("mine")
+    one_error_line(
+        cli("eval", "--weights", converted_1001, "--report", report), "already exists", "--overwrite"
+    )
+    assert report.read_text() == "mine"
+
+
+# ----------------------------------------------------------------------------- predict
+
+
+def test_predict_fine_tuned_folder_and_undecodable(fine_tuned, ants_bees, tmp_path):
+    folder = tmp_path / "images"
+    folder.mkdir()
+    for src in sorted((ants_bees / "val" / "ants").iterdir())[:2]:
+        (folder / src.name).write_bytes(src.read_bytes())
+    (folder / "broken.jpg").write_bytes(b"\xff\xd8\xff\xe0 not really")
+    done = cli("predict", folder, "--weights", fine_tuned, "--json", "--top", "5")
+    assert done.returncode == 0, done.stderr[-3000:]
+    results = json.loads(done.stdout)
+    assert len(results) == 2  # the two good images, the broken one skipped
+    assert all(len(r["top"]) == 2 for r in results)  # --top is capped by the 2 classes
+    assert {e["name"] for r in results for e in r["top"]} == {"ants", "bees"}  # from classes.json
+    assert done.stderr.strip().splitlines() == [
+        f"skipped: {folder / 'broken.jpg'}: cannot be decoded as an image"
+    ]
+
+
+def test_predict_nothing_decodable(tmp_path):
+    bad = tmp_path / "bad.jpg"
+    bad.write_text("no")
+    one_error_line(cli("predict", bad, "--quiet"), "no image could be decoded")
+
+
+# ----------------------------------------------------------------------------- export, convert
+
+
+def test_export_format_follows_the_extension(tmp_path):
+    from inception_v2.export import format_for
+
+    assert format_for("m.tflite") == "litert" and format_for("m.onnx") == "onnx"
+    assert format_for("served/m") == "savedmodel" and format_for("m.tflite", "litert") == "litert"
+    out = tmp_path / "m.tflite"
+    one_error_line(cli("export", "--out", out, "--format", "onnx"), "m.tflite", "onnx")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_convert_verify_message_names_the_relative_tolerance(slim_checkpoints, tmp_path):
+    done = cli(
+        "convert", slim_checkpoints.path(), tmp_path / "m.weights.h5", "--verify", "--verify-batch", "1"
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "x max(1, max |slim|)" in done.stdout
+    assert not any(noise in done.stderr for noise in NOISE), done.stderr
