@@ -59,6 +59,7 @@ class EvalResult:
     batch_size: int = 0
     labels_offset: int = 0
     precision: str = ""  # what the model computed in: float32 (slim's), tf32 or bfloat16
+    engine: str = ""  # what ran it: keras or openvino
     per_class: dict[int, list[int]] = field(default_factory=dict)  # label -> [top-1 correct, total]
     class_names: list[str] | None = field(default=None, repr=False)  # by label, for the report
     class_ids: list[str] | None = field(default=None, repr=False)  # ImageNet synsets by label
@@ -71,6 +72,7 @@ class EvalResult:
             *([("top-5 recall", f"{100 * self.top5:.2f} %")] if self.top5 is not None else []),
             ("throughput (warm)", f"{self.images_per_second:.1f} images/s"),
             ("precision", self.precision),
+            ("engine", self.engine),
             ("weights", self.weights),
             ("data", self.data),
         ]
@@ -107,11 +109,13 @@ def evaluate(
     show_progress: bool = True,
     overwrite: bool = False,
     precision: str | None = None,
+    engine: str = "keras",
 ) -> EvalResult:
     """Run ``model`` (logits out) over ``data`` and score it as slim does.
 
     The model runs through ``inference_function`` (weights frozen in, compiled once), in
-    true float32 unless ``precision`` says otherwise (see ``inception_v2.precision``).
+    true float32 unless ``precision`` says otherwise (see ``inception_v2.precision``), on
+    ``engine`` (``"keras"`` or ``"openvino"``).
 
     Unreadable images are skipped and listed in the result, or raise ``DataError``
     with ``strict``. A TFRecord missing a required key always raises ``DataError``.
@@ -129,8 +133,8 @@ def evaluate(
     progress = Progress(len(expected)) if show_progress else None
     top1 = top5 = 0
     cursor = 0
-    run = inference_function(model, precision=precision)
-    result.precision = run.precision
+    run = inference_function(model, precision=precision, engine=engine)
+    result.precision, result.engine = run.precision, run.engine
     nchw = model_data_format(model) == "channels_first"  # the pipeline gives NHWC
     start = time.perf_counter()
     warm_start, warm_count = start, 0  # set after the first batch

@@ -20,11 +20,17 @@ import numpy as np
 from inception_v2.model import model_data_format
 from inception_v2.precision import float32_math, resolve_precision
 
+ENGINES = ("keras", "openvino")
+
 
 def inference_function(
-    model: keras.Model, torch_compile: bool = False, precision: str | None = None
+    model: keras.Model, torch_compile: bool = False, precision: str | None = None, engine: str = "keras"
 ) -> Callable[[Any], Any]:
     """``model(x, training=False)`` as a compiled function of ``x`` returning NumPy arrays.
+
+    ``engine``: ``"keras"`` (the model on its Keras backend, below) or ``"openvino"``: the same
+    model converted once for OpenVINO's CPU runtime (see ``openvino_engine``; TensorFlow
+    backend, ``pip install "inception_v2[openvino]"``).
 
     ``precision`` (see ``inception_v2.precision``): ``None`` is the model's own, true
     float32 for a float32 model (TF32 off on GPUs for the duration of each call) and
@@ -38,6 +44,12 @@ def inference_function(
     shape, then 2.4x the uncompiled float32 speed at batch 32).
     Outputs have the structure of ``model.outputs``.
     """
+    if engine not in ENGINES:
+        raise ValueError(f"unknown engine {engine!r}; expected one of {', '.join(ENGINES)}")
+    if engine == "openvino":
+        from inception_v2.openvino_engine import openvino_function
+
+        return openvino_function(model, precision)
     precision = resolve_precision(model, precision)
     backend = keras.backend.backend()
     if backend == "tensorflow":
@@ -53,7 +65,8 @@ def inference_function(
         with float32_math(precision):  # traced and run under it (JAX keys its cache on it)
             return keras.tree.map_structure(keras.ops.convert_to_numpy, run(x))
 
-    call.precision = precision
+    call.precision, call.engine = precision, "keras"
+    call.graph_function = getattr(run, "graph_function", None)  # TensorFlow's, for conversion
     return call
 
 
@@ -80,6 +93,7 @@ def _tensorflow_function(model: keras.Model, trainable: list, non_trainable: lis
         xs = x if isinstance(x, (list, tuple)) else [x]
         return run(*(tf.cast(t, s.dtype) for t, s in zip(xs, specs, strict=True)))
 
+    call.graph_function = run  # what other engines convert (see openvino_engine)
     return call
 
 
@@ -139,13 +153,17 @@ def _torch_function(model: keras.Model, torch_compile: bool):
 
 
 def predict(
-    model: keras.Model, images: np.ndarray, batch_size: int = 32, precision: str | None = None
+    model: keras.Model,
+    images: np.ndarray,
+    batch_size: int = 32,
+    precision: str | None = None,
+    engine: str = "keras",
 ) -> np.ndarray:
     """Outputs of a one-output ``model`` on ``images``, ``batch_size`` at a time (see
-    ``inference_function`` for ``precision``)."""
+    ``inference_function`` for ``precision`` and ``engine``)."""
     if len(images) == 0:
         raise ValueError("predict: no images")
-    run = inference_function(model, precision=precision)
+    run = inference_function(model, precision=precision, engine=engine)
     if model_data_format(model) == "channels_first":
         images = np.transpose(images, (0, 3, 1, 2))  # the pipeline's NHWC to the model's NCHW
     return np.concatenate(

@@ -15,11 +15,16 @@ def test_paired_ratios_cancel_drift():
     assert ratios["port"] == pytest.approx(1.2)
 
 
-def _report(fast_ratio: float, e2e: float, rss: tuple[float, float]) -> dict:
-    throughput = {SLIM: 50.0, "inference fn": 55.0, FAST_PATH: 50.0 * fast_ratio}
-    ratio = {SLIM: 1.0, "inference fn": 1.1, FAST_PATH: fast_ratio}
+def _report(fast_ratio: float, e2e: float, rss: tuple[float, float], float32_ratio: float = 1.3) -> dict:
+    throughput = {SLIM: 50.0, "openvino, float32": 50 * float32_ratio, FAST_PATH: 50.0 * fast_ratio}
+    ratio = {SLIM: 1.0, "openvino, float32": float32_ratio, FAST_PATH: fast_ratio}
     return {
-        "machine": {"cpus": 2},
+        "machine": {
+            "cpus": 2,
+            "cpu": "Some CPU",
+            "features": ["avx512_bf16", "avx2"],
+            "bfloat16_units": True,
+        },
         "converter_seconds": 2.5,
         "backends": [
             {
@@ -45,24 +50,42 @@ def _report(fast_ratio: float, e2e: float, rss: tuple[float, float]) -> dict:
                 "end_to_end_over_model_only": 1.0,
             },
         },
-        "fast_path_agreement": {"images": 100, "top1_agreement": 0.99, "top5_contains_float32_top1": 1.0},
+        "fast_path_agreement": {
+            "images": 100,
+            "distinct_top1": 61,
+            "median_top1_margin": 0.2,
+            "paths": {
+                FAST_PATH: {
+                    "top1_agreement": 0.81,
+                    "top5_contains_float32_top1": 0.99,
+                    "max_relative_error": {"Mixed_3b": 0.004, "Logits": 0.02},
+                }
+            },
+        },
         "eval_peak_rss_mib": {"100": rss[0], "1000": rss[1]},
     }
 
 
 def test_targets_met_and_missed():
-    met = dict(targets(_report(fast_ratio=2.6, e2e=0.95, rss=(4000, 4100))))
+    met = dict(targets(_report(fast_ratio=4.2, e2e=0.95, rss=(4000, 4100))))
     assert all(met.values()), met
-    missed = [text for text, ok in targets(_report(fast_ratio=2.4, e2e=0.85, rss=(4000, 4800))) if not ok]
-    assert len(missed) == 3
-    assert any("fast path >= 2.5x" in m and "x2.40" in m for m in missed)
+    report = _report(fast_ratio=3.6, e2e=0.85, rss=(4000, 4800), float32_ratio=1.1)
+    missed = [text for text, ok in targets(report) if not ok]
+    assert len(missed) == 5, missed
+    assert any("fast path >= 4x" in m and "x3.60" in m for m in missed)
+    assert any("float32 >= 1.2x slim at batch 1: x1.10 (openvino, float32)" in m for m in missed)
     assert any("eval float32 end to end" in m for m in missed)
     assert any("memory flat" in m for m in missed)
+    report["machine"]["bfloat16_units"] = False  # no bfloat16 units: no bfloat16 target
+    assert not any("fast path" in text for text, _ in targets(report))
 
 
-def test_format_report_shows_ratios_errors_and_verdicts():
-    text = format_report(_report(fast_ratio=2.4, e2e=0.95, rss=(4000, 4000)))
-    assert "x1.10" in text and "x2.40" in text
+def test_format_report_shows_cpu_ratios_agreement_and_verdicts():
+    text = format_report(_report(fast_ratio=3.6, e2e=0.95, rss=(4000, 4000)))
+    assert "machine: Some CPU, 2 CPUs; avx512_bf16, avx2; bfloat16 units: yes" in text
+    assert "x1.30" in text and "x3.60" in text
     assert "[jax] not measured: ModuleNotFoundError" in text
-    assert "[MISSED] fast path >= 2.5x slim at batch 32: x2.40" in text
-    assert "[met] float32 >= 1.0x slim at batch 32: x1.10 (inference fn)" in text
+    assert "[MISSED] fast path >= 4x slim at batch 32 (bfloat16 units): x3.60" in text
+    assert "[met] float32 >= 1.2x slim at batch 32: x1.30 (openvino, float32)" in text
+    assert "61 distinct top-1 classes" in text and "top-1 agreement 81.0%" in text
+    assert "max relative error 2.00e-02 (Logits)" in text

@@ -1,0 +1,72 @@
+"""What this CPU offers, and which inference path actually gains on it.
+
+The build machines change from day to day (an Intel Xeon with AMX one day, an AMD EPYC with
+AVX2 only another), and bfloat16 is only fast where the CPU has bfloat16 units: AMX or
+AVX512-BF16. Elsewhere it is emulated and slower than float32, so ``--fast`` must not pick it.
+"""
+
+from __future__ import annotations
+
+import functools
+import platform
+from dataclasses import dataclass
+from pathlib import Path
+
+#: /proc/cpuinfo flags that matter here, in the order they are reported.
+FLAGS = ("amx_bf16", "amx_tile", "avx512_bf16", "avx512f", "avx2")
+
+
+@dataclass(frozen=True)
+class CPU:
+    model: str
+    features: tuple[str, ...]
+
+    @property
+    def bfloat16_units(self) -> bool:
+        """True where bfloat16 runs in hardware (AMX or AVX512-BF16)."""
+        return "amx_bf16" in self.features or "avx512_bf16" in self.features
+
+    def describe(self) -> str:
+        return f"{self.model} ({', '.join(self.features) or 'no AVX2'})"
+
+
+@functools.cache
+def cpu() -> CPU:
+    """This machine's CPU model and its features among ``FLAGS`` (Linux: /proc/cpuinfo)."""
+    model, flags = platform.processor() or platform.machine(), set()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            key, _, value = line.partition(":")
+            if key.strip() == "model name" and value.strip():
+                model = value.strip()
+            elif key.strip() == "flags":
+                flags = set(value.split())
+    except OSError:
+        pass
+    return CPU(model, tuple(f for f in FLAGS if f in flags))
+
+
+def openvino_available() -> bool:
+    try:
+        import openvino  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def fast_plan(engine: str | None = None) -> tuple[str, str, str]:
+    """``(precision, engine, note)`` for ``--fast`` on this CPU.
+
+    bfloat16 where the CPU has bfloat16 units (on the engine asked for, Keras by default);
+    otherwise float32 on the fastest float32 engine installed (OpenVINO if present), and a note
+    saying why.
+    """
+    here = cpu()
+    if here.bfloat16_units:
+        return "bfloat16", engine or "keras", ""
+    best = engine or ("openvino" if openvino_available() else "keras")
+    note = (
+        f"--fast: {here.model} has no bfloat16 units (no AMX or AVX512-BF16), where bfloat16 is "
+        f"slower than float32; running float32 on the {best} engine"
+    )
+    return "float32", best, note

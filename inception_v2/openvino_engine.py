@@ -1,0 +1,112 @@
+"""OpenVINO as an inference engine for the same Keras model, with the same numbers.
+
+The model's forward pass with the weights frozen in (the ``tf.function`` that
+``inference_function`` builds on the TensorFlow backend) is converted once with
+``openvino.convert_model`` and compiled for OpenVINO's CPU runtime, any batch size. Float32
+stays float32: the CPU plugin would pick bfloat16 by itself on AMX CPUs, so the inference
+precision is pinned (``f32``; ``bf16`` only when ``precision="bfloat16"`` is asked).
+
+Guards: OpenVINO missing is an ``ImportError`` naming the extra; a model it cannot convert
+falls back to the Keras engine with a one-line notice; a float32 result that differs from
+Keras's on the first batch by more than ``TOLERANCE`` (times the output's magnitude where that
+exceeds 1) raises ``EngineMismatch`` instead of being used.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Any
+
+import keras
+import numpy as np
+
+from inception_v2.precision import check_precision, model_precision
+
+TOLERANCE = 1e-4
+#: OpenVINO's inference precision for each of this package's precisions (CPU: no TF32).
+INFERENCE_PRECISION = {"float32": "f32", "tf32": "f32", "bfloat16": "bf16"}
+log = logging.getLogger("inception_v2")
+
+
+class EngineMismatch(ValueError):
+    """OpenVINO's float32 result is not Keras's: refused rather than silently used."""
+
+
+def import_openvino():
+    try:
+        import openvino
+    except ImportError:
+        raise ImportError(
+            'the OpenVINO engine needs OpenVINO: pip install "inception_v2[openvino]"'
+        ) from None
+    return openvino
+
+
+def openvino_function(model: keras.Model, precision: str | None = None) -> Callable[[Any], Any]:
+    """``model``'s forward pass on OpenVINO's CPU runtime, returning NumPy (see module doc).
+
+    ``model`` is a float32 model (folded or not); ``precision`` ``"bfloat16"`` asks OpenVINO
+    for its own bfloat16 execution. The result has ``.precision`` and ``.engine`` attributes
+    saying what runs (``"keras"`` after a fallback).
+    """
+    from inception_v2.inference import inference_function
+
+    openvino = import_openvino()
+    precision = check_precision(precision or "float32")
+    if model_precision(model) != "float32":
+        raise ValueError(
+            f"the OpenVINO engine converts a float32 model; {model.name!r} computes in "
+            f"{model_precision(model)} (ask OpenVINO for bfloat16 with precision='bfloat16')"
+        )
+    if keras.backend.backend() != "tensorflow":
+        raise ValueError("the OpenVINO engine converts through TensorFlow: use KERAS_BACKEND=tensorflow")
+    reference = inference_function(model)  # Keras, true float32: what OpenVINO must equal
+    try:
+        converted = openvino.convert_model(reference.graph_function)
+        compiled = openvino.Core().compile_model(
+            converted,
+            "CPU",
+            {"INFERENCE_PRECISION_HINT": INFERENCE_PRECISION[precision], "PERFORMANCE_HINT": "LATENCY"},
+        )
+    except Exception as e:  # OpenVINO raises its own types for unsupported operations
+        log.warning("OpenVINO could not convert %s (%s); using the Keras engine", model.name, _first_line(e))
+        reference.engine = "keras"
+        return reference
+    structure = model.output
+    # OpenVINO names each output of a dict-output model after its key; others come in order.
+    named = {name: o for o in compiled.outputs for name in o.get_names()}
+    checked = precision == "bfloat16"  # bfloat16 is not float32: nothing to compare with
+
+    def call(x):
+        nonlocal checked
+        x = np.asarray(x, np.float32)
+        results = compiled(x)
+        if isinstance(structure, dict):
+            out = {key: np.asarray(results[named[key]]) for key in structure}
+        else:
+            flat = [np.asarray(results[output]) for output in compiled.outputs]
+            out = keras.tree.pack_sequence_as(structure, flat)
+        if not checked:
+            _check(out, reference(x), model.name)
+            checked = True
+        return out
+
+    call.precision, call.engine = precision, "openvino"
+    return call
+
+
+def _check(ours, keras_out, name: str) -> None:
+    for a, b in zip(keras.tree.flatten(ours), keras.tree.flatten(keras_out), strict=True):
+        scale = max(1.0, float(np.abs(b).max()))
+        diff = float(np.abs(a - b).max())
+        if not diff <= TOLERANCE * scale:
+            raise EngineMismatch(
+                f"OpenVINO's float32 result for {name} differs from Keras's by {diff:.3g} "
+                f"(tolerance {TOLERANCE:g} x {scale:.3g}); not used"
+            )
+
+
+def _first_line(error: Exception) -> str:
+    text = str(error).strip()
+    return text.splitlines()[0][:200] if text else type(error).__name__

@@ -1,0 +1,124 @@
+"""OpenVINO as an engine: slim's numbers, Keras's numbers, and the guards around it."""
+
+from __future__ import annotations
+
+import logging
+import sys
+
+import numpy as np
+import pytest
+
+from inception_v2 import InceptionV2, end_point_model
+from inception_v2.cli import main
+from inception_v2.inference import inference_function
+from inception_v2.slim_reference import slim_end_points, smooth_random_images
+
+pytest.importorskip("openvino", reason="the [openvino] extra (installed by the test extras)")
+
+
+@pytest.mark.parametrize("size", [(224, 224), (225, 193)], ids=["224", "225x193"])
+def test_openvino_equals_slim_and_keras(size, converted_1001, slim_checkpoints):
+    images = smooth_random_images(3, *size, np.random.default_rng(11))
+    model = InceptionV2(weights=str(converted_1001), input_shape=(*size, 3), classifier_activation=None)
+    features = end_point_model(model, ["Mixed_4e", "Logits"])
+    ours = inference_function(features, engine="openvino")
+    assert (ours.engine, ours.precision) == ("openvino", "float32")
+    out = ours(images)
+    reference = slim_end_points(slim_checkpoints.path(), images)
+    assert np.abs(out["Logits"] - reference["Logits"]).max() <= 1e-4
+    scale = np.abs(reference["Mixed_4e"]).max()
+    assert np.abs(out["Mixed_4e"] - reference["Mixed_4e"]).max() <= 1e-4 * scale
+    keras_out = inference_function(features)(images)
+    assert np.abs(out["Logits"] - keras_out["Logits"]).max() <= 1e-4
+    assert ours(images[:1])["Logits"].shape == (1, 1001)  # any batch size
+
+
+def _small():
+    return InceptionV2(input_shape=(64, 64, 3), depth_multiplier=0.25, classifier_activation=None)
+
+
+def test_openvino_bfloat16_is_asked_not_chosen():
+    model = _small()
+    images = smooth_random_images(2, 64, 64, np.random.default_rng(0))
+    exact = inference_function(model, engine="openvino")(images)
+    assert np.abs(exact - inference_function(model)(images)).max() <= 1e-4  # f32 pinned, even on AMX
+    bf16 = inference_function(model, engine="openvino", precision="bfloat16")
+    assert bf16.precision == "bfloat16" and bf16(images).shape == exact.shape
+
+
+def test_missing_openvino_is_one_line(monkeypatch, capsys):
+    monkeypatch.setitem(sys.modules, "openvino", None)  # import openvino -> ImportError
+    assert main(["eval", "--engine", "openvino", "--weights", "unused"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "inception_v2[openvino]" in err[0]
+
+
+def test_conversion_failure_falls_back_with_a_notice(monkeypatch, caplog):
+    import openvino
+
+    def refuse(*args, **kwargs):
+        raise RuntimeError("Cannot convert operation MyCustomLayer\nmore detail")
+
+    monkeypatch.setattr(openvino, "convert_model", refuse)
+    model = _small()
+    with caplog.at_level(logging.WARNING, logger="inception_v2"):
+        run = inference_function(model, engine="openvino")
+    assert run.engine == "keras"
+    notice = f"OpenVINO could not convert {model.name} (Cannot convert operation MyCustomLayer)"
+    assert [r.getMessage() for r in caplog.records] == [notice + "; using the Keras engine"]
+    images = smooth_random_images(1, 64, 64, np.random.default_rng(0))
+    np.testing.assert_array_equal(run(images), inference_function(model)(images))
+
+
+def test_a_result_that_differs_from_keras_is_refused(monkeypatch):
+    import openvino
+
+    from inception_v2.openvino_engine import EngineMismatch
+
+    real_core = openvino.Core
+
+    class Off:  # a compiled model whose answer is 0.01 off
+        def __init__(self, compiled):
+            self.compiled, self.outputs = compiled, compiled.outputs
+
+        def __call__(self, x):
+            results = self.compiled(x)
+            return {o: np.asarray(results[o]) + 0.01 for o in self.outputs}
+
+    class Core:
+        def compile_model(self, *args, **kwargs):
+            return Off(real_core().compile_model(*args, **kwargs))
+
+    monkeypatch.setattr(openvino, "Core", Core)
+    run = inference_function(_small(), engine="openvino")
+    with pytest.raises(EngineMismatch, match="differs from Keras's by 0.01"):
+        run(smooth_random_images(1, 64, 64, np.random.default_rng(0)))
+
+
+def test_fast_knows_the_hardware(monkeypatch):
+    from inception_v2 import hardware
+
+    here = hardware.cpu()  # this machine, read for real
+    assert here.model and all(f in hardware.FLAGS for f in here.features)
+    monkeypatch.setattr(hardware, "cpu", lambda: hardware.CPU("AMD EPYC 7B13", ("avx2",)))
+    precision, engine, note = hardware.fast_plan()
+    assert (precision, engine) == ("float32", "openvino")
+    assert "no bfloat16 units" in note and "AMD EPYC 7B13" in note
+    monkeypatch.setattr(hardware, "cpu", lambda: hardware.CPU("Intel Xeon", ("amx_bf16", "avx512f")))
+    assert hardware.fast_plan() == ("bfloat16", "keras", "")
+    assert hardware.fast_plan("openvino") == ("bfloat16", "openvino", "")
+
+
+def test_every_end_point_comes_back_under_its_name():
+    from inception_v2.model import END_POINTS
+
+    features = end_point_model(_small(), [e for e in END_POINTS if e != "Predictions"])
+    images = smooth_random_images(2, 64, 64, np.random.default_rng(3))
+    ours, keras_out = (
+        inference_function(features, engine="openvino")(images),
+        inference_function(features)(images),
+    )
+    assert list(ours) == list(keras_out) and len(ours) == 16
+    for name in keras_out:
+        assert ours[name].shape == keras_out[name].shape, name
+        assert np.abs(ours[name] - keras_out[name]).max() <= 1e-4 * max(1.0, np.abs(keras_out[name]).max())
