@@ -677,12 +677,13 @@ def _quiet_libraries():
         os.close(terminal)
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Run one command; ``argv`` None means the process's own command line (its stderr is
-    then kept quiet of library logs unless --verbose)."""
+def main(argv: Sequence[str] | None = None, standalone: bool | None = None) -> int:
+    """Run one command. ``standalone``: this is the process's own command line, so library
+    logs are kept off its stderr unless --verbose (default: when ``argv`` is None; a caller
+    in a test or a notebook keeps its stderr as it is)."""
     parser = build_parser()
     args = parser.parse_args(argv)
-    quiet = argv is None and not args.verbose
+    quiet = (argv is None if standalone is None else standalone) and not args.verbose
     with _quiet_libraries() if quiet else contextlib.nullcontext():
         logging.getLogger("tensorflow").setLevel(logging.ERROR)  # TF1 deprecation notices
         return _run(args)

@@ -6,4 +6,4 @@ import sys
 from inception_v2.cli import main
 
 if __name__ == "__main__":
-    sys.exit(main(["eval", *sys.argv[1:]]))
+    sys.exit(main(["eval", *sys.argv[1:]], standalone=True))

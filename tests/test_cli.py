@@ -201,3 +201,16 @@ def test_convert_verify_message_names_the_relative_tolerance(slim_checkpoints, t
     assert done.returncode == 0, done.stderr[-3000:]
     assert "x max(1, max |slim|)" in done.stdout
     assert not any(noise in done.stderr for noise in NOISE), done.stderr
+
+
+def test_scripts_are_the_same_quiet_command(tmp_path):
+    script = Path(__file__).resolve().parents[1] / "scripts" / "eval_imagenet.py"
+    env = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}
+    done = subprocess.run(
+        [sys.executable, str(script), "--weights", str(tmp_path / "missing.ckpt")],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    one_error_line(done, "missing.ckpt", "no such checkpoint")
