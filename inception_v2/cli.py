@@ -275,8 +275,8 @@ def _run_eval(args: argparse.Namespace) -> int:
                 "evaluate it on its own class folders (--data DIR)"
             )
         offset = 1001 - classes if args.labels_offset is None else args.labels_offset
-        names = class_names(classes) if classes in (1000, 1001) else None
-        ids = class_ids(classes) if classes in (1000, 1001) else None
+        imagenet_head = classes in (1000, 1001)
+        names, ids = (class_names(classes), class_ids(classes)) if imagenet_head else (None, None)
     else:
         offset = args.labels_offset or 0
         names, ids = data.class_names, None
@@ -566,12 +566,11 @@ def _add_export(subparsers) -> None:
 
 def _run_export(args: argparse.Namespace) -> int:
     from inception_v2.export import export, format_for
-    from inception_v2.files import check_writable
     from inception_v2.weights import build_from_weights
 
     fmt = format_for(args.out, args.format)
-    if os.path.exists(args.out) and not args.overwrite:
-        check_writable(args.out, overwrite=False)
+    if os.path.exists(args.out) and not args.overwrite:  # before the slow part; export checks too
+        raise FileExistsError(f"{args.out}: already exists")
     model, _, _ = build_from_weights(args.weights)
     print(export(model, args.out, fmt, overwrite=args.overwrite))
     return 0
