@@ -41,3 +41,25 @@ def atomic_path(path: str | os.PathLike, overwrite: bool = False) -> Iterator[Pa
     finally:
         if tmp.exists():
             tmp.unlink()
+
+
+def check_settings(record: str | os.PathLike, settings: dict, what: str, overwrite: bool) -> bool:
+    """Compare ``settings`` with those recorded in the JSON file ``record`` by an earlier run.
+
+    Returns True when they differ and ``overwrite`` allows starting afresh; refuses (naming
+    each difference) when they differ without it; False when they match or none is recorded.
+    """
+    record = Path(record)
+    if not record.exists():
+        return False
+    import json
+
+    recorded = json.loads(record.read_text())
+    changed = {k: (recorded.get(k), v) for k, v in settings.items() if recorded.get(k) != v}
+    if changed and not overwrite:
+        shown = ", ".join(f"{k}: {a!r} -> {b!r}" for k, (a, b) in changed.items())
+        raise ValueError(
+            f"{record.parent}: holds a {what} with other settings ({shown}); "
+            "use a new --out, or --overwrite to start afresh"
+        )
+    return bool(changed)

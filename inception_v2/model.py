@@ -36,6 +36,9 @@ from inception_v2.architecture import (  # noqa: F401  (names re-exported for us
     scoped,
 )
 
+#: What ``activation=`` takes: slim's ReLU, or the sigmoid of the paper's BN-x5-Sigmoid.
+ACTIVATIONS = {"relu": "Relu", "sigmoid": "Sigmoid"}  # name -> the scope slim gives its op
+
 #: The fast inference path: batch norm folded into the convs, bfloat16 weights and
 #: activations (AMX / AVX512-BF16 CPUs, GPUs); logits stay float32.
 FAST_INFERENCE = {"fold_batch_norm": True, "dtype": "bfloat16"}
@@ -76,6 +79,14 @@ def model_data_format(model: keras.Model) -> str:
     return "channels_last"
 
 
+def activation_layer(x, activation: str, name: str, dtype: str | None = None):
+    """The nonlinearity after a convolution, named as slim names its op (``Relu``, ``Sigmoid``)."""
+    scope = scoped(name, ACTIVATIONS[activation])
+    if activation == "relu":
+        return layers.ReLU(dtype=dtype, name=scope)(x)
+    return layers.Activation(activation, dtype=dtype, name=scope)(x)
+
+
 def conv2d_bn(
     x,
     filters: int,
@@ -84,23 +95,26 @@ def conv2d_bn(
     strides: int = 1,
     fold_batch_norm: bool = False,
     dtype: str | None = None,
+    batch_norm: bool = True,
+    activation: str = "relu",
 ):
     """slim.conv2d under inception_v2_arg_scope: conv (no bias) -> BatchNorm -> ReLU.
 
     With ``fold_batch_norm`` (inference only) the batch norm lives in the conv's kernel
     and bias (see ``checkpoint.fold_batch_norm``): one pass over the activations less.
+    ``batch_norm=False`` (the paper's Inception baseline) gives the conv a bias instead.
     """
     x = layers.Conv2D(
         filters,
         kernel_size,
         strides=strides,
         padding="same",
-        use_bias=fold_batch_norm,
+        use_bias=fold_batch_norm or not batch_norm,
         kernel_initializer="he_normal",
         dtype=dtype,
         name=name,
     )(x)
-    if not fold_batch_norm:
+    if batch_norm and not fold_batch_norm:
         x = layers.BatchNormalization(
             axis=channel_axis(),
             momentum=BN_MOMENTUM,
@@ -109,7 +123,7 @@ def conv2d_bn(
             dtype=dtype,
             name=scoped(name, "BatchNorm"),
         )(x)
-    return layers.ReLU(dtype=dtype, name=scoped(name, "Relu"))(x)
+    return activation_layer(x, activation, name, dtype)
 
 
 def _pool(kind: str, x, name: str, strides: int = 1):
@@ -142,10 +156,14 @@ def inception_v2_base(
     min_depth: int = 16,
     use_separable_conv: bool = True,
     fold_batch_norm: bool = False,
+    batch_norm: bool = True,
+    activation: str = "relu",
 ):
     """slim's ``inception_v2_base``: from images to ``Mixed_5c``."""
     depth = depth_fn(depth_multiplier, min_depth)
-    conv = functools.partial(conv2d_bn, fold_batch_norm=fold_batch_norm)
+    conv = functools.partial(
+        conv2d_bn, fold_batch_norm=fold_batch_norm, batch_norm=batch_norm, activation=activation
+    )
     # The stem sees raw pixels and (in slim's weights) large activations; under a
     # bfloat16/float16 policy it stays float32: it costs ~2 % of the FLOPs and keeps
     # the low-precision path closer to float32.
@@ -163,7 +181,7 @@ def inception_v2_base(
             dtype=stem_dtype,
             name=name,
         )(inputs)
-        x = layers.ReLU(dtype=stem_dtype, name=scoped(name, "Relu"))(x)
+        x = activation_layer(x, activation, name, stem_dtype)
     else:
         x = conv(inputs, depth(STEM_DEPTH), 7, name, strides=2, dtype=stem_dtype)
     x = _pool("max", x, "MaxPool_2a_3x3", strides=2)
@@ -222,6 +240,8 @@ def InceptionV2(
     fold_batch_norm: bool = False,
     dtype: str | None = None,
     name: str = "inception_v2",
+    batch_norm: bool = True,
+    activation: str = "relu",
 ) -> keras.Model:
     """Instantiates slim's Inception V2, in the style of ``keras.applications``.
 
@@ -246,6 +266,12 @@ def InceptionV2(
         AMX/AVX512-BF16 (see ``FAST_INFERENCE``), ``"mixed_bfloat16"`` / ``"mixed_float16"``
         for training; logits stay float32. Default: the global policy.
       name: model name.
+      batch_norm, activation: the variants that Batch Normalization's paper compares
+        (``inception_v2.bn_study``): ``batch_norm=False`` gives every convolution a bias
+        instead of a batch norm (the paper's "Inception"), ``activation="sigmoid"`` replaces
+        every ReLU. slim's checkpoint loads into ``batch_norm=False`` with each batch norm
+        folded into its convolution's bias (as ``fold_batch_norm``: slim's inference function,
+        a BN-free start for training); ``activation="sigmoid"`` refuses it.
 
     Inputs are RGB images scaled to [-1, 1] (see ``preprocess_input``).
     """
@@ -253,6 +279,10 @@ def InceptionV2(
         raise ValueError(f"pooling must be None, 'avg' or 'max', got {pooling!r}")
     if not 0.0 < dropout_keep_prob <= 1.0:
         raise ValueError(f"dropout_keep_prob must be in (0, 1], got {dropout_keep_prob}")
+    if activation not in ACTIVATIONS:
+        raise ValueError(f"activation must be one of {', '.join(ACTIVATIONS)}, got {activation!r}")
+    if fold_batch_norm and not batch_norm:
+        raise ValueError("fold_batch_norm=True needs batch_norm=True: there is no batch norm to fold")
     if include_top and classes < 1:
         raise ValueError(f"classes must be >= 1 with include_top=True, got {classes}")
     if input_shape is None:
@@ -269,7 +299,9 @@ def InceptionV2(
     if dtype is not None:
         keras.config.set_dtype_policy(dtype)
     try:
-        x = inception_v2_base(inputs, depth_multiplier, min_depth, use_separable_conv, fold_batch_norm)
+        x = inception_v2_base(
+            inputs, depth_multiplier, min_depth, use_separable_conv, fold_batch_norm, batch_norm, activation
+        )
         if include_top:
             x = _logits_head(x, classes, dropout_keep_prob, global_pool, spatial_squeeze)
             if classifier_activation is not None:
@@ -284,8 +316,16 @@ def InceptionV2(
     model_inputs = keras.utils.get_source_inputs(input_tensor) if input_tensor is not None else inputs
     model = keras.Model(model_inputs, x, name=name)
     if weights is not None:
+        from inception_v2.keras_weights import is_keras_weights
         from inception_v2.weights import load_weights
 
+        if activation != "relu" and not is_keras_weights(weights):
+            from inception_v2.checkpoint import CheckpointError
+
+            raise CheckpointError(
+                f"{weights}: slim's checkpoints were trained with ReLU; activation={activation!r} "
+                "builds another network (train it from scratch, as inception-v2 bn-study does)"
+            )
         load_weights(model, weights)
     return model
 
@@ -293,7 +333,10 @@ def InceptionV2(
 def end_point_layer_name(end_point: str, model: keras.Model | None = None) -> str:
     """Name of the layer whose output is slim's end point ``end_point``."""
     if end_point.startswith("Conv2d_"):
-        return scoped(end_point, "Relu")
+        for scope in ACTIVATIONS.values():
+            if model is not None and _has_layer(model, scoped(end_point, scope)):
+                return scoped(end_point, scope)
+        return scoped(end_point, ACTIVATIONS["relu"])
     if end_point == "Logits":
         if model is not None and not _has_layer(model, scoped("Logits", "SpatialSqueeze")):
             return scoped("Logits", "Conv2d_1c_1x1")

@@ -25,7 +25,7 @@ from pathlib import Path
 import keras
 
 from inception_v2.checkpoint import infer_config, model_variable_map
-from inception_v2.files import atomic_path
+from inception_v2.files import atomic_path, check_settings
 from inception_v2.finetune import build_classifier
 from inception_v2.keras_weights import save_weights
 from inception_v2.train_data import ClassFolders, make_dataset, scan_class_folders, split
@@ -200,15 +200,6 @@ RUN_FILES = (
 RUN_FOLDERS = ("backup", "logs")
 
 
-def _changed_settings(out: Path, settings: RunSettings) -> dict:
-    """``{setting: (recorded, wanted)}`` where ``out``'s run differs from ``settings``."""
-    run_file = out / "run.json"
-    if not run_file.exists():
-        return {}
-    recorded = json.loads(run_file.read_text())
-    return {k: (recorded.get(k), v) for k, v in asdict(settings).items() if recorded.get(k) != v}
-
-
 def _clear_run(out: Path) -> None:
     import shutil
 
@@ -232,13 +223,7 @@ def finetune(
         raise ValueError(
             f"epochs and batch size must be at least 1, got {settings.epochs}, {settings.batch_size}"
         )
-    changed = _changed_settings(out, settings)
-    if changed and not overwrite:
-        shown = ", ".join(f"{k}: {a!r} -> {b!r}" for k, (a, b) in changed.items())
-        raise ValueError(
-            f"{out}: holds a run with other settings ({shown}); "
-            "use a new --out, or --overwrite to start afresh"
-        )
+    changed = check_settings(out / "run.json", asdict(settings), "run", overwrite)
     train_data, val_data = load_splits(settings)
     classes = train_data.class_names
     steps = len(train_data.files) // settings.batch_size

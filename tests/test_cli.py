@@ -76,6 +76,8 @@ def ants_bees(tmp_path_factory) -> Path:
             "--verify-batch: must be at least 1",
         ),
         (["bench", "--rounds", "0"], "--rounds: must be at least 1"),
+        (["bn-study", "--steps", "0"], "--steps: must be at least 1, got 0"),
+        (["bn-study", "--learning-rate", "-0.1"], "--learning-rate: must be greater than 0, got -0.1"),
     ],
 )
 def test_bad_numbers_are_refused_by_the_parser(args, fragment, tmp_path):
@@ -93,7 +95,7 @@ def test_bad_numbers_are_refused_by_the_parser(args, fragment, tmp_path):
 def test_help_version_and_commands():
     done = cli("--help")
     assert done.returncode == 0
-    for command in ("convert", "eval", "predict", "finetune", "export", "bench", "example-data"):
+    for command in ("convert", "eval", "predict", "finetune", "bn-study", "export", "bench", "example-data"):
         assert f"\n  {command} " in done.stdout, command
     assert "exit codes" in done.stdout
     assert cli("--version").stdout.startswith("inception-v2 ")
@@ -115,6 +117,36 @@ def test_failed_finetune_leaves_out_as_it_was(slim_checkpoints, ants_bees, tmp_p
     assert not out.exists() and not out.parent.exists()
     one_error_line(cli("finetune", "--data", tmp_path / "nothing", "--out", out), "no such data directory")
     assert not out.parent.exists()
+
+
+# ----------------------------------------------------------------------------- bn-study
+
+
+def test_bn_study_bad_data_and_settings_write_nothing(tmp_path):
+    out = tmp_path / "study"
+
+    def study(data):
+        return cli("bn-study", "--data", data, "--out", out)
+
+    one_error_line(study(tmp_path / "nothing"), "nothing: no such data directory")
+    one_class = tmp_path / "one_class"
+    write_example_data(tmp_path / "ants_bees")
+    (one_class / "ants").mkdir(parents=True)
+    for image in (tmp_path / "ants_bees" / "train" / "ants").iterdir():
+        (one_class / "ants" / image.name).write_bytes(image.read_bytes())
+    one_error_line(study(one_class), "1 class folder", "at least 2 classes")
+    not_images = tmp_path / "not_images"
+    for name in ("a", "b"):
+        (not_images / name).mkdir(parents=True)
+        (not_images / name / "notes.jpg").write_text("not a JPEG")
+    one_error_line(study(not_images), "not_images: the class folders hold no readable images")
+    one_error_line(cli("bn-study", "--variants", "BN-x5,BN-x50", "--out", out), "unknown variants ['BN-x50']")
+    assert not out.exists()
+    # A folder holding a study with other settings is refused, untouched.
+    out.mkdir()
+    (out / "settings.json").write_text(json.dumps({"steps": 10}))
+    one_error_line(cli("bn-study", "--out", out), "holds a study with other settings", "steps: 10 -> 2000")
+    assert [p.name for p in out.iterdir()] == ["settings.json"]
 
 
 # ----------------------------------------------------------------------------- eval

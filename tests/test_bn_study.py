@@ -1,0 +1,150 @@
+"""The paper's variants, and the study that trains them: outputs, determinism, resume.
+
+(Bad command lines: tests/test_cli.py.)"""
+
+from __future__ import annotations
+
+import csv
+import json
+
+import keras
+import numpy as np
+import pytest
+
+from inception_v2 import InceptionV2, bn_study
+from inception_v2.architecture import conv_depths
+from inception_v2.bn_study import StudySettings, run_study, summarize
+
+#: The smallest study that still trains two networks: most layers at min_depth, 32 px.
+TINY = dict(steps=6, eval_every=3, depth_multiplier=0.1, batch_size=16, variants=["Inception", "BN-x5"])
+
+
+def _layers(model, kind):
+    return [layer for layer in model.layers if type(layer) is kind]
+
+
+def test_no_batch_norm_variant_has_biases_instead():
+    plain = InceptionV2(batch_norm=False)
+    default = InceptionV2()
+    assert not _layers(plain, keras.layers.BatchNormalization)
+    convs = _layers(plain, keras.layers.Conv2D)
+    assert convs and all(layer.use_bias for layer in convs)
+    # Each batch norm (beta, moving mean, moving variance: 3 per channel) becomes a bias (1 per channel).
+    channels = sum(conv_depths().values())
+    assert default.count_params() - plain.count_params() == 2 * channels
+    # Same names for what is the same: every conv of the default network is there.
+    assert {layer.name for layer in convs} == {layer.name for layer in _layers(default, keras.layers.Conv2D)}
+
+
+def test_sigmoid_variant_has_no_relu():
+    model = InceptionV2(activation="sigmoid", depth_multiplier=0.25)
+    assert not _layers(model, keras.layers.ReLU)
+    sigmoids = [layer for layer in model.layers if layer.name.endswith("__Sigmoid")]
+    # one per convolution: the batch-normed ones and the separable stem
+    assert len(sigmoids) == len(conv_depths(0.25)) + 1
+    assert all(layer.get_config()["activation"] == "sigmoid" for layer in sigmoids)
+    assert (
+        InceptionV2(activation="sigmoid", depth_multiplier=0.25).count_params()
+        == InceptionV2(depth_multiplier=0.25).count_params()
+    )
+
+
+def test_variant_options_are_checked():
+    with pytest.raises(ValueError, match="activation must be one of relu, sigmoid"):
+        InceptionV2(activation="tanh")
+    with pytest.raises(ValueError, match="no batch norm to fold"):
+        InceptionV2(batch_norm=False, fold_batch_norm=True)
+
+
+def test_slims_checkpoint_in_the_variants(slim_checkpoints):
+    """Without batch norm, slim's weights load folded (slim's own inference function); with
+    sigmoids they are refused: they were trained for ReLUs."""
+    from inception_v2.checkpoint import CheckpointError
+    from inception_v2.slim_reference import smooth_random_images
+
+    path = slim_checkpoints.path()
+    images = smooth_random_images(2, 224, 224, np.random.default_rng(0))
+    plain = InceptionV2(batch_norm=False, weights=path, classifier_activation=None)
+    slim_graph = InceptionV2(weights=path, classifier_activation=None)
+    expected = slim_graph.predict(images, verbose=0)
+    np.testing.assert_allclose(plain.predict(images, verbose=0), expected, atol=1e-4, rtol=1e-4)
+    assert np.abs(expected[0] - expected[1]).max() > 0.1  # the logits depend on the image
+    with pytest.raises(CheckpointError, match=r"trained with ReLU; activation='sigmoid'"):
+        InceptionV2(activation="sigmoid", weights=path)
+
+
+def test_summary_counts_steps_to_the_baselines_best():
+    def curve(*accuracies):
+        return [{"step": 10 * i, "val_accuracy": a, "loss": None} for i, a in enumerate(accuracies)]
+
+    curves = {"Inception": curve(0.1, 0.5, 0.6), "BN-x5": curve(0.1, 0.7, 0.8)}
+    curves["BN-x5-Sigmoid"] = curve(0.1, 0.2)
+    table = {row["variant"]: row for row in summarize(curves)}
+    assert table["Inception"]["steps_to_baseline_best"] == 20 and table["Inception"]["speed_up"] == 1.0
+    assert table["BN-x5"]["steps_to_baseline_best"] == 10 and table["BN-x5"]["speed_up"] == 2.0
+    assert table["BN-x5"]["best_val_accuracy"] == 0.8 and table["BN-x5"]["best_at_step"] == 20
+    never = table["BN-x5-Sigmoid"]
+    assert never["steps_to_baseline_best"] is None and never["speed_up"] is None
+    # 95 % of the baseline's best (0.57): Inception at step 20 still, BN-x5 at 10, the third never
+    assert table["Inception"]["steps_to_baseline_best_95pc"] == 20
+    assert table["BN-x5"]["steps_to_baseline_best_95pc"] == 10 and table["BN-x5"]["speed_up_95pc"] == 2.0
+    assert never["steps_to_baseline_best_95pc"] is None
+
+
+def test_study_writes_resumes_and_refuses(tmp_path, monkeypatch):
+    """One uninterrupted study (its outputs checked), the same study killed and resumed (it must
+    end with the same curves and table), and a rerun with other settings (refused). One test,
+    so that the reference study is trained once on one worker."""
+    out = tmp_path / "out"
+    result = run_study(StudySettings(**TINY), out)
+    assert (out / "curves.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    with open(out / "table.csv") as f:
+        rows = list(csv.DictReader(f))
+    assert [r["variant"] for r in rows] == ["Inception", "BN-x5"]
+    saved = json.loads((out / "table.json").read_text())
+    assert saved["table"] == result["table"] and saved["data"]["source"] == "scikit-learn digits"
+    assert saved["data"]["train"] + saved["data"]["val"] == 1797
+    curves = bn_study.read_curves(out / "curves.csv")
+    steps = {v: [r["step"] for r in rows] for v, rows in curves.items()}
+    assert steps == {"Inception": [0, 3, 6], "BN-x5": [0, 3, 6]}
+    assert all(r["loss"] > 0 for rows in curves.values() for r in rows[1:])
+    assert "Inception" in result["text"] and "BN-x5" in result["text"]
+    assert sorted(p.name for p in (out / "models").iterdir()) == ["BN-x5.keras", "Inception.keras"]
+
+    _killed_and_resumed(tmp_path / "killed", monkeypatch, result["table"], curves)
+
+    before = (out / "table.json").read_text()
+    with pytest.raises(ValueError, match=r"other settings \(steps: 6 -> 8\).*--overwrite"):
+        run_study(StudySettings(**{**TINY, "steps": 8}), out)
+    assert (out / "table.json").read_text() == before
+
+
+def _killed_and_resumed(out, monkeypatch, table, curves):
+    """Killed after BN-x5's last curve row was written but before its model was saved: the
+    rerun trains BN-x5 again from its model of step 3 and ends where the uninterrupted study did.
+
+    Also the same-seed test: Inception trains from scratch here, in a run of its own, and must
+    give the uninterrupted run's curve to the last digit."""
+    monkeypatch.setattr(bn_study, "SAVE_EVERY_S", -1.0)  # save at every evaluation
+    calls = []
+    write_curves = bn_study.write_curves
+
+    def dies_after_sixth_write(path, curves):
+        write_curves(path, curves)
+        calls.append(1)
+        # Inception's steps 0, 3, 6; BN-x5's 0, 3 (its model saved at 3); then BN-x5's step 6
+        # is written to the curve, and the study killed before the model of step 6 is saved.
+        if len(calls) == 6:
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(bn_study, "write_curves", dies_after_sixth_write)
+    with pytest.raises(KeyboardInterrupt):
+        run_study(StudySettings(**TINY), out)
+    assert [r["step"] for r in bn_study.read_curves(out / "curves.csv")["BN-x5"]] == [0, 3, 6]
+    assert not (out / "table.csv").exists()
+    monkeypatch.setattr(bn_study, "write_curves", write_curves)
+    seen = []
+    resumed = run_study(StudySettings(**TINY), out, progress=lambda n, note: seen.append(note))
+    assert any("BN-x5: resumed at step 3" in note for note in seen)
+    assert resumed["table"] == table
+    np.testing.assert_equal(bn_study.read_curves(out / "curves.csv"), curves)
