@@ -13,6 +13,7 @@ _EXPORTS = {
     "FAST_INFERENCE": "inception_v2.model",
     "InceptionV2": "inception_v2.model",
     "end_point_model": "inception_v2.model",
+    "InputError": "inception_v2.errors",
     "CheckpointError": "inception_v2.checkpoint",
     "assign_checkpoint": "inception_v2.checkpoint",
     "infer_config": "inception_v2.checkpoint",

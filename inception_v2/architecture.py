@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from inception_v2.errors import InvalidArgument
+
 SLIM_SCOPE = "InceptionV2"
 SCOPE_SEPARATOR = "__"  # a Keras layer name is the slim scope with "/" written as "__"
 BN_EPSILON = 0.001
@@ -89,7 +91,7 @@ def scoped(*parts: str) -> str:
 def depth_fn(depth_multiplier: float, min_depth: int) -> Callable[[int], int]:
     """slim's channel rule: ``max(int(d * depth_multiplier), min_depth)``."""
     if depth_multiplier <= 0:
-        raise ValueError(f"depth_multiplier must be > 0, got {depth_multiplier}")
+        raise InvalidArgument(f"depth_multiplier must be > 0, got {depth_multiplier}")
     return lambda d: max(int(d * depth_multiplier), min_depth)
 
 

@@ -7,11 +7,9 @@ import tarfile
 import zlib
 from pathlib import Path
 
+from inception_v2.errors import ArchiveError, MissingFile
+
 ARCHIVE_SUFFIXES = (".tar.gz", ".tgz", ".tar", ".tar.bz2", ".tar.xz")
-
-
-class ArchiveError(ValueError):
-    """An archive that is unreadable or tries to write outside its target."""
 
 
 def is_archive(path: str | os.PathLike) -> bool:
@@ -48,6 +46,6 @@ def safe_extract(archive: str | os.PathLike, destination: str | os.PathLike) -> 
         raise ArchiveError(f"{archive}: not a readable tar archive ({e})") from None
     except (EOFError, OSError, zlib.error) as e:
         if isinstance(e, FileNotFoundError) and not archive.exists():
-            raise FileNotFoundError(f"{archive}: no such file") from None
+            raise MissingFile(f"{archive}: no such file") from None
         raise ArchiveError(f"{archive}: truncated or corrupt archive ({e})") from None
     return [m.name for m in members]

@@ -36,6 +36,7 @@ from pathlib import Path
 
 import numpy as np
 
+from inception_v2.errors import DataError, InvalidArgument, MissingExtra
 from inception_v2.files import atomic_path, check_settings
 
 log = logging.getLogger("inception_v2")
@@ -103,18 +104,18 @@ class StudySettings:
     def check(self) -> None:
         """Refuse settings that cannot make a study, before anything is read or written."""
         for name in ("steps", "batch_size", "eval_every", "image_size"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"{name.replace('_', '-')} must be at least 1, got {getattr(self, name)}")
+            if (value := getattr(self, name)) < 1:
+                raise InvalidArgument(f"{name.replace('_', '-')} must be at least 1, got {value}")
         for name in ("learning_rate", "depth_multiplier"):
-            if not getattr(self, name) > 0:
-                raise ValueError(f"{name.replace('_', '-')} must be > 0, got {getattr(self, name)}")
+            if not (value := getattr(self, name)) > 0:
+                raise InvalidArgument(f"{name.replace('_', '-')} must be > 0, got {value}")
         if not 0.0 < self.validation_split < 1.0:
-            raise ValueError(f"validation split must be in (0, 1), got {self.validation_split}")
+            raise InvalidArgument(f"validation split must be in (0, 1), got {self.validation_split}")
         if not 0.0 <= self.batch_norm_momentum < 1.0:
-            raise ValueError(f"batch-norm momentum must be in [0, 1), got {self.batch_norm_momentum}")
+            raise InvalidArgument(f"batch-norm momentum must be in [0, 1), got {self.batch_norm_momentum}")
         unknown = [v for v in self.variants if v not in VARIANT_NAMES]
         if unknown or not self.variants:
-            raise ValueError(f"unknown variants {unknown}; choose from {', '.join(VARIANT_NAMES)}")
+            raise InvalidArgument(f"unknown variants {unknown}; choose from {', '.join(VARIANT_NAMES)}")
 
 
 @dataclass
@@ -144,7 +145,7 @@ def load_digits(image_size: int) -> tuple[np.ndarray, np.ndarray, list[str]]:
     try:
         from sklearn.datasets import load_digits as sklearn_digits
     except ImportError as e:
-        raise ImportError(
+        raise MissingExtra(
             "the default data set, scikit-learn's digits, needs scikit-learn: "
             "pip install 'inception-v2[study]', or pass --data with class folders of your own"
         ) from e
@@ -160,7 +161,7 @@ def load_class_folders(root: str | os.PathLike, image_size: int) -> tuple[np.nda
 
     folders = scan_class_folders(root)
     if len(folders.class_names) < 2:
-        raise ValueError(f"{root}: {len(folders.class_names)} class folder; a study needs at least 2 classes")
+        raise DataError(f"{root}: {len(folders.class_names)} class folder; a study needs at least 2 classes")
     for path in folders.unreadable:
         log.warning("skipped (not a readable image): %s", path)
     images, labels = [], []
@@ -168,7 +169,7 @@ def load_class_folders(root: str | os.PathLike, image_size: int) -> tuple[np.nda
         images.append(x.numpy())
         labels.append(y.numpy())
     if not images:
-        raise ValueError(f"{root}: none of the images could be decoded")
+        raise DataError(f"{root}: none of the images could be decoded")
     return np.concatenate(images), np.concatenate(labels).astype(np.int32), folders.class_names
 
 
@@ -186,7 +187,7 @@ def load_study_data(settings: StudySettings) -> StudyData:
         members = rng.permutation(np.flatnonzero(labels == label))
         val[members[: max(1, round(len(members) * settings.validation_split))]] = True
     if val.all():
-        raise ValueError(f"{source}: too few images to hold out a validation split and still train")
+        raise DataError(f"{source}: too few images to hold out a validation split and still train")
     return StudyData(images[~val], labels[~val], images[val], labels[val], names, source)
 
 
@@ -373,7 +374,7 @@ def _resume(path: Path, rows: list[dict]):
     step = int(keras.ops.convert_to_numpy(model.optimizer.iterations))
     rows = [r for r in rows if r["step"] <= step]
     if not rows or rows[-1]["step"] != step:
-        raise ValueError(f"{path}: saved at step {step}, which curves.csv does not reach; use --overwrite")
+        raise DataError(f"{path}: saved at step {step}, which curves.csv does not reach; use --overwrite")
     return model, rows
 
 

@@ -19,6 +19,7 @@ import numpy as np
 
 from inception_v2.architecture import BN_EPSILON, SCOPE_SEPARATOR, SLIM_SCOPE, conv_depths, depth_fn
 from inception_v2.archive import is_archive, safe_extract
+from inception_v2.errors import CheckpointError, InvalidArgument, MissingFile
 
 EMA_SUFFIX = "/ExponentialMovingAverage"
 # Keras variable name -> slim variable name, inside the same scope.
@@ -34,16 +35,12 @@ VARIABLE_NAMES = {
 }
 
 
-class CheckpointError(ValueError):
-    """A checkpoint that cannot be read, or does not fit the model."""
-
-
 def slim_variable_name(layer_name: str, variable_name: str, scope: str = SLIM_SCOPE) -> str:
     """The slim name of Keras variable ``variable_name`` of layer ``layer_name``."""
     try:
         slim_var = VARIABLE_NAMES[variable_name]
     except KeyError:
-        raise ValueError(f"no slim name for variable {variable_name!r} of {layer_name!r}") from None
+        raise InvalidArgument(f"no slim name for variable {variable_name!r} of {layer_name!r}") from None
     return "/".join([scope, *layer_name.split(SCOPE_SEPARATOR), slim_var])
 
 
@@ -66,7 +63,7 @@ def checkpoint_prefix(path: str | os.PathLike) -> Iterator[str]:
     path = Path(path)
     index = path.with_name(path.name + ".index")
     if not path.exists() and not index.exists():
-        raise FileNotFoundError(f"{path}: no such checkpoint file, prefix, directory or archive")
+        raise MissingFile(f"{path}: no such checkpoint file, prefix, directory or archive")
     if path.is_file() and is_archive(path):
         with tempfile.TemporaryDirectory(prefix="inception_v2_ckpt_") as tmp:
             safe_extract(path, tmp)

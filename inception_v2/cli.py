@@ -20,6 +20,8 @@ import sys
 import warnings
 from collections.abc import Sequence
 
+from inception_v2.errors import DataError, InputError, InvalidArgument, OutputExists
+
 # TensorFlow's C++ start-up chatter (CUDA probing on CPU machines) unless asked for.
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
@@ -270,10 +272,10 @@ def _run_eval(args: argparse.Namespace) -> int:
     model, config, _ = build_from_weights(args.weights, classifier_activation=None, **_model_options(args))
     classes = config.classes
     if classes is None:
-        raise ValueError(f"{args.weights}: has no Logits layer; cannot classify")
+        raise InvalidArgument(f"{args.weights}: has no Logits layer; cannot classify")
     if data.imagenet:
         if classes not in (1000, 1001) and args.labels_offset is None:
-            raise ValueError(
+            raise InvalidArgument(
                 f"{args.weights}: a {classes}-class model cannot be scored on ImageNet's 1,000 classes; "
                 "evaluate it on its own class folders (--data DIR)"
             )
@@ -284,7 +286,7 @@ def _run_eval(args: argparse.Namespace) -> int:
         offset = args.labels_offset or 0
         names, ids = data.class_names, None
         if len(names) != classes:
-            raise ValueError(f"{args.data}: {len(names)} class folders, but the model has {classes} classes")
+            raise DataError(f"{args.data}: {len(names)} class folders, but the model has {classes} classes")
     result = evaluate(
         model,
         data,
@@ -344,6 +346,7 @@ def _run_predict(args: argparse.Namespace) -> int:
     import json
 
     import numpy as np
+    import tensorflow as tf
 
     from inception_v2.data import image_files
     from inception_v2.inference import predict
@@ -357,13 +360,13 @@ def _run_predict(args: argparse.Namespace) -> int:
         try:
             images.append(load_for_eval(str(path)))
             shown.append(str(path))
-        except Exception:  # TensorFlow raises several types for undecodable data
+        except tf.errors.OpError:  # InvalidArgument, NotFound...: the file, not the code
             _say(args, f"skipped: {path}: cannot be decoded as an image")
     if not images:
-        raise ValueError(f"{', '.join(args.images)}: no image could be decoded")
+        raise DataError(f"{', '.join(args.images)}: no image could be decoded")
     model, config, _ = build_from_weights(args.weights, **_model_options(args))
     if config.classes is None:
-        raise ValueError(f"{args.weights}: has no Logits layer; cannot classify")
+        raise InvalidArgument(f"{args.weights}: has no Logits layer; cannot classify")
     ids, names = labels_for(args.weights, config.classes)
     probabilities = predict(model, np.stack(images), 32, precision=args.precision, engine=args.engine)
     best = np.argsort(-probabilities, axis=-1, kind="stable")[:, : args.top]
@@ -436,7 +439,7 @@ def _run_bench(args: argparse.Namespace) -> int:
     try:
         batches = tuple(positive_int(b) for b in args.batches.split(","))
     except argparse.ArgumentTypeError as e:
-        raise ValueError(f"--batches {args.batches}: {e}") from None
+        raise InvalidArgument(f"--batches {args.batches}: {e}") from None
     run(
         out=report,
         batches=batches,
@@ -645,7 +648,7 @@ def _run_export(args: argparse.Namespace) -> int:
 
     fmt = format_for(args.out, args.format)
     if os.path.exists(args.out) and not args.overwrite:  # before the slow part; export checks too
-        raise FileExistsError(f"{args.out}: already exists")
+        raise OutputExists(f"{args.out}: already exists")
     model, _, _ = build_from_weights(args.weights)
     print(export(model, args.out, fmt, overwrite=args.overwrite))
     return 0
@@ -677,7 +680,7 @@ def _run_test_checkpoint(args: argparse.Namespace) -> int:
     from inception_v2.slim_reference import random_slim_variables, save_slim_variables
 
     if Path(args.dst).exists() or Path(args.dst + ".index").exists():
-        raise FileExistsError(f"{args.dst}: already exists; name a new checkpoint")
+        raise OutputExists(f"{args.dst}: already exists; name a new checkpoint")
     variables = random_slim_variables(args.classes, args.depth_multiplier, args.min_depth, args.seed)
     print(save_slim_variables(variables, args.dst, args.format))
     return 0
@@ -759,19 +762,40 @@ def main(argv: Sequence[str] | None = None, standalone: bool | None = None) -> i
     parser = build_parser()
     args = parser.parse_args(argv)
     quiet = (argv is None if standalone is None else standalone) and not args.verbose
-    with _quiet_libraries() if quiet else contextlib.nullcontext():
+    with _quiet_libraries() if quiet else contextlib.nullcontext(), _library_messages(args.quiet):
         logging.getLogger("tensorflow").setLevel(logging.ERROR)  # TF1 deprecation notices
         return _run(args)
 
 
-#: Exceptions that mean bad input: reported in one line, exit 2.
+@contextlib.contextmanager
+def _library_messages(quiet: bool):
+    """The library logs its notes (logger ``inception_v2``); the command shows them on stderr as
+    plain lines: notes and warnings, or warnings only with --quiet."""
+    logger = logging.getLogger("inception_v2")
+    handler = logging.StreamHandler(sys.stderr)  # the stderr of now: _quiet_libraries may swap it
+    handler.setFormatter(logging.Formatter("%(message)s"))
+    previous = logger.level, logger.propagate
+    logger.addHandler(handler)
+    logger.setLevel(logging.WARNING if quiet else logging.INFO)
+    logger.propagate = False
+    try:
+        yield
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(previous[0])
+        logger.propagate = previous[1]
+
+
+#: Exceptions that mean bad input: reported in one line, exit 2. The library's own kinds
+#: (``errors.InputError``), and the file system's word on a path the user named. Any other
+#: exception is a bug, and keeps its traceback.
 BAD_INPUT = (
+    InputError,
     FileNotFoundError,
     FileExistsError,
     IsADirectoryError,
     NotADirectoryError,
-    ValueError,
-    ImportError,
+    PermissionError,
 )
 
 

@@ -12,6 +12,7 @@ import keras
 import numpy as np
 
 from inception_v2.checkpoint import CheckpointConfig, LoadReport, checkpoint_prefix
+from inception_v2.errors import InvalidArgument
 from inception_v2.files import check_writable
 from inception_v2.keras_weights import is_keras_weights, save_weights
 from inception_v2.model import END_POINTS, end_point_model
@@ -79,9 +80,9 @@ def convert_checkpoint(
     start = time.perf_counter()
     destination = Path(destination)
     if not is_keras_weights(destination):
-        raise ValueError(f"{destination}: destination must end in .weights.h5 or .keras")
+        raise InvalidArgument(f"{destination}: destination must end in .weights.h5 or .keras")
     if verify_batch < 1:
-        raise ValueError(f"verify_batch must be at least 1, got {verify_batch}")
+        raise InvalidArgument(f"verify_batch must be at least 1, got {verify_batch}")
     check_writable(destination, overwrite)
     model, config, report = build_from_weights(source, use_ema=use_ema)
     result = Conversion(str(source), str(destination), config, report, time.perf_counter() - start)

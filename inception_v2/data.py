@@ -17,6 +17,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from inception_v2.errors import DataError, MissingFile
 from inception_v2.labels import data_path, read_ground_truth, synset_to_label
 from inception_v2.preprocessing import DEFAULT_SIZE, decode_image, preprocess_for_eval
 
@@ -24,10 +25,6 @@ IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".gif", ".bmp")
 VAL_NAME = re.compile(r"ILSVRC2012_val_(\d{8})\.JPEG$", re.IGNORECASE)
 SYNSET = re.compile(r"n\d{8}$")
 TFRECORD_FEATURES = ("image/encoded", "image/class/label")
-
-
-class DataError(ValueError):
-    """A data source that cannot be evaluated as given."""
 
 
 @dataclass
@@ -142,7 +139,7 @@ def image_files(paths: list[str | Path]) -> list[Path]:
         elif path.is_file():
             files.append(path)
         else:
-            raise FileNotFoundError(f"{path}: no such image file or folder")
+            raise MissingFile(f"{path}: no such image file or folder")
     return files
 
 
@@ -232,7 +229,7 @@ def open_data(source: str | Path | None, ground_truth: str | Path | None = None)
     ):
         return tfrecords(source)
     if not path.exists():
-        raise FileNotFoundError(f"{path}: no such data directory or file")
+        raise MissingFile(f"{path}: no such data directory or file")
     if not path.is_dir():
         raise DataError(f"{path}: expected a directory, TFRecord shards or a glob of them")
     entries = list(path.iterdir())

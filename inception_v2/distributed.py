@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import keras
 
+from inception_v2.errors import InvalidArgument
+
 
 def make_strategy(kind: str | None):
     """``None`` (default strategy), ``"mirrored"`` or ``"multi_worker"`` (reads ``TF_CONFIG``)."""
@@ -23,7 +25,7 @@ def make_strategy(kind: str | None):
         return tf.distribute.MirroredStrategy()
     if kind == "multi_worker":
         return tf.distribute.MultiWorkerMirroredStrategy()
-    raise ValueError(f"distribute must be 'mirrored', 'multi_worker' or None, got {kind!r}")
+    raise InvalidArgument(f"distribute must be 'mirrored', 'multi_worker' or None, got {kind!r}")
 
 
 def distributed_fit(

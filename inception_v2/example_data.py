@@ -11,6 +11,7 @@ import os
 import shutil
 from pathlib import Path
 
+from inception_v2.errors import OutputExists
 from inception_v2.labels import data_path
 
 EXAMPLE_SET = "hymenoptera_sample"
@@ -28,7 +29,7 @@ def write_example_data(destination: str | os.PathLike) -> Path:
     """
     destination = Path(destination)
     if destination.exists():
-        raise FileExistsError(f"{destination}: already exists; name a new folder")
+        raise OutputExists(f"{destination}: already exists; name a new folder")
     destination.parent.mkdir(parents=True, exist_ok=True)
     partial = destination.with_name(f".{destination.name}.partial")
     shutil.rmtree(partial, ignore_errors=True)

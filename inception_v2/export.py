@@ -14,6 +14,8 @@ from pathlib import Path
 import keras
 import numpy as np
 
+from inception_v2.errors import InvalidArgument, OutputExists
+
 FORMATS = {"savedmodel": "tf_saved_model", "litert": "litert", "onnx": "onnx"}
 SUFFIXES = {"savedmodel": "", "litert": ".tflite", "onnx": ".onnx"}
 
@@ -35,10 +37,10 @@ def format_for(path: str | os.PathLike, fmt: str | None = None) -> str:
     if fmt is None:
         return implied
     if fmt not in FORMATS:
-        raise ValueError(f"format must be one of {', '.join(FORMATS)}, got {fmt!r}")
+        raise InvalidArgument(f"format must be one of {', '.join(FORMATS)}, got {fmt!r}")
     if fmt != implied and (suffix in (".tflite", ".onnx") or fmt != "savedmodel"):
         wanted = SUFFIXES[fmt] or "a folder name without .tflite/.onnx"
-        raise ValueError(f"{path}: the {fmt} format wants {wanted}, not {suffix or 'a bare name'}")
+        raise InvalidArgument(f"{path}: the {fmt} format wants {wanted}, not {suffix or 'a bare name'}")
     return fmt
 
 
@@ -54,7 +56,7 @@ def export(
     fmt = format_for(path, fmt)
     path = Path(path)
     if path.exists() and not overwrite:
-        raise FileExistsError(f"{path}: already exists")
+        raise OutputExists(f"{path}: already exists")
     path.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=path.parent))
     try:

@@ -8,14 +8,16 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
+from inception_v2.errors import InvalidArgument, NotAFileName, OutputExists
+
 
 def check_writable(path: str | os.PathLike, overwrite: bool) -> Path:
     """Refuse to replace an existing ``path`` unless ``overwrite``; create its folder."""
     path = Path(path)
     if path.exists() and not overwrite:
-        raise FileExistsError(f"{path}: already exists")
+        raise OutputExists(f"{path}: already exists")
     if path.is_dir():
-        raise IsADirectoryError(f"{path}: is a directory, expected a file name")
+        raise NotAFileName(f"{path}: is a directory, expected a file name")
     path.parent.mkdir(parents=True, exist_ok=True)
     return path
 
@@ -36,7 +38,7 @@ def atomic_path(path: str | os.PathLike, overwrite: bool = False) -> Iterator[Pa
     try:
         yield tmp
         if path.exists() and not overwrite:
-            raise FileExistsError(f"{path}: appeared while writing; left untouched")
+            raise OutputExists(f"{path}: appeared while writing; left untouched")
         os.replace(tmp, path)
     finally:
         if tmp.exists():
@@ -58,7 +60,7 @@ def check_settings(record: str | os.PathLike, settings: dict, what: str, overwri
     changed = {k: (recorded.get(k), v) for k, v in settings.items() if recorded.get(k) != v}
     if changed and not overwrite:
         shown = ", ".join(f"{k}: {a!r} -> {b!r}" for k, (a, b) in changed.items())
-        raise ValueError(
+        raise InvalidArgument(
             f"{record.parent}: holds a {what} with other settings ({shown}); "
             "use a new --out, or --overwrite to start afresh"
         )

@@ -14,6 +14,7 @@ import os
 import keras
 import numpy as np
 
+from inception_v2.errors import InvalidArgument
 from inception_v2.model import BASE_END_POINTS, InceptionV2
 
 #: slim's ``weight_decay``: ``4e-5 * tf.nn.l2_loss(w)`` = ``4e-5 * sum(w**2) / 2``.
@@ -29,7 +30,7 @@ def _first_trainable_index(model: keras.Model, train: str) -> int:
     for i, layer in enumerate(model.layers):
         if layer.name == prefix or layer.name.startswith(prefix + "__"):
             return i
-    raise ValueError(f"train={train!r}: no such end point; expected one of {', '.join(TRAIN_CHOICES)}")
+    raise InvalidArgument(f"train={train!r}: no such end point; expected one of {', '.join(TRAIN_CHOICES)}")
 
 
 def build_classifier(
@@ -56,7 +57,7 @@ def build_classifier(
         the logits stay float32.
     """
     if train not in TRAIN_CHOICES:
-        raise ValueError(f"train={train!r}; expected one of {', '.join(TRAIN_CHOICES)}")
+        raise InvalidArgument(f"train={train!r}; expected one of {', '.join(TRAIN_CHOICES)}")
     model = InceptionV2(
         include_top=True,
         weights=None,

@@ -17,6 +17,7 @@ from typing import Any
 import keras
 import numpy as np
 
+from inception_v2.errors import InvalidArgument
 from inception_v2.model import model_data_format
 from inception_v2.precision import float32_math, resolve_precision
 
@@ -45,7 +46,7 @@ def inference_function(
     Outputs have the structure of ``model.outputs``.
     """
     if engine not in ENGINES:
-        raise ValueError(f"unknown engine {engine!r}; expected one of {', '.join(ENGINES)}")
+        raise InvalidArgument(f"unknown engine {engine!r}; expected one of {', '.join(ENGINES)}")
     if engine == "openvino":
         from inception_v2.openvino_engine import openvino_function
 
@@ -162,7 +163,7 @@ def predict(
     """Outputs of a one-output ``model`` on ``images``, ``batch_size`` at a time (see
     ``inference_function`` for ``precision`` and ``engine``)."""
     if len(images) == 0:
-        raise ValueError("predict: no images")
+        raise InvalidArgument("predict: no images")
     run = inference_function(model, precision=precision, engine=engine)
     if model_data_format(model) == "channels_first":
         images = np.transpose(images, (0, 3, 1, 2))  # the pipeline's NHWC to the model's NCHW

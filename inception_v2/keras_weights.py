@@ -15,6 +15,7 @@ import keras
 import numpy as np
 
 from inception_v2.checkpoint import CheckpointError, model_variable_map
+from inception_v2.errors import MissingFile
 from inception_v2.files import atomic_path
 
 CONFIG_ATTRIBUTE = "inception_v2_config"  # HDF5 attribute holding the model arguments
@@ -54,7 +55,7 @@ def read_keras_weights(path: str | os.PathLike) -> dict[str, np.ndarray]:
     """
     path = Path(path)
     if not path.is_file():
-        raise FileNotFoundError(f"{path}: no such weights file")
+        raise MissingFile(f"{path}: no such weights file")
     try:
         if path.name.endswith(".keras"):
             source = keras.saving.load_model(path, compile=False, safe_mode=True)

@@ -6,6 +6,8 @@ import functools
 from importlib import resources
 from pathlib import Path
 
+from inception_v2.errors import DataError, InvalidArgument, MissingFile
+
 NUM_VALIDATION_IMAGES = 50_000
 BACKGROUND = "background"
 
@@ -47,7 +49,7 @@ def class_names(num_classes: int = 1001) -> list[str]:
         return [BACKGROUND, *names]
     if num_classes == 1000:
         return names
-    raise ValueError(f"ImageNet names exist for 1001 or 1000 classes, not {num_classes}")
+    raise InvalidArgument(f"ImageNet names exist for 1001 or 1000 classes, not {num_classes}")
 
 
 def class_ids(num_classes: int = 1001) -> list[str]:
@@ -80,17 +82,17 @@ def read_ground_truth(path: str | Path) -> list[str]:
     """The 50,000-line validation ground truth (synset per image, in file-number order)."""
     path = Path(path)
     if not path.is_file():
-        raise FileNotFoundError(f"{path}: no such ground-truth file")
+        raise MissingFile(f"{path}: no such ground-truth file")
     lines = path.read_text().split()
     if len(lines) != NUM_VALIDATION_IMAGES:
-        raise ValueError(
+        raise DataError(
             f"{path}: {len(lines):,} lines, expected {NUM_VALIDATION_IMAGES:,} "
             "(one synset per ILSVRC2012 validation image)"
         )
     known = synset_to_label()
     unknown = sorted({s for s in lines if s not in known})
     if unknown:
-        raise ValueError(f"{path}: {len(unknown)} unknown synsets, e.g. {unknown[:3]}")
+        raise DataError(f"{path}: {len(unknown)} unknown synsets, e.g. {unknown[:3]}")
     return lines
 
 
@@ -103,7 +105,7 @@ def decode_predictions(preds, top: int = 5) -> list[list[tuple[str, str, float]]
 
     preds = np.asarray(preds)
     if preds.ndim != 2 or preds.shape[1] not in (1000, 1001):
-        raise ValueError(f"decode_predictions expects (N, 1001) or (N, 1000), got {preds.shape}")
+        raise InvalidArgument(f"decode_predictions expects (N, 1001) or (N, 1000), got {preds.shape}")
     ids = class_ids(preds.shape[1])
     names = class_names(preds.shape[1])
     results = []

@@ -14,6 +14,7 @@ import keras
 import numpy as np
 
 from inception_v2.checkpoint import model_variable_map
+from inception_v2.errors import InvalidArgument
 from inception_v2.inference import inference_function
 from inception_v2.model import end_point_model
 
@@ -34,7 +35,7 @@ def make_live(model: keras.Model, images: np.ndarray, seed: int = 0, batch_size:
             variable.assign(rng.normal(0.0, 0.2, variable.shape).astype(variable.dtype))
     batch_norms = [layer for layer in model.layers if isinstance(layer, keras.layers.BatchNormalization)]
     if not batch_norms:
-        raise ValueError(f"model {model.name!r} has no batch norm to calibrate (folded?)")
+        raise InvalidArgument(f"model {model.name!r} has no batch norm to calibrate (folded?)")
     momenta = [layer.momentum for layer in batch_norms]
     try:
         for layer in batch_norms:

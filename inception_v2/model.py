@@ -35,6 +35,7 @@ from inception_v2.architecture import (  # noqa: F401  (names re-exported for us
     depth_fn,
     scoped,
 )
+from inception_v2.errors import InvalidArgument
 
 #: What ``activation=`` takes: slim's ReLU, or the sigmoid of the paper's BN-x5-Sigmoid.
 ACTIVATIONS = {"relu": "Relu", "sigmoid": "Sigmoid"}  # name -> the scope slim gives its op
@@ -61,14 +62,14 @@ def spatial_size(x) -> tuple:
     return tuple(x.shape[2:4] if channel_axis() == 1 else x.shape[1:3])
 
 
-def at_least_float32() -> str | None:
-    """``"float32"`` under a 16-bit dtype policy, else ``None`` (the policy: float32 or float64).
+def at_least_float32(dtype: str) -> str:
+    """``"float32"`` for a 16-bit dtype policy, else ``dtype`` itself (float32 or float64).
 
     Layers that must not lose precision (the stem, the classifier) take this dtype, so a
     float64 model stays float64 throughout (a reference for measuring float32 error).
     """
-    low = keras.config.dtype_policy().compute_dtype in ("float16", "bfloat16")
-    return "float32" if low else None
+    low = keras.dtype_policies.get(dtype).compute_dtype in ("float16", "bfloat16")
+    return "float32" if low else dtype
 
 
 def model_data_format(model: keras.Model) -> str:
@@ -126,12 +127,14 @@ def conv2d_bn(
     return activation_layer(x, activation, name, dtype)
 
 
-def _pool(kind: str, x, name: str, strides: int = 1):
+def _pool(kind: str, x, name: str, strides: int = 1, dtype: str | None = None):
     pool = layers.MaxPooling2D if kind == "max" else layers.AveragePooling2D
-    return pool(pool_size=3, strides=strides, padding="same", name=name)(x)
+    return pool(pool_size=3, strides=strides, padding="same", dtype=dtype, name=name)(x)
 
 
-def mixed_block(x, name: str, kind: str, depths: Sequence[int], pool: str, depth, conv=conv2d_bn):
+def mixed_block(
+    x, name: str, kind: str, depths: Sequence[int], pool: str, depth, conv=conv2d_bn, dtype: str | None = None
+):
     """A Mixed block: the branches of ``BLOCK_LAYERS[kind]`` side by side, concatenated.
 
     inception: 1x1 | 1x1-3x3 | 1x1-3x3-3x3 | pool-1x1; reduction: 1x1-3x3/2 | 1x1-3x3-3x3/2 |
@@ -143,11 +146,11 @@ def mixed_block(x, name: str, kind: str, depths: Sequence[int], pool: str, depth
         y = branches.get(branch, x)
         layer_name = scoped(name, scope.format(Pool=POOL_NAMES[pool]))
         if index is None:
-            y = _pool(pool, y, layer_name, strides)
+            y = _pool(pool, y, layer_name, strides, dtype)
         else:
-            y = conv(y, depth(depths[index]), kernel, layer_name, strides=strides)
+            y = conv(y, depth(depths[index]), kernel, layer_name, strides=strides, dtype=dtype)
         branches[branch] = y
-    return layers.Concatenate(axis=channel_axis(), name=name)(list(branches.values()))
+    return layers.Concatenate(axis=channel_axis(), dtype=dtype, name=name)(list(branches.values()))
 
 
 def inception_v2_base(
@@ -158,8 +161,13 @@ def inception_v2_base(
     fold_batch_norm: bool = False,
     batch_norm: bool = True,
     activation: str = "relu",
+    dtype: str | None = None,
 ):
-    """slim's ``inception_v2_base``: from images to ``Mixed_5c``."""
+    """slim's ``inception_v2_base``: from images to ``Mixed_5c``.
+
+    ``dtype``: the layers' dtype policy (default: Keras' global one, read once).
+    """
+    dtype = dtype or keras.config.dtype_policy().name
     depth = depth_fn(depth_multiplier, min_depth)
     conv = functools.partial(
         conv2d_bn, fold_batch_norm=fold_batch_norm, batch_norm=batch_norm, activation=activation
@@ -167,7 +175,7 @@ def inception_v2_base(
     # The stem sees raw pixels and (in slim's weights) large activations; under a
     # bfloat16/float16 policy it stays float32: it costs ~2 % of the FLOPs and keeps
     # the low-precision path closer to float32.
-    stem_dtype = at_least_float32()
+    stem_dtype = at_least_float32(dtype)
     name = "Conv2d_1a_7x7"
     if use_separable_conv:
         # Not covered by slim's arg_scope: biased, no batch norm.
@@ -184,19 +192,21 @@ def inception_v2_base(
         x = activation_layer(x, activation, name, stem_dtype)
     else:
         x = conv(inputs, depth(STEM_DEPTH), 7, name, strides=2, dtype=stem_dtype)
-    x = _pool("max", x, "MaxPool_2a_3x3", strides=2)
+    x = _pool("max", x, "MaxPool_2a_3x3", strides=2, dtype=dtype)
     for scope, base_depth, kernel in STEM_CONVS:
-        x = conv(x, depth(base_depth), kernel, scope)
-    x = _pool("max", x, "MaxPool_3a_3x3", strides=2)
+        x = conv(x, depth(base_depth), kernel, scope, dtype=dtype)
+    x = _pool("max", x, "MaxPool_3a_3x3", strides=2, dtype=dtype)
     for block, kind, depths, pool in MIXED_BLOCKS:
-        x = mixed_block(x, block, kind, depths, pool, depth, conv)
+        x = mixed_block(x, block, kind, depths, pool, depth, conv, dtype)
     return x
 
 
-def _logits_head(x, classes: int, dropout_keep_prob: float, global_pool: bool, spatial_squeeze: bool):
+def _logits_head(
+    x, classes: int, dropout_keep_prob: float, global_pool: bool, spatial_squeeze: bool, dtype: str
+):
     """slim's ``Logits`` scope: pool, dropout, biased 1x1 conv, optional squeeze."""
     if global_pool:
-        x = layers.GlobalAveragePooling2D(keepdims=True, name=scoped("Logits", "global_pool"))(x)
+        x = layers.GlobalAveragePooling2D(keepdims=True, dtype=dtype, name=scoped("Logits", "global_pool"))(x)
     else:
         # slim: VALID pool with kernel min(size, 7) and slim's default stride 2;
         # 7x7 when the size is not known statically.
@@ -205,21 +215,23 @@ def _logits_head(x, classes: int, dropout_keep_prob: float, global_pool: bool, s
             pool_size=(kh, kw),
             strides=2,
             padding="valid",
+            dtype=dtype,
             name=scoped("Logits", f"AvgPool_1a_{kh}x{kw}"),
         )(x)
-    x = layers.Dropout(1.0 - dropout_keep_prob, name=scoped("Logits", "Dropout_1b"))(x)
+    x = layers.Dropout(1.0 - dropout_keep_prob, dtype=dtype, name=scoped("Logits", "Dropout_1b"))(x)
     # The classifier runs in float32 whatever the policy: logits are compared and argmaxed.
     x = layers.Conv2D(
-        classes, 1, use_bias=True, dtype=at_least_float32(), name=scoped("Logits", "Conv2d_1c_1x1")
+        classes, 1, use_bias=True, dtype=at_least_float32(dtype), name=scoped("Logits", "Conv2d_1c_1x1")
     )(x)
     if spatial_squeeze:
         h, w = spatial_size(x)
         if (h, w) not in ((1, 1), (None, None), (1, None), (None, 1)):
-            raise ValueError(
+            raise InvalidArgument(
                 f"spatial_squeeze=True needs 1x1 logits, but this input size gives {h}x{w} "
                 "logits; pass spatial_squeeze=False (or global_pool=True)."
             )
-        x = layers.Reshape((classes,), dtype=at_least_float32(), name=scoped("Logits", "SpatialSqueeze"))(x)
+        squeeze = scoped("Logits", "SpatialSqueeze")
+        x = layers.Reshape((classes,), dtype=at_least_float32(dtype), name=squeeze)(x)
     return x
 
 
@@ -276,15 +288,15 @@ def InceptionV2(
     Inputs are RGB images scaled to [-1, 1] (see ``preprocess_input``).
     """
     if pooling not in (None, "avg", "max"):
-        raise ValueError(f"pooling must be None, 'avg' or 'max', got {pooling!r}")
+        raise InvalidArgument(f"pooling must be None, 'avg' or 'max', got {pooling!r}")
     if not 0.0 < dropout_keep_prob <= 1.0:
-        raise ValueError(f"dropout_keep_prob must be in (0, 1], got {dropout_keep_prob}")
+        raise InvalidArgument(f"dropout_keep_prob must be in (0, 1], got {dropout_keep_prob}")
     if activation not in ACTIVATIONS:
-        raise ValueError(f"activation must be one of {', '.join(ACTIVATIONS)}, got {activation!r}")
+        raise InvalidArgument(f"activation must be one of {', '.join(ACTIVATIONS)}, got {activation!r}")
     if fold_batch_norm and not batch_norm:
-        raise ValueError("fold_batch_norm=True needs batch_norm=True: there is no batch norm to fold")
+        raise InvalidArgument("fold_batch_norm=True needs batch_norm=True: there is no batch norm to fold")
     if include_top and classes < 1:
-        raise ValueError(f"classes must be >= 1 with include_top=True, got {classes}")
+        raise InvalidArgument(f"classes must be >= 1 with include_top=True, got {classes}")
     if input_shape is None:
         size = DEFAULT_IMAGE_SIZE if include_top else None
         input_shape = image_shape(size, size)
@@ -295,23 +307,26 @@ def InceptionV2(
     else:
         inputs = layers.Input(tensor=input_tensor, shape=input_shape, name="images")
 
-    previous_policy = keras.config.dtype_policy()
-    if dtype is not None:
-        keras.config.set_dtype_policy(dtype)
-    try:
-        x = inception_v2_base(
-            inputs, depth_multiplier, min_depth, use_separable_conv, fold_batch_norm, batch_norm, activation
-        )
-        if include_top:
-            x = _logits_head(x, classes, dropout_keep_prob, global_pool, spatial_squeeze)
-            if classifier_activation is not None:
-                x = layers.Activation(classifier_activation, dtype=at_least_float32(), name="Predictions")(x)
-        elif pooling == "avg":
-            x = layers.GlobalAveragePooling2D(dtype=at_least_float32(), name="avg_pool")(x)
-        elif pooling == "max":
-            x = layers.GlobalMaxPooling2D(dtype=at_least_float32(), name="max_pool")(x)
-    finally:
-        keras.config.set_dtype_policy(previous_policy)
+    dtype = dtype or keras.config.dtype_policy().name  # passed to every layer: no global state
+    exact = at_least_float32(dtype)
+    x = inception_v2_base(
+        inputs,
+        depth_multiplier,
+        min_depth,
+        use_separable_conv,
+        fold_batch_norm,
+        batch_norm=batch_norm,
+        activation=activation,
+        dtype=dtype,
+    )
+    if include_top:
+        x = _logits_head(x, classes, dropout_keep_prob, global_pool, spatial_squeeze, dtype)
+        if classifier_activation is not None:
+            x = layers.Activation(classifier_activation, dtype=exact, name="Predictions")(x)
+    elif pooling == "avg":
+        x = layers.GlobalAveragePooling2D(dtype=exact, name="avg_pool")(x)
+    elif pooling == "max":
+        x = layers.GlobalMaxPooling2D(dtype=exact, name="max_pool")(x)
 
     model_inputs = keras.utils.get_source_inputs(input_tensor) if input_tensor is not None else inputs
     model = keras.Model(model_inputs, x, name=name)
@@ -343,7 +358,7 @@ def end_point_layer_name(end_point: str, model: keras.Model | None = None) -> st
         return scoped("Logits", "SpatialSqueeze")
     if end_point in END_POINTS:
         return end_point
-    raise ValueError(f"unknown end point {end_point!r}; expected one of {', '.join(END_POINTS)}")
+    raise InvalidArgument(f"unknown end point {end_point!r}; expected one of {', '.join(END_POINTS)}")
 
 
 def _has_layer(model: keras.Model, name: str) -> bool:
@@ -360,7 +375,7 @@ def end_point_model(model: keras.Model, end_points: Sequence[str] = END_POINTS) 
     for end_point in end_points:
         layer_name = end_point_layer_name(end_point, model)
         if not _has_layer(model, layer_name):
-            raise ValueError(
+            raise InvalidArgument(
                 f"end point {end_point!r} is not in model {model.name!r} "
                 "(built without the top or without classifier_activation?)"
             )

@@ -21,6 +21,7 @@ from typing import Any
 import keras
 import numpy as np
 
+from inception_v2.errors import InputError, InvalidArgument, MissingExtra
 from inception_v2.precision import check_precision, model_precision
 
 TOLERANCE = 1e-4
@@ -29,7 +30,7 @@ INFERENCE_PRECISION = {"float32": "f32", "tf32": "f32", "bfloat16": "bf16"}
 log = logging.getLogger("inception_v2")
 
 
-class EngineMismatch(ValueError):
+class EngineMismatch(InputError, ValueError):
     """OpenVINO's float32 result is not Keras's: refused rather than silently used."""
 
 
@@ -37,7 +38,7 @@ def import_openvino():
     try:
         import openvino
     except ImportError:
-        raise ImportError(
+        raise MissingExtra(
             'the OpenVINO engine needs OpenVINO: pip install "inception_v2[openvino]"'
         ) from None
     return openvino
@@ -55,12 +56,12 @@ def openvino_function(model: keras.Model, precision: str | None = None) -> Calla
     openvino = import_openvino()
     precision = check_precision(precision or "float32")
     if model_precision(model) != "float32":
-        raise ValueError(
+        raise InvalidArgument(
             f"the OpenVINO engine converts a float32 model; {model.name!r} computes in "
             f"{model_precision(model)} (ask OpenVINO for bfloat16 with precision='bfloat16')"
         )
     if keras.backend.backend() != "tensorflow":
-        raise ValueError("the OpenVINO engine converts through TensorFlow: use KERAS_BACKEND=tensorflow")
+        raise InvalidArgument("the OpenVINO engine converts through TensorFlow: use KERAS_BACKEND=tensorflow")
     reference = inference_function(model)  # Keras, true float32: what OpenVINO must equal
     try:
         converted = openvino.convert_model(reference.graph_function)

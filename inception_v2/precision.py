@@ -21,6 +21,8 @@ import contextlib
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
+from inception_v2.errors import InvalidArgument
+
 if TYPE_CHECKING:  # keras (and so TensorFlow) is imported only when a model runs
     import keras
 
@@ -31,7 +33,7 @@ DEFAULT_PRECISION = "float32"
 def check_precision(precision: str) -> str:
     """``precision`` if it is one of ``PRECISIONS``, else a ``ValueError`` listing them."""
     if precision not in PRECISIONS:
-        raise ValueError(f"unknown precision {precision!r}; expected one of {', '.join(PRECISIONS)}")
+        raise InvalidArgument(f"unknown precision {precision!r}; expected one of {', '.join(PRECISIONS)}")
     return precision
 
 
@@ -59,7 +61,7 @@ def resolve_precision(model: keras.Model, precision: str | None) -> str:
         return own
     check_precision(precision)
     if (precision == "bfloat16") != (own == "bfloat16"):
-        raise ValueError(
+        raise InvalidArgument(
             f"precision {precision!r} does not fit model {model.name!r}, which computes in {own}: "
             "build the model with inception_v2.precision.model_options(precision)"
         )

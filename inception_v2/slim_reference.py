@@ -13,6 +13,8 @@ from collections.abc import Mapping
 
 import numpy as np
 
+from inception_v2.errors import MissingExtra
+
 
 def import_slim():
     """Import ``tf_slim`` and its ``inception_v2`` net, working around TF 2.21 packaging.
@@ -30,7 +32,7 @@ def import_slim():
         import tf_slim
         from tf_slim.nets import inception_v2 as slim_inception_v2
     except ImportError as e:
-        raise ImportError(
+        raise MissingExtra(
             f"the slim reference needs tf_slim and tf_keras ({e}); "
             'install them with: pip install "inception_v2[slim]"'
         ) from None

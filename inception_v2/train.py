@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import csv
 import json
+import logging
 import os
 import time
 from dataclasses import asdict, dataclass
@@ -25,10 +26,13 @@ from pathlib import Path
 import keras
 
 from inception_v2.checkpoint import infer_config, model_variable_map
+from inception_v2.errors import InvalidArgument
 from inception_v2.files import atomic_path, check_settings
 from inception_v2.finetune import build_classifier
 from inception_v2.keras_weights import save_weights
 from inception_v2.train_data import ClassFolders, make_dataset, scan_class_folders, split
+
+log = logging.getLogger("inception_v2")
 
 
 @dataclass
@@ -61,7 +65,7 @@ def make_optimizer(name: str, learning_rate: float, momentum: float = 0.9) -> ke
         return keras.optimizers.Adam(learning_rate)
     if name == "sgd":
         return keras.optimizers.SGD(learning_rate, momentum=momentum)
-    raise ValueError(f"optimizer must be 'adam' or 'sgd', got {name!r}")
+    raise InvalidArgument(f"optimizer must be 'adam' or 'sgd', got {name!r}")
 
 
 def strategy_scope(distribute: str | None):
@@ -74,11 +78,11 @@ def strategy_scope(distribute: str | None):
     if distribute is None:
         return contextlib.nullcontext()
     if distribute != "mirrored":
-        raise ValueError(f"finetune's --distribute takes 'mirrored', got {distribute!r}")
+        raise InvalidArgument(f"finetune's --distribute takes 'mirrored', got {distribute!r}")
     from inception_v2.distributed import make_strategy
 
     strategy = make_strategy("mirrored")
-    print(f"MirroredStrategy over {strategy.num_replicas_in_sync} device(s)", flush=True)
+    log.info("MirroredStrategy over %d device(s)", strategy.num_replicas_in_sync)
     return strategy.scope()
 
 
@@ -117,10 +121,11 @@ class _SaveModels(keras.callbacks.Callback):
     def on_epoch_end(self, epoch, logs=None):
         logs = logs or {}
         rate = self.images_per_epoch / (time.perf_counter() - self.start)
-        print(
-            f"epoch {epoch + 1}: {rate:.1f} training images/s (validation included), "
-            f"val_accuracy {logs.get('val_accuracy', float('nan')):.4f}",
-            flush=True,
+        log.info(
+            "epoch %d: %.1f training images/s (validation included), val_accuracy %.4f",
+            epoch + 1,
+            rate,
+            logs.get("val_accuracy", float("nan")),
         )
         self._save("last")
         if logs.get("val_accuracy", -1.0) > self.best:
@@ -220,7 +225,7 @@ def finetune(
     """
     out = Path(out)
     if settings.epochs < 1 or settings.batch_size < 1:
-        raise ValueError(
+        raise InvalidArgument(
             f"epochs and batch size must be at least 1, got {settings.epochs}, {settings.batch_size}"
         )
     changed = check_settings(out / "run.json", asdict(settings), "run", overwrite)
@@ -230,7 +235,7 @@ def finetune(
     if settings.max_steps_per_epoch:
         steps = min(steps, settings.max_steps_per_epoch)
     if steps < 1:
-        raise ValueError(
+        raise InvalidArgument(
             f"{settings.data}: {len(train_data.files)} training images, fewer than one batch "
             f"of {settings.batch_size}; pass a smaller --batch-size"
         )
@@ -261,7 +266,7 @@ def finetune(
     with atomic_path(out / "classes.json", overwrite=True) as tmp:
         tmp.write_text(json.dumps(classes))
     for path in train_data.unreadable + val_data.unreadable:
-        print(f"skipped (not a readable image): {path}", flush=True)
+        log.warning("skipped (not a readable image): %s", path)
     train = make_dataset(
         train_data,
         settings.batch_size,

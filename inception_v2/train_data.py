@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from inception_v2.data import IMAGE_SUFFIXES
+from inception_v2.errors import DataError, InvalidArgument, MissingFile
 from inception_v2.preprocessing import DEFAULT_SIZE, decode_image, preprocess_for_eval
 
 # Leading bytes of the formats tf.io.decode_image reads.
@@ -45,12 +46,12 @@ def scan_class_folders(root: str | os.PathLike, class_names: list[str] | None = 
     """Every image under ``root/<class>/``; files that are not images are reported."""
     root = Path(root)
     if not root.is_dir():
-        raise FileNotFoundError(f"{root}: no such data directory")
+        raise MissingFile(f"{root}: no such data directory")
     found = sorted(p.name for p in root.iterdir() if p.is_dir())
     if not found:
-        raise ValueError(f"{root}: no class sub-folders")
+        raise DataError(f"{root}: no class sub-folders")
     if class_names is not None and found != class_names:
-        raise ValueError(f"{root}: class folders {found} differ from the training classes {class_names}")
+        raise DataError(f"{root}: class folders {found} differ from the training classes {class_names}")
     data = ClassFolders(str(root), found)
     for label, name in enumerate(found):
         for path in sorted((root / name).iterdir()):
@@ -62,14 +63,14 @@ def scan_class_folders(root: str | os.PathLike, class_names: list[str] | None = 
             else:
                 data.unreadable.append(str(path))
     if not data.files:
-        raise ValueError(f"{root}: the class folders hold no readable images")
+        raise DataError(f"{root}: the class folders hold no readable images")
     return data
 
 
 def split(data: ClassFolders, validation_fraction: float, seed: int = 0) -> tuple[ClassFolders, ClassFolders]:
     """A reproducible per-class split of one folder tree into train and validation."""
     if not 0.0 < validation_fraction < 1.0:
-        raise ValueError(f"validation fraction must be in (0, 1), got {validation_fraction}")
+        raise InvalidArgument(f"validation fraction must be in (0, 1), got {validation_fraction}")
     train = ClassFolders(data.root, data.class_names, unreadable=list(data.unreadable))
     val = ClassFolders(data.root, data.class_names)
     rng = random.Random(seed)

@@ -92,6 +92,28 @@ def test_bad_numbers_are_refused_by_the_parser(args, fragment, tmp_path):
     assert list(tmp_path.iterdir()) == [], "nothing written"
 
 
+def test_a_mistake_is_one_line_a_bug_keeps_its_traceback(monkeypatch, capsys):
+    """Only the library's InputError kinds (and the file system's) mean bad input."""
+    from inception_v2 import cli, errors
+
+    def mistake(args):
+        raise errors.DataError("somewhere: not what was asked")
+
+    def bug(args):
+        raise ValueError("a bug deep in a library")
+
+    monkeypatch.setattr(cli, "_run_example_data", mistake)
+    assert cli.main(["example-data", "x"], standalone=False) == 2
+    expected = "inception-v2 example-data: error: somewhere: not what was asked"
+    assert capsys.readouterr().err.strip() == expected
+    monkeypatch.setattr(cli, "_run_example_data", bug)
+    with pytest.raises(ValueError, match="a bug deep in a library"):
+        cli.main(["example-data", "x"], standalone=False)
+    # Each kind is also the built-in exception a Python caller would catch.
+    assert issubclass(errors.MissingFile, FileNotFoundError) and issubclass(errors.MissingExtra, ImportError)
+    assert issubclass(errors.CheckpointError, ValueError) and issubclass(errors.OutputExists, FileExistsError)
+
+
 def test_help_version_and_commands():
     done = cli("--help")
     assert done.returncode == 0

@@ -74,3 +74,20 @@ def test_loaders_do_not_import_the_builder():
 
     done = subprocess.run([sys.executable, "-c", LOADERS_ALONE], capture_output=True, text=True, timeout=300)
     assert done.returncode == 0 and done.stdout.strip().endswith("OK"), done.stderr[-2000:]
+
+
+def test_building_leaves_the_global_dtype_policy_alone(monkeypatch):
+    """The dtype reaches every layer as an argument; the process-wide policy is never set."""
+    import keras
+
+    def refuse(policy):
+        raise AssertionError(f"the builder set the global dtype policy to {policy}")
+
+    monkeypatch.setattr(keras.config, "set_dtype_policy", refuse)
+    model = InceptionV2(dtype="bfloat16", depth_multiplier=0.25, classifier_activation=None)
+    by_name = {layer.name: layer.dtype_policy.name for layer in model.layers}
+    assert by_name["Mixed_4b__Branch_1__Conv2d_0b_3x3"] == "bfloat16"
+    assert by_name["Mixed_4b__Branch_3__AvgPool_0a_3x3"] == "bfloat16" and by_name["Mixed_4b"] == "bfloat16"
+    # the stem and the classifier stay float32, as the fast path wants
+    assert by_name["Conv2d_1a_7x7"] == "float32" and by_name["Logits__Conv2d_1c_1x1"] == "float32"
+    assert keras.config.dtype_policy().name == "float32"
