@@ -8,6 +8,7 @@ by the same arithmetic, without building a model. Neither imports the other.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 
 from inception_v2.errors import InvalidArgument
 
@@ -15,8 +16,28 @@ SLIM_SCOPE = "InceptionV2"
 SCOPE_SEPARATOR = "__"  # a Keras layer name is the slim scope with "/" written as "__"
 BN_EPSILON = 0.001
 BN_MOMENTUM = 0.9997  # slim's batch_norm decay
-DEFAULT_IMAGE_SIZE = 224
-NUM_CLASSES = 1001  # slim's ImageNet head: background + 1000 classes
+
+
+@dataclass(frozen=True)
+class PretrainedConfig:
+    """What slim's ImageNet checkpoint expects and gives (timm's ``pretrained_cfg``), read by
+    the builder, the preprocessing, the converter, evaluation and fine-tuning alike."""
+
+    checkpoint: str = "inception_v2_2016_08_28.tar.gz"  # URL and SHA-384: checkpoints/manifest.json
+    num_classes: int = 1001  # logit 0 is background; slim's ImageNet labels 1..1000 are logits 1..1000
+    image_size: int = 224
+    crop_fraction: float = 0.875  # central crop before the resize, at evaluation
+    interpolation: str = "bilinear"  # TF1's kernel: align_corners=False, half_pixel_centers=False
+    input_range: tuple[float, float] = (-1.0, 1.0)  # RGB in [0, 1] -> (x - 0.5) * 2
+    top1: float = 0.739  # slim's published ImageNet validation accuracy
+    top5: float = 0.918
+
+
+PRETRAINED = PretrainedConfig()
+DEFAULT_IMAGE_SIZE = PRETRAINED.image_size
+NUM_CLASSES = PRETRAINED.num_classes
+#: Multiply-adds x 2 of one 224x224 image through the whole network (1.935 G multiply-adds).
+GFLOP_PER_IMAGE = 3.87
 
 #: slim's end points, in network order.
 BASE_END_POINTS = (

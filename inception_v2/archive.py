@@ -32,8 +32,10 @@ def _check_member(member: tarfile.TarInfo, root: Path, archive: Path) -> None:
 def safe_extract(archive: str | os.PathLike, destination: str | os.PathLike) -> list[str]:
     """Extract ``archive`` into ``destination``; refuse any member that escapes it.
 
-    Every member is checked before anything is written, and tarfile's ``data``
-    filter is applied as a second guard. Returns the extracted member names.
+    Every member is checked before anything is written: tarfile's ``data`` filter alone checks
+    each member as it extracts it, so a bad member late in an archive would leave the earlier
+    ones written. The filter is then applied as a second guard where Python has it (3.11.4
+    and later; this package supports 3.11.0 on). Returns the extracted member names.
     """
     archive, root = Path(archive), Path(destination).resolve()
     try:
@@ -41,7 +43,8 @@ def safe_extract(archive: str | os.PathLike, destination: str | os.PathLike) -> 
             members = tar.getmembers()
             for member in members:
                 _check_member(member, root, archive)
-            tar.extractall(root, members=members, filter="data")
+            guard = {"filter": "data"} if hasattr(tarfile, "data_filter") else {}
+            tar.extractall(root, members=members, **guard)
     except tarfile.TarError as e:
         raise ArchiveError(f"{archive}: not a readable tar archive ({e})") from None
     except (EOFError, OSError, zlib.error) as e:

@@ -20,7 +20,9 @@ from pathlib import Path
 
 import numpy as np
 
-GFLOP_PER_IMAGE = 3.87  # 1.935 G multiply-adds at 224x224
+from inception_v2.architecture import GFLOP_PER_IMAGE
+from inception_v2.labels import top_k
+
 BACKENDS = ("tensorflow", "jax", "torch")
 
 
@@ -270,7 +272,7 @@ def fast_path_agreement(weights: str | None = None, images_count: int = 100) -> 
         "paths": {},
     }
     for name, out in paths.items():
-        top5 = np.argsort(-out["Logits"], axis=-1)[:, :5]
+        top5 = top_k(out["Logits"], 5)
         result["paths"][name] = {
             "top1_agreement": float((out["Logits"].argmax(-1) == top1).mean()),
             "top5_contains_float32_top1": float((top5 == top1[:, None]).any(-1).mean()),

@@ -242,17 +242,20 @@ def assign_checkpoint(
     use_ema: bool = False,
     scope: str = SLIM_SCOPE,
     source: str = "checkpoint",
+    exclude_scopes: tuple[str, ...] = (),
 ) -> LoadReport:
     """Set every variable of ``model`` from slim ``variables``, strictly.
 
     Every model variable must be found with its exact shape, or nothing is assigned
-    and ``CheckpointError`` lists the problems. Checkpoint variables the model does
-    not use (global_step, optimizer slots, moving-average shadows) are reported. A model
-    built with ``fold_batch_norm=True`` gets the folded weights.
+    and ``CheckpointError`` lists the problems. Variables under ``exclude_scopes`` (slim's
+    ``--checkpoint_exclude_scopes``, e.g. ``("Logits",)`` for a new head) keep their values.
+    Checkpoint variables the model does not use (global_step, optimizer slots, moving-average
+    shadows) are reported. A model built with ``fold_batch_norm=True`` gets the folded weights.
     With ``use_ema`` the ``ExponentialMovingAverage`` shadow of each variable is
     taken where the checkpoint has one.
     """
-    targets = model_variable_map(model, scope)
+    excluded = tuple(f"{scope}/{s}/" for s in exclude_scopes)
+    targets = {n: v for n, v in model_variable_map(model, scope).items() if not n.startswith(excluded)}
     if is_folded(model, scope):
         if use_ema:  # take the shadows first, then fold them
             variables = {

@@ -259,9 +259,8 @@ def _add_eval(subparsers) -> None:
 
 def _run_eval(args: argparse.Namespace) -> int:
     from inception_v2.data import open_data
-    from inception_v2.evaluate import evaluate, plot_per_class
+    from inception_v2.evaluate import evaluate, label_space, plot_per_class
     from inception_v2.files import atomic_path, check_writable
-    from inception_v2.labels import class_ids, class_names
     from inception_v2.weights import build_from_weights
 
     for output in (args.predictions_csv, args.report, args.plot):
@@ -270,39 +269,26 @@ def _run_eval(args: argparse.Namespace) -> int:
     _resolve_speed_options(args)
     data = open_data(args.data, args.ground_truth)
     model, config, _ = build_from_weights(args.weights, classifier_activation=None, **_model_options(args))
-    classes = config.classes
-    if classes is None:
+    if config.classes is None:
         raise InvalidArgument(f"{args.weights}: has no Logits layer; cannot classify")
-    if data.imagenet:
-        if classes not in (1000, 1001) and args.labels_offset is None:
-            raise InvalidArgument(
-                f"{args.weights}: a {classes}-class model cannot be scored on ImageNet's 1,000 classes; "
-                "evaluate it on its own class folders (--data DIR)"
-            )
-        offset = 1001 - classes if args.labels_offset is None else args.labels_offset
-        imagenet_head = classes in (1000, 1001)
-        names, ids = (class_names(classes), class_ids(classes)) if imagenet_head else (None, None)
-    else:
-        offset = args.labels_offset or 0
-        names, ids = data.class_names, None
-        if len(names) != classes:
-            raise DataError(f"{args.data}: {len(names)} class folders, but the model has {classes} classes")
+    try:
+        label_space(config.classes, data, args.labels_offset)  # checked before anything runs
+    except InvalidArgument as e:
+        raise InvalidArgument(f"{args.weights}: {e}") from None
     result = evaluate(
         model,
         data,
         batch_size=args.batch_size,
         limit=args.limit,
-        labels_offset=offset,
+        labels_offset=args.labels_offset,
         strict=args.strict,
         predictions_csv=args.predictions_csv,
-        class_names=names,
-        class_ids=ids,
         show_progress=not args.quiet,
         overwrite=args.overwrite,
         precision=args.precision,
         engine=args.engine,
+        weights=args.weights,
     )
-    result.weights = str(args.weights)
     print(result.to_json() if args.json else result.table())
     if result.skipped:
         _say(
@@ -317,7 +303,7 @@ def _run_eval(args: argparse.Namespace) -> int:
     if args.predictions_csv:
         _say(args, f"predictions: {args.predictions_csv}")
     if args.plot:
-        plot_per_class(result, args.plot, names, overwrite=args.overwrite)
+        plot_per_class(result, args.plot, result.class_names, overwrite=args.overwrite)
         _say(args, f"plot: {args.plot}")
     return 0
 
@@ -350,7 +336,7 @@ def _run_predict(args: argparse.Namespace) -> int:
 
     from inception_v2.data import image_files
     from inception_v2.inference import predict
-    from inception_v2.labels import labels_for
+    from inception_v2.labels import labels_for, top_k
     from inception_v2.preprocessing import load_for_eval
     from inception_v2.weights import build_from_weights
 
@@ -369,7 +355,7 @@ def _run_predict(args: argparse.Namespace) -> int:
         raise InvalidArgument(f"{args.weights}: has no Logits layer; cannot classify")
     ids, names = labels_for(args.weights, config.classes)
     probabilities = predict(model, np.stack(images), 32, precision=args.precision, engine=args.engine)
-    best = np.argsort(-probabilities, axis=-1, kind="stable")[:, : args.top]
+    best = top_k(probabilities, args.top)
     results = [
         {
             "image": path,

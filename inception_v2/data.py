@@ -13,6 +13,7 @@ named rather than lost silently.
 
 from __future__ import annotations
 
+import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -123,8 +124,40 @@ def _tfrecord_elements(shard):
     )
 
 
+def is_image_name(path: Path) -> bool:
+    """Named like an image file this library reads (the content is checked where it matters)."""
+    return path.suffix.lower() in IMAGE_SUFFIXES
+
+
+# Leading bytes of the formats tf.io.decode_image reads.
+_SIGNATURES = (b"\xff\xd8\xff", b"\x89PNG\r\n\x1a\n", b"GIF87a", b"GIF89a", b"BM")
+
+
+def is_image_file(path: str | os.PathLike) -> bool:
+    """True when the file starts like a JPEG, PNG, GIF or BMP (whatever its name says)."""
+    try:
+        with open(path, "rb") as f:
+            head = f.read(8)
+    except OSError:
+        return False
+    return any(head.startswith(s) for s in _SIGNATURES)
+
+
 def _image_files(directory: Path) -> list[Path]:
-    return sorted(p for p in directory.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
+    return sorted(p for p in directory.iterdir() if p.is_file() and is_image_name(p))
+
+
+def list_class_folders(root: str | os.PathLike) -> tuple[list[str], list[list[Path]]]:
+    """The one class-folder scanner: ``root``'s sub-folders (sorted names, one class each) and
+    every file in each, sorted. Evaluation keeps the files named like images (and counts the
+    undecodable ones as it decodes); training also checks their first bytes."""
+    root = Path(root)
+    if not root.is_dir():
+        raise MissingFile(f"{root}: no such data directory")
+    folders = sorted(p for p in root.iterdir() if p.is_dir())
+    if not folders:
+        raise DataError(f"{root}: no class sub-folders")
+    return [f.name for f in folders], [sorted(p for p in f.iterdir() if p.is_file()) for f in folders]
 
 
 def image_files(paths: list[str | Path]) -> list[Path]:
@@ -168,10 +201,7 @@ def imagenet_directory(directory: str | Path, ground_truth: str | Path | None = 
 def class_folders(directory: str | Path) -> EvalData:
     """One sub-folder per class: ImageNet synsets (``n01440764``) or any class names."""
     directory = Path(directory)
-    folders = sorted(p for p in directory.iterdir() if p.is_dir())
-    if not folders:
-        raise DataError(f"{directory}: no class sub-folders")
-    names = [p.name for p in folders]
+    names, members = list_class_folders(directory)
     synset_like = [n for n in names if SYNSET.match(n)]
     to_label = synset_to_label()
     if synset_like:
@@ -187,14 +217,14 @@ def class_folders(directory: str | Path) -> EvalData:
         label_of = {n: i for i, n in enumerate(names)}
         kind, class_list = "folders", names
     files, labels = [], []
-    for folder in folders:
-        for path in _image_files(folder):
+    for name, paths in zip(names, members, strict=True):
+        for path in filter(is_image_name, paths):
             files.append(str(path))
-            labels.append(label_of[folder.name])
+            labels.append(label_of[name])
     if not files:
         raise DataError(f"{directory}: the class folders hold no images ({', '.join(IMAGE_SUFFIXES)})")
     return EvalData(
-        f"{directory} ({len(files)} images in {len(folders)} class folders)",
+        f"{directory} ({len(files)} images in {len(names)} class folders)",
         kind,
         files,
         labels,

@@ -18,9 +18,14 @@ from pathlib import Path
 import keras
 import numpy as np
 
+from inception_v2.architecture import NUM_CLASSES
 from inception_v2.data import DataError, EvalData
+from inception_v2.errors import InvalidArgument
 from inception_v2.files import atomic_path
 from inception_v2.inference import inference_function
+from inception_v2.labels import class_ids as imagenet_class_ids
+from inception_v2.labels import class_names as imagenet_class_names
+from inception_v2.labels import top_k
 from inception_v2.model import model_data_format
 from inception_v2.progress import Progress
 
@@ -96,12 +101,46 @@ class EvalResult:
         return json.dumps(report, indent=2)
 
 
+@dataclass
+class LabelSpace:
+    """How a data set's labels meet a model's logits: subtract ``offset`` from each label;
+    ``names`` (and ImageNet ``ids``, synsets) by logit index, for the report."""
+
+    offset: int
+    names: list[str] | None
+    ids: list[str] | None
+
+
+def label_space(classes: int, data: EvalData, labels_offset: int | None = None) -> LabelSpace:
+    """The label space of a ``classes``-way model on ``data``.
+
+    ImageNet data carries slim's labels 1..1000 (0 = background): a 1001-class head takes
+    them as they are, a 1000-class head with offset 1; another head needs ``labels_offset``
+    said explicitly. Class folders of one's own must match the head, class for class.
+    """
+    if data.imagenet:
+        imagenet_head = classes in (NUM_CLASSES, NUM_CLASSES - 1)
+        if not imagenet_head and labels_offset is None:
+            raise InvalidArgument(
+                f"a {classes}-class model cannot be scored on ImageNet's 1,000 classes; "
+                "evaluate it on its own class folders (--data DIR)"
+            )
+        offset = NUM_CLASSES - classes if labels_offset is None else labels_offset
+        if imagenet_head:
+            return LabelSpace(offset, imagenet_class_names(classes), imagenet_class_ids(classes))
+        return LabelSpace(offset, None, None)
+    names = data.class_names or []
+    if len(names) != classes:
+        raise DataError(f"{data.description}: {len(names)} class folders, but the model has {classes}")
+    return LabelSpace(labels_offset or 0, names, None)
+
+
 def evaluate(
     model: keras.Model,
     data: EvalData,
     batch_size: int = 50,
     limit: int | None = None,
-    labels_offset: int = 0,
+    labels_offset: int | None = None,
     strict: bool = False,
     predictions_csv: str | Path | None = None,
     class_names: list[str] | None = None,
@@ -110,26 +149,32 @@ def evaluate(
     overwrite: bool = False,
     precision: str | None = None,
     engine: str = "keras",
+    weights: str = "",
 ) -> EvalResult:
     """Run ``model`` (logits out) over ``data`` and score it as slim does.
 
     The model runs through ``inference_function`` (weights frozen in, compiled once), in
     true float32 unless ``precision`` says otherwise (see ``inception_v2.precision``), on
-    ``engine`` (``"keras"`` or ``"openvino"``).
+    ``engine`` (``"keras"`` or ``"openvino"``). Labels meet logits by ``label_space``
+    (``labels_offset``, ``class_names`` and ``class_ids`` override what it finds);
+    ``weights`` names what was loaded, for the report.
 
     Unreadable images are skipped and listed in the result, or raise ``DataError``
     with ``strict``. A TFRecord missing a required key always raises ``DataError``.
     """
+    space = label_space(int(model.output.shape[-1]), data, labels_offset)
     expected = data.expected_ids()
     if limit:
         expected = expected[:limit]
     result = EvalResult(
         data=data.description,
+        weights=str(weights),
         batch_size=batch_size,
-        labels_offset=labels_offset,
-        class_names=class_names,
-        class_ids=class_ids,
+        labels_offset=space.offset,
+        class_names=class_names or space.names,
+        class_ids=class_ids or space.ids,
     )
+    labels_offset, class_names, class_ids = space.offset, result.class_names, result.class_ids
     progress = Progress(len(expected)) if show_progress else None
     top1 = top5 = 0
     cursor = 0
@@ -225,7 +270,7 @@ PREDICTION_COLUMNS = [
 
 def _write_predictions(writer, ids, labels, logits, class_names, class_ids) -> None:
     probs = _softmax(logits.astype(np.float64))
-    best = np.argsort(-logits, axis=-1, kind="stable")[:, :5]
+    best = top_k(logits, 5)
 
     def describe(i: int) -> list:
         return [class_names[i] if class_names else i, i, class_ids[i] if class_ids else ""]

@@ -14,8 +14,10 @@ import os
 import keras
 import numpy as np
 
+from inception_v2.checkpoint import assign_checkpoint
 from inception_v2.errors import InvalidArgument
-from inception_v2.model import BASE_END_POINTS, InceptionV2
+from inception_v2.model import BASE_END_POINTS, InceptionV2, scoped
+from inception_v2.weights import read_weights, resolve
 
 #: slim's ``weight_decay``: ``4e-5 * tf.nn.l2_loss(w)`` = ``4e-5 * sum(w**2) / 2``.
 SLIM_WEIGHT_DECAY = 4e-5
@@ -28,7 +30,7 @@ def _first_trainable_index(model: keras.Model, train: str) -> int:
         return 0
     prefix = "Logits" if train == "head" else train
     for i, layer in enumerate(model.layers):
-        if layer.name == prefix or layer.name.startswith(prefix + "__"):
+        if layer.name == prefix or layer.name.startswith(scoped(prefix, "")):
             return i
     raise InvalidArgument(f"train={train!r}: no such end point; expected one of {', '.join(TRAIN_CHOICES)}")
 
@@ -69,13 +71,12 @@ def build_classifier(
         name="inception_v2_classifier",
     )
     if weights is not None:
-        base = InceptionV2(include_top=False, weights=weights, input_shape=input_shape, dtype=dtype)
-        for layer in base.layers:
-            if layer.weights:
-                model.get_layer(layer.name).set_weights(layer.get_weights())
+        # As slim's train_image_classifier --checkpoint_exclude_scopes=InceptionV2/Logits.
+        path = resolve(weights)
+        assign_checkpoint(model, read_weights(path), source=str(path), exclude_scopes=("Logits",))
     # A zero head starts at chance (loss ln N) instead of at the random logits of a
     # freshly initialised layer on large pretrained features, which can diverge.
-    head = model.get_layer("Logits__Conv2d_1c_1x1")
+    head = model.get_layer(scoped("Logits", "Conv2d_1c_1x1"))
     head.set_weights([np.zeros(w.shape, "float32") for w in head.get_weights()])
     start = _first_trainable_index(model, train)
     regularizer = keras.regularizers.L2(weight_decay / 2) if weight_decay else None

@@ -96,6 +96,14 @@ def read_ground_truth(path: str | Path) -> list[str]:
     return lines
 
 
+def top_k(scores, k: int):
+    """Indices of the ``k`` highest scores along the last axis, best first; ties keep index
+    order (a stable sort), so the same scores always give the same classes."""
+    import numpy as np
+
+    return np.argsort(-np.asarray(scores), axis=-1, kind="stable")[..., :k]
+
+
 def decode_predictions(preds, top: int = 5) -> list[list[tuple[str, str, float]]]:
     """keras.applications-style: ``[(synset, name, score), ...]`` per image, best first.
 
@@ -110,6 +118,6 @@ def decode_predictions(preds, top: int = 5) -> list[list[tuple[str, str, float]]
     names = class_names(preds.shape[1])
     results = []
     for row in preds:
-        best = np.argsort(-row, kind="stable")[:top]
+        best = top_k(row, top)
         results.append([(ids[i], names[i], float(row[i])) for i in best])
     return results

@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import numpy as np
 
-DEFAULT_SIZE = 224
-CENTRAL_FRACTION = 0.875
+from inception_v2.architecture import PRETRAINED
+
+DEFAULT_SIZE = PRETRAINED.image_size
+CENTRAL_FRACTION = PRETRAINED.crop_fraction
 
 
 def decode_image(encoded):
@@ -42,10 +44,22 @@ def preprocess_for_eval(
     if central_fraction:
         image = tf.image.central_crop(image, central_fraction=central_fraction)
     if height and width:
-        # The kernel behind TF1's tf.image.resize_bilinear, without its deprecation notice.
-        image = tf.raw_ops.ResizeBilinear(
-            images=image[tf.newaxis], size=[height, width], align_corners=False, half_pixel_centers=False
-        )[0]
+        image = slim_resize(image, height, width)
+    return to_model_range(image)
+
+
+def slim_resize(image, height: int, width: int):
+    """slim's bilinear resize of one HxWxC float image: the kernel behind TF1's
+    ``tf.image.resize_bilinear`` (without its deprecation notice; TF2's resize differs)."""
+    import tensorflow as tf
+
+    return tf.raw_ops.ResizeBilinear(
+        images=image[tf.newaxis], size=[height, width], align_corners=False, half_pixel_centers=False
+    )[0]
+
+
+def to_model_range(image):
+    """RGB in [0, 1] to the network's [-1, 1]: slim's ``(x - 0.5) * 2``."""
     return (image - 0.5) * 2.0
 
 
@@ -64,5 +78,4 @@ def preprocess_input(x):
     """
     import keras
 
-    x = keras.ops.cast(x, "float32")
-    return (x / 255.0 - 0.5) * 2.0
+    return to_model_range(keras.ops.cast(x, "float32") / 255.0)

@@ -25,6 +25,7 @@ from pathlib import Path
 
 import keras
 
+from inception_v2.architecture import PRETRAINED
 from inception_v2.checkpoint import infer_config, model_variable_map
 from inception_v2.errors import InvalidArgument
 from inception_v2.files import atomic_path, check_settings
@@ -52,7 +53,7 @@ class RunSettings:
     color_distortion: bool = True
     validation_split: float = 0.2
     dtype: str | None = None
-    image_size: int = 224
+    image_size: int = PRETRAINED.image_size
     seed: int = 0
     save_every: int = 20
     max_steps_per_epoch: int | None = None

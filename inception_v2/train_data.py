@@ -11,24 +11,16 @@ from __future__ import annotations
 import os
 import random
 from dataclasses import dataclass, field
-from pathlib import Path
 
-from inception_v2.data import IMAGE_SUFFIXES
-from inception_v2.errors import DataError, InvalidArgument, MissingFile
-from inception_v2.preprocessing import DEFAULT_SIZE, decode_image, preprocess_for_eval
-
-# Leading bytes of the formats tf.io.decode_image reads.
-_SIGNATURES = (b"\xff\xd8\xff", b"\x89PNG\r\n\x1a\n", b"GIF87a", b"GIF89a", b"BM")
-
-
-def is_image_file(path: str | os.PathLike) -> bool:
-    """True when the file starts like a JPEG, PNG, GIF or BMP (whatever its name says)."""
-    try:
-        with open(path, "rb") as f:
-            head = f.read(8)
-    except OSError:
-        return False
-    return any(head.startswith(s) for s in _SIGNATURES)
+from inception_v2.data import is_image_file, is_image_name, list_class_folders
+from inception_v2.errors import DataError, InvalidArgument
+from inception_v2.preprocessing import (
+    DEFAULT_SIZE,
+    decode_image,
+    preprocess_for_eval,
+    slim_resize,
+    to_model_range,
+)
 
 
 @dataclass
@@ -43,21 +35,15 @@ class ClassFolders:
 
 
 def scan_class_folders(root: str | os.PathLike, class_names: list[str] | None = None) -> ClassFolders:
-    """Every image under ``root/<class>/``; files that are not images are reported."""
-    root = Path(root)
-    if not root.is_dir():
-        raise MissingFile(f"{root}: no such data directory")
-    found = sorted(p.name for p in root.iterdir() if p.is_dir())
-    if not found:
-        raise DataError(f"{root}: no class sub-folders")
+    """Every image under ``root/<class>/`` (``data.list_class_folders``), its content checked:
+    a file not named like an image, or not starting like one, is listed as unreadable."""
+    found, members = list_class_folders(root)
     if class_names is not None and found != class_names:
         raise DataError(f"{root}: class folders {found} differ from the training classes {class_names}")
     data = ClassFolders(str(root), found)
-    for label, name in enumerate(found):
-        for path in sorted((root / name).iterdir()):
-            if not path.is_file():
-                continue
-            if path.suffix.lower() in IMAGE_SUFFIXES and is_image_file(path):
+    for label, paths in enumerate(members):
+        for path in paths:
+            if is_image_name(path) and is_image_file(path):
                 data.files.append(str(path))
                 data.labels.append(label)
             else:
@@ -101,14 +87,11 @@ def preprocess_for_train(
         use_image_if_no_bounding_boxes=True,
         seed=seed or 0,
     )
-    image = tf.slice(image, begin, size)
-    image = tf.raw_ops.ResizeBilinear(
-        images=image[tf.newaxis], size=[height, width], align_corners=False, half_pixel_centers=False
-    )[0]
+    image = slim_resize(tf.slice(image, begin, size), height, width)
     image = tf.image.random_flip_left_right(image)
     if color_distortion:
         image = _distort_color(image)
-    return (image - 0.5) * 2.0
+    return to_model_range(image)
 
 
 def _distort_color(image):

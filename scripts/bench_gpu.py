@@ -37,7 +37,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-GFLOP_PER_IMAGE = 3.87  # 1.935 G multiply-adds at 224x224
+from inception_v2.architecture import GFLOP_PER_IMAGE  # noqa: E402  (after the path is set)
+
 # Dense tensor-core peaks from NVIDIA's datasheets (TFLOP/s). "float32" rows run in true
 # float32 (no tensor cores: the FP32 peak); "tf32" rows may use TF32 tensor cores.
 PEAK_TFLOPS = {
@@ -57,6 +58,7 @@ if job == "fidelity" and settings["backend"] == "jax":
 import keras
 from inception_v2.checkpoint import assign_checkpoint, model_variable_map
 from inception_v2.inference import inference_function
+from inception_v2.labels import top_k
 from inception_v2.model import InceptionV2, image_shape
 from inception_v2.precision import model_options
 
@@ -106,7 +108,7 @@ if job == "fidelity":
         else:
             model = base
         out = run_all(inference_function(model, precision=precision), images, 25).astype(np.float64)
-        top5 = lambda x: np.sort(np.argsort(-x, axis=-1, kind="stable")[:, :5], axis=-1)
+        top5 = lambda x: np.sort(top_k(x, 5), axis=-1)
         emit(kind="fidelity", precision=precision, max_abs_diff=float(np.abs(out - ref).max()),
              top1_agree=float((out.argmax(-1) == ref.argmax(-1)).mean()),
              top5_set_agree=float((top5(out) == top5(ref)).all(-1).mean()))

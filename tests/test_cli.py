@@ -144,30 +144,35 @@ def test_failed_finetune_leaves_out_as_it_was(slim_checkpoints, ants_bees, tmp_p
 # ----------------------------------------------------------------------------- bn-study
 
 
-def test_bn_study_bad_data_and_settings_write_nothing(tmp_path):
+def test_bn_study_bad_data_and_settings_write_nothing(tmp_path, capsys):
+    """In process (the parser and the checks run before any TensorFlow work): one line, exit 2."""
+    from inception_v2.cli import main
+
     out = tmp_path / "study"
 
-    def study(data):
-        return cli("bn-study", "--data", data, "--out", out)
+    def refused(*args, expected):
+        assert main(["bn-study", *map(str, args)], standalone=False) == 2
+        lines = capsys.readouterr().err.strip().splitlines()
+        assert len(lines) == 1 and expected in lines[0], lines
 
-    one_error_line(study(tmp_path / "nothing"), "nothing: no such data directory")
+    refused("--data", tmp_path / "nothing", "--out", out, expected="nothing: no such data directory")
     one_class = tmp_path / "one_class"
     write_example_data(tmp_path / "ants_bees")
     (one_class / "ants").mkdir(parents=True)
     for image in (tmp_path / "ants_bees" / "train" / "ants").iterdir():
         (one_class / "ants" / image.name).write_bytes(image.read_bytes())
-    one_error_line(study(one_class), "1 class folder", "at least 2 classes")
+    refused("--data", one_class, "--out", out, expected="1 class folder; a study needs at least 2 classes")
     not_images = tmp_path / "not_images"
     for name in ("a", "b"):
         (not_images / name).mkdir(parents=True)
         (not_images / name / "notes.jpg").write_text("not a JPEG")
-    one_error_line(study(not_images), "not_images: the class folders hold no readable images")
-    one_error_line(cli("bn-study", "--variants", "BN-x5,BN-x50", "--out", out), "unknown variants ['BN-x50']")
+    refused("--data", not_images, "--out", out, expected="not_images: the class folders hold no readable")
+    refused("--variants", "BN-x5,BN-x50", "--out", out, expected="unknown variants ['BN-x50']")
     assert not out.exists()
     # A folder holding a study with other settings is refused, untouched.
     out.mkdir()
     (out / "settings.json").write_text(json.dumps({"steps": 10}))
-    one_error_line(cli("bn-study", "--out", out), "holds a study with other settings", "steps: 10 -> 2000")
+    refused("--out", out, expected="holds a study with other settings (steps: 10 -> 2000")
     assert [p.name for p in out.iterdir()] == ["settings.json"]
 
 

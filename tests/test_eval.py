@@ -211,9 +211,10 @@ def test_tfrecord_eval_equals_slim_graph_per_image(slim_checkpoints, eval_model,
     rows = list(csv.DictReader(open(csv_path)))
     expected_top5 = np.argsort(-reference, axis=-1, kind="stable")[:, :5]
     for row, top5, label in zip(rows, expected_top5, labels, strict=True):
-        assert int(row["label"]) == label
-        assert [int(row[f"top{i}_label"]) for i in range(1, 6)] == top5.tolist(), row["id"]
+        assert int(row["label_index"]) == label
         assert [int(row[f"top{i}_index"]) for i in range(1, 6)] == top5.tolist(), row["id"]
+        # evaluate() finds ImageNet's class names itself, as the command line does
+        assert [row[f"top{i}_label"] for i in range(1, 6)] == [class_names(1001)[i] for i in top5], row["id"]
     assert result.top1 == top1_correct(reference, np.array(labels)).mean()
     assert result.top5 == in_top_k(reference, np.array(labels), 5).mean()
 
@@ -383,3 +384,23 @@ def test_named_class_folders_are_not_imagenet(tmp_path):
         shutil.copy(_sample(1)[0], tmp_path / name / "a.jpg")
     data = open_data(tmp_path)
     assert (data.kind, data.class_names, data.labels) == ("folders", ["ants", "bees"], [0, 1])
+
+
+def test_label_space_is_the_librarys():
+    """What the command line used to decide for itself: offsets and names by head and data."""
+    from inception_v2.data import EvalData
+    from inception_v2.errors import DataError as DataMistake
+    from inception_v2.errors import InvalidArgument
+    from inception_v2.evaluate import label_space
+
+    imagenet = EvalData("val", "imagenet-directory")
+    full, head_1000 = label_space(1001, imagenet), label_space(1000, imagenet)
+    assert (full.offset, full.names[0], full.ids[1]) == (0, "background", "n01440764")
+    assert (head_1000.offset, len(head_1000.names)) == (1, 1000)
+    with pytest.raises(InvalidArgument, match="a 2-class model cannot be scored"):
+        label_space(2, imagenet)
+    assert label_space(2, imagenet, labels_offset=5).offset == 5
+    folders = EvalData("ants_bees", "folders", class_names=["ants", "bees"])
+    assert label_space(2, folders).names == ["ants", "bees"]
+    with pytest.raises(DataMistake, match="2 class folders, but the model has 3"):
+        label_space(3, folders)
