@@ -174,82 +174,127 @@ def evaluate(
         class_names=class_names or space.names,
         class_ids=class_ids or space.ids,
     )
-    labels_offset, class_names, class_ids = space.offset, result.class_names, result.class_ids
     progress = Progress(len(expected)) if show_progress else None
-    top1 = top5 = 0
-    cursor = 0
     run = inference_function(model, precision=precision, engine=engine)
     result.precision, result.engine = run.precision, run.engine
     nchw = model_data_format(model) == "channels_first"  # the pipeline gives NHWC
-    start = time.perf_counter()
-    warm_start, warm_count = start, 0  # set after the first batch
-    with contextlib.ExitStack() as stack:
-        writer = None
-        if predictions_csv:
-            csv_path = stack.enter_context(atomic_path(predictions_csv, overwrite=overwrite))
-            writer = csv.writer(stack.enter_context(open(csv_path, "w", newline="")))
-            writer.writerow(PREDICTION_COLUMNS)
+    skips, timer, hits = _Skips(result, expected, strict), _Timer(), _Hits()
+    with _predictions_writer(predictions_csv, overwrite) as writer:
         for batch in data.dataset(batch_size, limit):
-            ids = [i.decode() for i in batch["id"].numpy()]
-            valid = batch["valid"].numpy()
-            if not valid.all():
-                bad = ids[int(np.argmin(valid))]
-                raise DataError(f"{bad}: TFRecord example lacks image/encoded or image/class/label")
-            # Ids the stream skipped (undecodable images) come before this batch's ids.
-            for element_id in ids:
-                while cursor < len(expected) and expected[cursor] != element_id:
-                    _skip(result, expected[cursor], strict)
-                    cursor += 1
-                cursor += 1
-            labels = batch["label"].numpy().astype(np.int64) - labels_offset
+            ids = _checked_ids(batch)
+            skips.reached(ids)
+            labels = batch["label"].numpy().astype(np.int64) - space.offset
             images = np.transpose(batch["image"], (0, 3, 1, 2)) if nchw else batch["image"]
-            logits = np.asarray(run(images), dtype=np.float32)
-            logits = logits.reshape(len(labels), -1)
-            result.num_classes = logits.shape[-1]
-            if labels.min() < 0 or labels.max() >= logits.shape[-1]:
-                raise DataError(
-                    f"labels {labels.min()}..{labels.max()} (after offset {labels_offset}) do not fit "
-                    f"a {logits.shape[-1]}-class model; check --labels-offset"
-                )
-            hit1, hit5 = top1_correct(logits, labels), in_top_k(logits, labels, 5)
-            top1 += int(hit1.sum())
-            top5 += int(hit5.sum())
-            result.count += len(labels)
-            for label, hit in zip(labels.tolist(), hit1.tolist(), strict=True):
-                entry = result.per_class.setdefault(label, [0, 0])
-                entry[0] += int(hit)
-                entry[1] += 1
+            logits = np.asarray(run(images), dtype=np.float32).reshape(len(labels), -1)
+            hits.add(result, labels, logits, space.offset)
             if writer:
-                _write_predictions(writer, ids, labels, logits, class_names, class_ids)
+                _write_predictions(writer, ids, labels, logits, result.class_names, result.class_ids)
             if progress:
-                progress.update(len(labels), f"top-1 {100 * top1 / result.count:.1f}%")
-            if warm_count == 0:
-                warm_start, warm_count = time.perf_counter(), result.count
-        for element_id in expected[cursor:]:
-            _skip(result, element_id, strict)
+                progress.update(len(labels), f"top-1 {100 * hits.top1 / result.count:.1f}%")
+            timer.batch_done(result.count)
+        skips.reached_end()
         if result.count == 0:
             raise DataError(
                 f"{data.description}: no image could be evaluated ({len(result.skipped)} unreadable)"
             )
-    end = time.perf_counter()
-    result.seconds = end - start
+    result.seconds, result.images_per_second = timer.finish(result.count)
+    result.top1 = hits.top1 / result.count
+    result.top5 = hits.top5 / result.count if result.num_classes > 5 else None
     if progress:
-        shown = f"top-1 {100 * top1 / max(result.count, 1):.2f}%"
-        if result.num_classes > 5:
-            shown += f"  top-5 {100 * top5 / max(result.count, 1):.2f}%"
+        shown = f"top-1 {100 * result.top1:.2f}%"
+        if result.top5 is not None:
+            shown += f"  top-5 {100 * result.top5:.2f}%"
         progress.close(shown)
-    result.top1, result.top5 = top1 / result.count, top5 / result.count
-    if result.num_classes <= 5:
-        result.top5 = None
-    warm = result.count - warm_count
-    result.images_per_second = warm / (end - warm_start) if warm else result.count / result.seconds
     return result
 
 
-def _skip(result: EvalResult, element_id: str, strict: bool) -> None:
-    if strict:
-        raise DataError(f"{element_id}: cannot be decoded as an image (--strict)")
-    result.skipped.append(element_id)
+def _checked_ids(batch) -> list[str]:
+    """The batch's element ids; a TFRecord example without image or label is refused."""
+    ids = [i.decode() for i in batch["id"].numpy()]
+    valid = batch["valid"].numpy()
+    if not valid.all():
+        bad = ids[int(np.argmin(valid))]
+        raise DataError(f"{bad}: TFRecord example lacks image/encoded or image/class/label")
+    return ids
+
+
+@dataclass
+class _Hits:
+    """Top-1 and top-5 hits so far; ``add`` also counts images and per-class results."""
+
+    top1: int = 0
+    top5: int = 0
+
+    def add(self, result: EvalResult, labels: np.ndarray, logits: np.ndarray, offset: int) -> None:
+        result.num_classes = logits.shape[-1]
+        if labels.min() < 0 or labels.max() >= logits.shape[-1]:
+            raise DataError(
+                f"labels {labels.min()}..{labels.max()} (after offset {offset}) do not fit "
+                f"a {logits.shape[-1]}-class model; check --labels-offset"
+            )
+        hit1 = top1_correct(logits, labels)
+        self.top1 += int(hit1.sum())
+        self.top5 += int(in_top_k(logits, labels, 5).sum())
+        result.count += len(labels)
+        for label, hit in zip(labels.tolist(), hit1.tolist(), strict=True):
+            entry = result.per_class.setdefault(label, [0, 0])
+            entry[0] += int(hit)
+            entry[1] += 1
+
+
+class _Skips:
+    """Which expected elements the stream skipped (undecodable images drop out of it): each
+    id the stream delivers moves a cursor along the expected ids; the ones passed over were
+    skipped (listed in the result, or ``DataError`` with ``strict``)."""
+
+    def __init__(self, result: EvalResult, expected: list[str], strict: bool):
+        self.result, self.expected, self.strict, self.cursor = result, expected, strict, 0
+
+    def reached(self, ids: list[str]) -> None:
+        for element_id in ids:
+            while self.cursor < len(self.expected) and self.expected[self.cursor] != element_id:
+                self._skip(self.expected[self.cursor])
+                self.cursor += 1
+            self.cursor += 1
+
+    def reached_end(self) -> None:
+        for element_id in self.expected[self.cursor :]:
+            self._skip(element_id)
+
+    def _skip(self, element_id: str) -> None:
+        if self.strict:
+            raise DataError(f"{element_id}: cannot be decoded as an image (--strict)")
+        self.result.skipped.append(element_id)
+
+
+class _Timer:
+    """Wall time of the whole run, and images/s after the first batch (tracing, kernel set-up)."""
+
+    def __init__(self):
+        self.start = time.perf_counter()
+        self.warm_start, self.warm_count = self.start, 0
+
+    def batch_done(self, count: int) -> None:
+        if self.warm_count == 0:
+            self.warm_start, self.warm_count = time.perf_counter(), count
+
+    def finish(self, count: int) -> tuple[float, float]:
+        end = time.perf_counter()
+        seconds, warm = end - self.start, count - self.warm_count
+        return seconds, (warm / (end - self.warm_start) if warm else count / seconds)
+
+
+@contextlib.contextmanager
+def _predictions_writer(path: str | Path | None, overwrite: bool):
+    """A CSV writer onto a temporary file renamed to ``path`` when evaluation succeeds (None
+    without a path)."""
+    if not path:
+        yield None
+        return
+    with atomic_path(path, overwrite=overwrite) as tmp, open(tmp, "w", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(PREDICTION_COLUMNS)
+        yield writer
 
 
 def _softmax(logits: np.ndarray) -> np.ndarray:
