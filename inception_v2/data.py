@@ -43,34 +43,38 @@ class EvalData:
     def imagenet(self) -> bool:
         return self.kind.startswith("imagenet")
 
-    def expected_ids(self) -> list[str]:
-        """Every element id in stream order (counts TFRecord records when needed)."""
+    def expected_ids(self, limit: int | None = None) -> list[str]:
+        """The ids of the first ``limit`` (or all) elements, in the order the stream reads them.
+
+        TFRecord shards are read four at a time, interleaved: their ids come from the same
+        interleaved reading (records read, not decoded), so they are the ones ``dataset``
+        examines, in its order.
+        """
         if self.kind != "imagenet-tfrecord":
-            return list(self.files)
+            return list(self.files[:limit] if limit else self.files)
+        ids = self._elements().map(lambda element: element["id"])
+        return [i.decode() for i in ids.take(limit or -1).as_numpy_iterator()]
+
+    def _elements(self):
+        """Undecoded elements in stream order: ``{"record", "id"}`` or ``{"id", "label"}``."""
         import tensorflow as tf
 
-        ids = []
-        for shard in self.files:
-            count = int(tf.data.TFRecordDataset(shard).reduce(0, lambda n, _: n + 1))
-            ids += [f"{shard}#{i}" for i in range(count)]
-        return ids
+        if self.kind == "imagenet-tfrecord":
+            return tf.data.Dataset.from_tensor_slices(self.files).interleave(
+                _tfrecord_elements,
+                cycle_length=min(4, len(self.files)),
+                num_parallel_calls=tf.data.AUTOTUNE,
+                deterministic=True,
+            )
+        return tf.data.Dataset.from_tensor_slices({"id": self.files, "label": self.labels})
 
     def dataset(self, batch_size: int, limit: int | None = None):
         """Batched ``{"image", "label", "id", "valid"}``; undecodable images dropped."""
         import tensorflow as tf
 
         autotune = tf.data.AUTOTUNE
-        if self.kind == "imagenet-tfrecord":
-            ds = tf.data.Dataset.from_tensor_slices(self.files).interleave(
-                _tfrecord_elements,
-                cycle_length=min(4, len(self.files)),
-                num_parallel_calls=autotune,
-                deterministic=True,
-            )
-            ds = ds.map(self._decode_record, num_parallel_calls=autotune)
-        else:
-            ds = tf.data.Dataset.from_tensor_slices({"id": self.files, "label": self.labels})
-            ds = ds.map(self._decode_file, num_parallel_calls=autotune)
+        decode = self._decode_record if self.kind == "imagenet-tfrecord" else self._decode_file
+        ds = self._elements().map(decode, num_parallel_calls=autotune)
         if limit:
             ds = ds.take(limit)
         ds = ds.ignore_errors()

@@ -163,9 +163,7 @@ def evaluate(
     with ``strict``. A TFRecord missing a required key always raises ``DataError``.
     """
     space = label_space(int(model.output.shape[-1]), data, labels_offset)
-    expected = data.expected_ids()
-    if limit:
-        expected = expected[:limit]
+    expected = data.expected_ids(limit)
     result = EvalResult(
         data=data.description,
         weights=str(weights),
@@ -243,28 +241,20 @@ class _Hits:
 
 
 class _Skips:
-    """Which expected elements the stream skipped (undecodable images drop out of it): each
-    id the stream delivers moves a cursor along the expected ids; the ones passed over were
-    skipped (listed in the result, or ``DataError`` with ``strict``)."""
+    """The expected elements that never arrived: undecodable images drop out of the stream.
+    Arrival order does not matter (shards are read interleaved)."""
 
     def __init__(self, result: EvalResult, expected: list[str], strict: bool):
-        self.result, self.expected, self.strict, self.cursor = result, expected, strict, 0
+        self.result, self.expected, self.strict, self.seen = result, expected, strict, set()
 
     def reached(self, ids: list[str]) -> None:
-        for element_id in ids:
-            while self.cursor < len(self.expected) and self.expected[self.cursor] != element_id:
-                self._skip(self.expected[self.cursor])
-                self.cursor += 1
-            self.cursor += 1
+        self.seen.update(ids)
 
     def reached_end(self) -> None:
-        for element_id in self.expected[self.cursor :]:
-            self._skip(element_id)
-
-    def _skip(self, element_id: str) -> None:
-        if self.strict:
-            raise DataError(f"{element_id}: cannot be decoded as an image (--strict)")
-        self.result.skipped.append(element_id)
+        missing = [element_id for element_id in self.expected if element_id not in self.seen]
+        if missing and self.strict:
+            raise DataError(f"{missing[0]}: cannot be decoded as an image (--strict)")
+        self.result.skipped += missing
 
 
 class _Timer:

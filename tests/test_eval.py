@@ -404,3 +404,23 @@ def test_label_space_is_the_librarys():
     assert label_space(2, folders).names == ["ants", "bees"]
     with pytest.raises(DataMistake, match="2 class folders, but the model has 3"):
         label_space(3, folders)
+
+
+def test_several_tfrecord_shards_interleaved_skip_nothing(eval_model, tmp_path):
+    """ImageNet comes as 128 shards read four at a time (interleaved): an element arriving out
+    of shard order is not a skipped one. One undecodable record is still found and named."""
+    files = _sample(9)
+    labels = _labels_of(files)
+    for shard, part in enumerate((slice(0, 3), slice(3, 6), slice(6, 9))):
+        _write_slim_tfrecord(tmp_path / f"validation-0000{shard}-of-00003", files[part], labels[part])
+    result = evaluate(eval_model, tfrecords(tmp_path), batch_size=4, show_progress=False)
+    assert (result.count, result.skipped) == (9, [])
+    bad = tmp_path / "bad.jpg"
+    bad.write_bytes(b"\xff\xd8\xff\xe0" + bytes(100))  # a JPEG header, then nothing
+    _write_slim_tfrecord(tmp_path / "validation-00001-of-00003", [files[3], bad, files[5]], labels[3:6])
+    result = evaluate(eval_model, tfrecords(tmp_path), batch_size=4, show_progress=False)
+    assert result.count == 8 and [s.rsplit("/", 1)[-1] for s in result.skipped] == [
+        "validation-00001-of-00003#1"
+    ]
+    with pytest.raises(DataError, match="validation-00001-of-00003#1: cannot be decoded"):
+        evaluate(eval_model, tfrecords(tmp_path), batch_size=4, strict=True, show_progress=False)
