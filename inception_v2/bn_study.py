@@ -30,7 +30,7 @@ import logging
 import math
 import os
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -485,13 +485,3 @@ def variant_names(text: str) -> list[str]:
     names = [n.strip() for n in text.split(",") if n.strip()]
     StudySettings(variants=names).check()
     return names
-
-
-__all__: Sequence[str] = (
-    "VARIANTS",
-    "StudySettings",
-    "build_variant",
-    "load_study_data",
-    "run_study",
-    "summarize",
-)
