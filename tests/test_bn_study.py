@@ -19,6 +19,13 @@ from inception_v2.bn_study import StudySettings, run_study, summarize
 TINY = dict(steps=6, eval_every=3, depth_multiplier=0.1, batch_size=16, variants=["Inception", "BN-x5"])
 
 
+@pytest.fixture(autouse=True)
+def _eager(monkeypatch):
+    """Six steps do not pay for tracing a training step (~13 s a variant here): run eagerly.
+    What is tested (outputs, resume, determinism) does not depend on it."""
+    monkeypatch.setattr(bn_study, "RUN_EAGERLY", True)
+
+
 def _layers(model, kind):
     return [layer for layer in model.layers if type(layer) is kind]
 
