@@ -38,6 +38,7 @@ import numpy as np
 
 from inception_v2.errors import DataError, InvalidArgument, MissingExtra
 from inception_v2.files import atomic_path, check_settings
+from inception_v2.preprocessing import to_model_range
 
 log = logging.getLogger("inception_v2")
 
@@ -153,7 +154,7 @@ def load_digits(image_size: int) -> tuple[np.ndarray, np.ndarray, list[str]]:
             "pip install 'inception-v2[study]', or pass --data with class folders of your own"
         ) from e
     digits = sklearn_digits()
-    images = digits.images[..., np.newaxis].astype(np.float32) / 16.0 * 2.0 - 1.0
+    images = to_model_range(digits.images[..., np.newaxis].astype(np.float32) / 16.0)
     images = np.repeat(_upsample(images, image_size), 3, axis=-1)
     return images, digits.target.astype(np.int32), [str(d) for d in range(10)]
 
@@ -482,10 +483,3 @@ def _write_results(
         tmp.write_text(json.dumps(result, indent=2))
     result["text"] = format_table(table, target)
     return result
-
-
-def variant_names(text: str) -> list[str]:
-    """``"Inception,BN-x5"`` -> the names, checked (for command lines)."""
-    names = [n.strip() for n in text.split(",") if n.strip()]
-    StudySettings(variants=names).check()
-    return names

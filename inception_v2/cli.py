@@ -225,6 +225,16 @@ def _model_options(args: argparse.Namespace) -> dict:
     return {} if args.engine == "openvino" else model_options(args.precision)
 
 
+def _classifier(args: argparse.Namespace, **model_kwargs):
+    """The model of ``--weights`` as eval and predict run it, and its number of classes."""
+    from inception_v2.weights import build_from_weights
+
+    model, config, _ = build_from_weights(args.weights, **_model_options(args), **model_kwargs)
+    if config.classes is None:
+        raise InvalidArgument(f"{args.weights}: has no Logits layer; cannot classify")
+    return model, config.classes
+
+
 def _add_eval(subparsers) -> None:
     p = _add(
         subparsers,
@@ -259,22 +269,15 @@ def _add_eval(subparsers) -> None:
 
 def _run_eval(args: argparse.Namespace) -> int:
     from inception_v2.data import open_data
-    from inception_v2.evaluate import evaluate, label_space, plot_per_class
+    from inception_v2.evaluate import evaluate, plot_per_class
     from inception_v2.files import atomic_path, check_writable
-    from inception_v2.weights import build_from_weights
 
     for output in (args.predictions_csv, args.report, args.plot):
         if output:
             check_writable(output, args.overwrite)
     _resolve_speed_options(args)
     data = open_data(args.data, args.ground_truth)
-    model, config, _ = build_from_weights(args.weights, classifier_activation=None, **_model_options(args))
-    if config.classes is None:
-        raise InvalidArgument(f"{args.weights}: has no Logits layer; cannot classify")
-    try:
-        label_space(config.classes, data, args.labels_offset)  # checked before anything runs
-    except InvalidArgument as e:
-        raise InvalidArgument(f"{args.weights}: {e}") from None
+    model, _ = _classifier(args, classifier_activation=None)
     result = evaluate(
         model,
         data,
@@ -303,7 +306,7 @@ def _run_eval(args: argparse.Namespace) -> int:
     if args.predictions_csv:
         _say(args, f"predictions: {args.predictions_csv}")
     if args.plot:
-        plot_per_class(result, args.plot, result.class_names, overwrite=args.overwrite)
+        plot_per_class(result, args.plot, overwrite=args.overwrite)
         _say(args, f"plot: {args.plot}")
     return 0
 
@@ -338,7 +341,6 @@ def _run_predict(args: argparse.Namespace) -> int:
     from inception_v2.inference import predict
     from inception_v2.labels import labels_for, top_k
     from inception_v2.preprocessing import load_for_eval
-    from inception_v2.weights import build_from_weights
 
     _resolve_speed_options(args)
     images, shown = [], []
@@ -350,10 +352,8 @@ def _run_predict(args: argparse.Namespace) -> int:
             _say(args, f"skipped: {path}: cannot be decoded as an image")
     if not images:
         raise DataError(f"{', '.join(args.images)}: no image could be decoded")
-    model, config, _ = build_from_weights(args.weights, **_model_options(args))
-    if config.classes is None:
-        raise InvalidArgument(f"{args.weights}: has no Logits layer; cannot classify")
-    ids, names = labels_for(args.weights, config.classes)
+    model, classes = _classifier(args)
+    ids, names = labels_for(args.weights, classes)
     probabilities = predict(model, np.stack(images), 32, precision=args.precision, engine=args.engine)
     best = top_k(probabilities, args.top)
     results = [
@@ -579,11 +579,11 @@ def _add_bn_study(subparsers) -> None:
 def _run_bn_study(args: argparse.Namespace) -> int:
     import json
 
-    from inception_v2.bn_study import StudySettings, run_study, variant_names
+    from inception_v2.bn_study import StudySettings, run_study
     from inception_v2.progress import Progress
 
-    settings = settings_from_args(StudySettings, args, variants=variant_names(args.variants))
-    settings.check()
+    variants = [name.strip() for name in args.variants.split(",") if name.strip()]
+    settings = settings_from_args(StudySettings, args, variants=variants)  # run_study checks them
     progress = None
     if not args.quiet:
         progress = Progress(settings.steps * settings.batch_size * len(settings.variants))

@@ -111,19 +111,22 @@ class LabelSpace:
     ids: list[str] | None
 
 
-def label_space(classes: int, data: EvalData, labels_offset: int | None = None) -> LabelSpace:
+def label_space(
+    classes: int, data: EvalData, labels_offset: int | None = None, model_name: str = ""
+) -> LabelSpace:
     """The label space of a ``classes``-way model on ``data``.
 
     ImageNet data carries slim's labels 1..1000 (0 = background): a 1001-class head takes
     them as they are, a 1000-class head with offset 1; another head needs ``labels_offset``
     said explicitly. Class folders of one's own must match the head, class for class.
+    ``model_name`` (its weights file, say) starts the message of a model that does not fit.
     """
     if data.imagenet:
         imagenet_head = classes in (NUM_CLASSES, NUM_CLASSES - 1)
         if not imagenet_head and labels_offset is None:
             raise InvalidArgument(
-                f"a {classes}-class model cannot be scored on ImageNet's 1,000 classes; "
-                "evaluate it on its own class folders (--data DIR)"
+                f"{f'{model_name}: ' if model_name else ''}a {classes}-class model cannot be scored on "
+                "ImageNet's 1,000 classes; evaluate it on its own class folders (--data DIR)"
             )
         offset = NUM_CLASSES - classes if labels_offset is None else labels_offset
         if imagenet_head:
@@ -162,7 +165,7 @@ def evaluate(
     Unreadable images are skipped and listed in the result, or raise ``DataError``
     with ``strict``. A TFRecord missing a required key always raises ``DataError``.
     """
-    space = label_space(int(model.output.shape[-1]), data, labels_offset)
+    space = label_space(int(model.output.shape[-1]), data, labels_offset, str(weights))
     expected = data.expected_ids(limit)
     result = EvalResult(
         data=data.description,
@@ -323,12 +326,14 @@ def _short(name: str, width: int = 28) -> str:
 def plot_per_class(
     result: EvalResult, path: str | Path, class_names: list[str] | None = None, overwrite: bool = False
 ) -> Path:
-    """PNG of per-class top-1 accuracy, classes sorted from worst to best."""
+    """PNG of per-class top-1 accuracy, classes sorted from worst to best (named by
+    ``class_names``, by default the result's own)."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    class_names = class_names or result.class_names
     items = sorted(result.per_class.items(), key=lambda kv: kv[1][0] / kv[1][1])
     accuracy = [100 * c / n for _, (c, n) in items]
     # Constrained layout makes room for the rotated names; long ImageNet names are shortened.
