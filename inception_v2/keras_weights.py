@@ -1,25 +1,33 @@
 """Converted weights files: ``.weights.h5`` (with the model arguments) and ``.keras``.
 
-Keras' ``.weights.h5`` names its arrays by layer class and position, not by layer name,
-so it can only be read through a model of the same structure: ``read_keras_weights``
-builds that model from the arguments the file records, then hands back slim-named arrays.
+Keras' ``.weights.h5`` names its arrays by layer class and position
+(``layers/conv2d_5/vars/0``), not by layer name. So the writer records, beside Keras'
+arrays, which slim variable each array is (``inception_v2_variables``), checked against
+the model's values before the file is kept; the reader then takes slim-named arrays
+straight from the file, without building a model. Files written before that record
+existed, and ``.keras`` files, are read through a model (``.keras`` in Keras' safe mode).
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import os
+import re
 from pathlib import Path
 
 import keras
 import numpy as np
 
-from inception_v2.checkpoint import CheckpointError, model_variable_map
-from inception_v2.errors import MissingFile
+from inception_v2.checkpoint import CheckpointError, model_variable_map, slim_variable_name
+from inception_v2.errors import InvalidArgument, MissingFile
 from inception_v2.files import atomic_path
 
 CONFIG_ATTRIBUTE = "inception_v2_config"  # HDF5 attribute holding the model arguments
+VARIABLES_ATTRIBUTE = "inception_v2_variables"  # {HDF5 dataset path: slim variable name}
 SUFFIXES = (".weights.h5", ".keras")
+
+log = logging.getLogger(__name__)
 
 
 def is_keras_weights(path: str | os.PathLike) -> bool:
@@ -30,7 +38,7 @@ def is_keras_weights(path: str | os.PathLike) -> bool:
 def save_weights(
     model: keras.Model, destination: str | os.PathLike, config: dict, overwrite: bool = False
 ) -> Path:
-    """Save ``model`` as ``.weights.h5`` (with its arguments as an attribute) or ``.keras``.
+    """Save ``model`` as ``.weights.h5`` (with its arguments and slim names) or ``.keras``.
 
     Written under a temporary name and renamed, so no half-written file is left.
     """
@@ -44,6 +52,9 @@ def save_weights(
             model.save_weights(tmp)
             with h5py.File(tmp, "a") as f:
                 f.attrs[CONFIG_ATTRIBUTE] = json.dumps(config)
+                paths = _checked_paths(model, f)
+                if paths is not None:
+                    f.attrs[VARIABLES_ATTRIBUTE] = json.dumps(paths)
     return destination
 
 
@@ -51,8 +62,10 @@ def read_keras_weights(path: str | os.PathLike) -> dict[str, np.ndarray]:
     """``{slim name: array}`` from a converted ``.weights.h5`` or ``.keras`` file.
 
     ``.keras`` files are loaded in Keras' safe mode (no arbitrary code). A
-    ``.weights.h5`` must carry the model arguments the converter records.
+    ``.weights.h5`` must carry the model arguments or the slim names the converter records.
     """
+    import h5py
+
     path = Path(path)
     if not path.is_file():
         raise MissingFile(f"{path}: no such weights file")
@@ -60,23 +73,64 @@ def read_keras_weights(path: str | os.PathLike) -> dict[str, np.ndarray]:
         if path.name.endswith(".keras"):
             source = keras.saving.load_model(path, compile=False, safe_mode=True)
         else:
-            source = _model_for(path)
+            with h5py.File(path, "r") as f:
+                paths = f.attrs.get(VARIABLES_ATTRIBUTE)
+                if paths is not None:
+                    return {name: np.asarray(f[p]) for p, name in json.loads(paths).items()}
+                config = f.attrs.get(CONFIG_ATTRIBUTE)
+            source = _model_for(path, config)
             source.load_weights(path)
-    except (OSError, ValueError) as e:
+    except (OSError, ValueError, KeyError) as e:
         if isinstance(e, CheckpointError):
             raise
         raise CheckpointError(f"{path}: not a readable Keras weights file ({e})") from None
     return {name: np.asarray(keras.ops.convert_to_numpy(v)) for name, v in model_variable_map(source).items()}
 
 
-def _model_for(path: Path) -> keras.Model:
-    """The model whose structure ``path`` (a ``.weights.h5``) was saved from."""
-    import h5py
+def keras_array_paths(model: keras.Model) -> dict[str, str]:
+    """``{HDF5 dataset path: slim name}`` by Keras' rule for ``model.save_weights``.
 
+    Keras names each layer's group by its class in snake case, numbered from the second
+    of a class on (``conv2d``, ``conv2d_1``...), and each variable by its position.
+    """
+    used: dict[str, int] = {}
+    paths = {}
+    for layer in model.layers:
+        group = _snake_case(type(layer).__name__)
+        used[group] = used.get(group, -1) + 1
+        group += f"_{used[group]}" if used[group] else ""
+        for i, variable in enumerate(layer.weights):
+            paths[f"layers/{group}/vars/{i}"] = slim_variable_name(layer.name, variable.name)
+    return paths
+
+
+def _checked_paths(model: keras.Model, f) -> dict[str, str] | None:
+    """``keras_array_paths``, if every path holds exactly that variable's value in ``f``."""
+    try:
+        paths = keras_array_paths(model)
+    except InvalidArgument as e:  # a layer the slim names do not cover
+        log.debug("no slim names recorded: %s", e)
+        return None
+    variables = model_variable_map(model)
+    for p, name in paths.items():
+        value = np.asarray(keras.ops.convert_to_numpy(variables[name]))
+        if p not in f or not np.array_equal(np.asarray(f[p]), value):
+            log.warning("Keras' weights layout is not the one expected (%s); slim names not recorded", p)
+            return None
+    return paths
+
+
+def _snake_case(name: str) -> str:
+    """Keras' ``to_snake_case`` (``SeparableConv2D`` -> ``separable_conv2d``)."""
+    name = re.sub(r"\W+", "", name)
+    name = re.sub("(.)([A-Z][a-z]+)", r"\1_\2", name)
+    return re.sub("([a-z])([A-Z])", r"\1_\2", name).lower()
+
+
+def _model_for(path: Path, config: str | None) -> keras.Model:
+    """The model whose structure ``path`` (a ``.weights.h5``) was saved from."""
     from inception_v2.model import InceptionV2, image_shape  # the file format needs the builder
 
-    with h5py.File(path, "r") as f:
-        config = f.attrs.get(CONFIG_ATTRIBUTE)
     if config is None:
         raise CheckpointError(
             f"{path}: no '{CONFIG_ATTRIBUTE}' attribute; not written by inception-v2 convert"

@@ -227,6 +227,46 @@ def test_wrong_class_count(slim_checkpoints):
         InceptionV2(weights=slim_checkpoints.path(), classes=10)
 
 
+def test_converted_file_is_read_as_slim_named_arrays(slim_checkpoints, converted_1001, tmp_path):
+    """A .weights.h5 is read without a model: each array is the slim variable it came from."""
+    import h5py
+
+    from inception_v2.keras_weights import VARIABLES_ATTRIBUTE, read_keras_weights
+
+    slim = slim_checkpoints.variables()
+    arrays = read_keras_weights(converted_1001)
+    assert set(arrays) == set(slim)
+    for name, value in slim.items():
+        np.testing.assert_array_equal(arrays[name], value, err_msg=name)
+    # A file written before the names were recorded is still read, through a model.
+    older = tmp_path / "older.weights.h5"
+    shutil.copy(converted_1001, older)
+    with h5py.File(older, "a") as f:
+        del f.attrs[VARIABLES_ATTRIBUTE]
+    from_model = read_keras_weights(older)
+    assert set(from_model) == set(slim)
+    for name, value in slim.items():
+        np.testing.assert_array_equal(from_model[name], value, err_msg=name)
+
+
+def test_each_job_builds_only_the_model_it_returns(slim_checkpoints, converted_1001, tmp_path, monkeypatch):
+    import inception_v2.model as model_module
+    from inception_v2.finetune import build_classifier
+
+    builds = []
+    real = model_module.inception_v2_base
+    monkeypatch.setattr(model_module, "inception_v2_base", lambda *a, **k: builds.append(1) or real(*a, **k))
+
+    def models_built(job) -> int:
+        builds.clear()
+        job()
+        return len(builds)
+
+    assert models_built(lambda: convert_checkpoint(slim_checkpoints.path(), tmp_path / "c.weights.h5")) == 1
+    assert models_built(lambda: model_module.InceptionV2(weights=str(converted_1001))) == 1
+    assert models_built(lambda: build_classifier(3, weights=str(converted_1001))) == 1
+
+
 def test_converted_file_with_wrong_config(converted_1001):
     with pytest.raises(CheckpointError, match="shape mismatch"):
         InceptionV2(weights=str(converted_1001), depth_multiplier=0.5)
