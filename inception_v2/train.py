@@ -96,13 +96,16 @@ def load_splits(settings: RunSettings) -> tuple[ClassFolders, ClassFolders]:
     return split(scan_class_folders(root), settings.validation_split, settings.seed)
 
 
-class _Backup(keras.callbacks.BackupAndRestore):
-    """BackupAndRestore that also saves at every epoch end, so resume never redoes one."""
-
-    def on_epoch_end(self, epoch, logs=None):
-        super().on_epoch_end(epoch, logs)
-        if self.save_freq != "epoch":
-            self._save_model()
+def _backups(folder: Path, save_every: int) -> list[keras.callbacks.Callback]:
+    """Keras' ``BackupAndRestore`` twice on one folder: every ``save_every`` steps, and at
+    each epoch end (so a resumed run never redoes a finished epoch). Both restore the same
+    files; double-buffered, so a kill mid-write leaves the previous backup."""
+    return [
+        keras.callbacks.BackupAndRestore(
+            str(folder), save_freq=freq, delete_checkpoint=False, double_checkpoint=True
+        )
+        for freq in (save_every, "epoch")
+    ]
 
 
 class _SaveModels(keras.callbacks.Callback):
@@ -281,12 +284,7 @@ def finetune(
     # The arguments stored with .weights.h5, read off the model rather than restated.
     config = asdict(infer_config(model_variable_map(model)))
     callbacks = [
-        _Backup(
-            str(out / "backup"),
-            save_freq=settings.save_every,
-            delete_checkpoint=False,
-            double_checkpoint=True,
-        ),
+        *_backups(out / "backup", settings.save_every),
         _History(str(out / "history.csv"), append=True),
         keras.callbacks.TensorBoard(str(out / "logs"), write_graph=False),
         _SaveModels(out, config, steps * settings.batch_size),
