@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import hashlib
 import os
-import sys
 import urllib.error
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
 from inception_v2.files import atomic_path
+from inception_v2.progress import Progress
 
 
 @dataclass(frozen=True)
@@ -67,19 +67,15 @@ def verify_file(path: Path, remote: RemoteFile) -> None:
 
 
 def _fetch(url: str, target: Path, remote: RemoteFile, timeout: float) -> None:
-    from keras.utils import Progbar
-
     with urllib.request.urlopen(url, timeout=timeout) as response, open(target, "wb") as out:
         total = int(response.headers.get("Content-Length") or remote.size)
-        bar = Progbar(total, unit_name="B") if sys.stderr.isatty() else None
-        done = 0
+        bar = Progress(total, unit="MB", scale=1e6)
         while chunk := response.read(1 << 20):
             out.write(chunk)
-            done += len(chunk)
-            if done > remote.size:
+            bar.update(len(chunk))
+            if bar.done > remote.size:
                 raise DownloadError(f"{url}: more than the expected {remote.size:,} bytes")
-            if bar:
-                bar.update(done)
+        bar.close()
 
 
 def fetch(remote: RemoteFile, directory: Path | None = None, timeout: float = 60.0) -> Path:

@@ -1,4 +1,10 @@
-"""A small progress bar with throughput, for evaluation and prediction loops."""
+"""The one progress bar of the library's long jobs (evaluation, prediction, downloads).
+
+Not ``keras.utils.Progbar``: that writes to stdout, where eval, predict and bench put their
+results (a JSON report must stay parseable), counts steps rather than images/s, and off a
+terminal prints a line every 0.05 s. This one writes to stderr, shows throughput in the
+job's own unit, and off a terminal prints a plain line every ``interval`` seconds.
+"""
 
 from __future__ import annotations
 
@@ -20,8 +26,11 @@ class Progress:
         stream: TextIO | None = None,
         interval: float = 10.0,
         width: int = 30,
+        scale: float = 1.0,
     ):
+        """``scale``: count in units of ``scale`` (e.g. bytes shown as MB with 1e6)."""
         self.total, self.unit, self.width, self.interval = total, unit, width, interval
+        self.scale = scale
         self.stream = stream or sys.stderr
         self.tty = hasattr(self.stream, "isatty") and self.stream.isatty()
         self.done = 0
@@ -49,13 +58,19 @@ class Progress:
             filled = int(self.width * min(self.done / self.total, 1.0))
             bar = "=" * filled + (">" if filled < self.width else "") + " " * (self.width - filled - 1)
             eta = (self.total - self.done) / rate if rate > 0 else 0.0
-            text = f"[{bar[: self.width]}] {self.done}/{self.total} {self.unit}  {rate:.1f} {self.unit}/s"
+            text = (
+                f"[{bar[: self.width]}] {self._count(self.done)}/{self._count(self.total)} {self.unit}"
+                f"  {rate / self.scale:.1f} {self.unit}/s"
+            )
             if not final:
                 text += f"  ETA {eta:.0f}s"
         else:
-            text = f"{self.done} {self.unit}  {rate:.1f} {self.unit}/s"
+            text = f"{self._count(self.done)} {self.unit}  {rate / self.scale:.1f} {self.unit}/s"
         if note:
             text += f"  {note}"
         end = "\n" if final or not self.tty else ""
         self.stream.write(("\r" if self.tty else "") + text + end)
         self.stream.flush()
+
+    def _count(self, n: int) -> str:
+        return str(n) if self.scale == 1 else f"{n / self.scale:.0f}"
