@@ -424,3 +424,27 @@ def test_several_tfrecord_shards_interleaved_skip_nothing(eval_model, tmp_path):
     ]
     with pytest.raises(DataError, match="validation-00001-of-00003#1: cannot be decoded"):
         evaluate(eval_model, tfrecords(tmp_path), batch_size=4, strict=True, show_progress=False)
+
+
+def test_tfrecord_ids_come_from_length_prefixes(eval_model, tmp_path):
+    """The expected ids are counted without reading the images, and equal what tf.data reads;
+    a truncated shard is named before any image is evaluated."""
+    import tensorflow as tf
+
+    from inception_v2.data import count_records
+
+    files = _sample(7)
+    labels = _labels_of(files)
+    for shard, part in enumerate((slice(0, 4), slice(4, 7))):
+        _write_slim_tfrecord(tmp_path / f"validation-0000{shard}-of-00002", files[part], labels[part])
+    data = tfrecords(tmp_path)
+    read = [f"{shard}#{i}" for shard in data.files for i, _ in enumerate(tf.data.TFRecordDataset(shard))]
+    assert [count_records(s) for s in data.files] == [4, 3]
+    assert data.expected_ids() == read
+    assert sorted(data.expected_ids(limit=5)) == sorted(  # the interleaved reading's first five
+        [read[0], read[1], read[2], read[4], read[5]]
+    )
+    shard = Path(data.files[1])
+    shard.write_bytes(shard.read_bytes()[:-10])
+    with pytest.raises(DataError, match=f"{shard.name}: truncated TFRecord file"):
+        evaluate(eval_model, tfrecords(tmp_path), show_progress=False)
