@@ -405,6 +405,12 @@ def _add_bench(subparsers) -> None:
     p.add_argument("--rounds", type=positive_int, default=3, help="interleaved rounds per measurement")
     p.add_argument("--seconds", type=positive_float, default=3.0, help="minimum seconds per measurement")
     p.add_argument("--backends", default="tensorflow,jax,torch", help="Keras backends to measure")
+    p.add_argument(
+        "--engine",
+        choices=("keras", "openvino"),
+        default=None,
+        help="time only this engine (with slim's graph); default: every engine installed",
+    )
     p.add_argument("--quick", action="store_true", help="1 round of 1 s: a smoke run, not numbers to quote")
     p.add_argument(
         "--torch-compile",
@@ -415,13 +421,14 @@ def _add_bench(subparsers) -> None:
 
 
 def _run_bench(args: argparse.Namespace) -> int:
-    from inception_v2.bench import run
+    from inception_v2.bench import engines_to_time, run
     from inception_v2.files import check_writable
 
     report = args.report
     if isinstance(args.json, str):  # the old spelling: --json FILE
         report, args.json = args.json, False
     check_writable(report, args.overwrite)
+    engines_to_time(args.engine)  # a missing extra is bad input, before anything is measured
     try:
         batches = tuple(positive_int(b) for b in args.batches.split(","))
     except argparse.ArgumentTypeError as e:
@@ -435,6 +442,7 @@ def _run_bench(args: argparse.Namespace) -> int:
         quick=args.quick,
         torch_compile=args.torch_compile,
         as_json=args.json,
+        engine=args.engine,
     )
     return 0
 

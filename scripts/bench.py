@@ -1,9 +1,71 @@
 #!/usr/bin/env python3
-"""The benchmark (= ``inception-v2 bench``): Keras port vs tf_slim's graph on this machine."""
+"""The project's benchmark: ``inception-v2 bench``, then the project's own speed targets.
 
+The library's bench measures and reports; whether a figure meets a goal the project set
+itself (float32 >= 1.2x slim's graph, the bfloat16 path >= 4x on a CPU with bfloat16
+units, eval end to end >= 0.9x the model alone, converter < 5 s, flat eval memory) is the
+project's business, so the verdicts live here. Same options as ``inception-v2 bench``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
 import sys
+from pathlib import Path
 
+from inception_v2.bench import FAST_PATH, FLOAT32_EXACT
 from inception_v2.cli import main
 
+
+def targets(report: dict) -> list[tuple[str, bool]]:
+    """Each target as (what was measured, whether it is met)."""
+    tf_result = report["backends"][0]
+    ratios = tf_result.get("ratio", {})
+    checks = []
+    exact = [k for k in FLOAT32_EXACT if k in ratios.get("1", ratios.get("32", {}))]
+    for batch in ("1", "32"):
+        if batch in ratios and exact:
+            best, ratio = max(((k, ratios[batch][k]) for k in exact), key=lambda kv: kv[1])
+            checks.append((f"float32 >= 1.2x slim at batch {batch}: x{ratio:.2f} ({best})", ratio >= 1.2))
+    fast = [k for k in (FAST_PATH, "openvino, bf16") if k in ratios.get("32", {})]
+    if fast and report["machine"].get("bfloat16_units"):
+        best, ratio = max(((k, ratios["32"][k]) for k in fast), key=lambda kv: kv[1])
+        checks.append(
+            (f"fast path >= 4x slim at batch 32 (bfloat16 units): x{ratio:.2f} ({best})", ratio >= 4)
+        )
+    for label, e in report["pipeline"].items():
+        if isinstance(e, dict):
+            ratio = e["end_to_end_over_model_only"]
+            checks.append((f"eval {label} end to end >= 0.9x model alone: x{ratio:.2f}", ratio >= 0.9))
+    checks.append((f"converter < 5 s: {report['converter_seconds']:.1f} s", report["converter_seconds"] < 5))
+    mem = list(report["eval_peak_rss_mib"].values())
+    growth = max(mem) / min(mem)
+    checks.append((f"eval peak memory flat in N (within 10%): x{growth:.2f}", growth <= 1.1))
+    return checks
+
+
+def run(argv: list[str]) -> int:
+    status = main(["bench", *argv], standalone=True)
+    if status != 0:
+        return status
+    options, _ = _report_option().parse_known_args(argv)
+    report_path = options.json if isinstance(options.json, str) else options.report
+    lines = ["targets:"] + [
+        f"  [{'met' if ok else 'MISSED'}] {text}"
+        for text, ok in targets(json.loads(Path(report_path).read_text()))
+    ]
+    # After a --json report on stdout, the verdicts go to stderr so stdout stays JSON.
+    print("\n".join(lines), file=sys.stderr if options.json is True else sys.stdout)
+    return 0
+
+
+def _report_option() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(add_help=False)
+    parser.add_argument("--report", default="bench.json")
+    parser.add_argument("--json", nargs="?", const=True, default=False)
+    return parser
+
+
 if __name__ == "__main__":
-    sys.exit(main(["bench", *sys.argv[1:]], standalone=True))
+    sys.exit(run(sys.argv[1:]))

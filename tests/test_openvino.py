@@ -46,11 +46,21 @@ def test_openvino_bfloat16_is_asked_not_chosen():
     assert bf16.precision == "bfloat16" and bf16(images).shape == exact.shape
 
 
-def test_missing_openvino_is_one_line(monkeypatch, capsys):
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["eval", "--weights", "unused"],
+        ["predict", "--weights", "unused", "unused.jpg"],
+        ["bench", "--report", "{tmp}/bench.json"],
+    ],
+)
+def test_missing_openvino_is_one_line(command, monkeypatch, capsys, tmp_path):
     monkeypatch.setitem(sys.modules, "openvino", None)  # import openvino -> ImportError
-    assert main(["eval", "--engine", "openvino", "--weights", "unused"]) == 2
+    argv = [a.format(tmp=tmp_path) for a in command] + ["--engine", "openvino"]
+    assert main(argv) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "inception_v2[openvino]" in err[0]
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_conversion_failure_falls_back_with_a_notice(monkeypatch, caplog):
