@@ -6,10 +6,13 @@ import functools
 from importlib import resources
 from pathlib import Path
 
+from inception_v2.architecture import NUM_CLASSES
 from inception_v2.errors import DataError, InvalidArgument, MissingFile
 
 NUM_VALIDATION_IMAGES = 50_000
 BACKGROUND = "background"
+#: The ImageNet heads: slim's (background at 0) and the 1,000 classes without it.
+IMAGENET_HEADS = (NUM_CLASSES, NUM_CLASSES - 1)
 
 
 def data_path(name: str) -> Path:
@@ -21,8 +24,8 @@ def data_path(name: str) -> Path:
 def synsets() -> tuple[str, ...]:
     """The 1,000 ILSVRC synsets, sorted: slim's label k (1..1000) is ``synsets()[k - 1]``."""
     lines = data_path("imagenet_lsvrc_2015_synsets.txt").read_text().split()
-    if len(lines) != 1000:
-        raise ValueError(f"bundled synset list has {len(lines)} entries, expected 1000")
+    if len(lines) != NUM_CLASSES - 1:
+        raise ValueError(f"bundled synset list has {len(lines)} entries, expected {NUM_CLASSES - 1}")
     return tuple(lines)
 
 
@@ -42,21 +45,22 @@ def synset_names() -> dict[str, str]:
     return names
 
 
-def class_names(num_classes: int = 1001) -> list[str]:
+def class_names(num_classes: int = NUM_CLASSES) -> list[str]:
     """Names by class index for a 1001-class (with background) or 1000-class model."""
     names = [synset_names()[s] for s in synsets()]
-    if num_classes == 1001:
-        return [BACKGROUND, *names]
-    if num_classes == 1000:
-        return names
-    raise InvalidArgument(f"ImageNet names exist for 1001 or 1000 classes, not {num_classes}")
+    return [BACKGROUND, *names] if _with_background(num_classes) else names
 
 
-def class_ids(num_classes: int = 1001) -> list[str]:
+def class_ids(num_classes: int = NUM_CLASSES) -> list[str]:
     """Synsets by class index (``"background"`` at 0 for 1001 classes); two classes can
     share a name ("crane": n02012849 the bird, n03126707 the machine), never a synset."""
-    class_names(num_classes)  # the same check of num_classes
-    return [BACKGROUND, *synsets()] if num_classes == 1001 else list(synsets())
+    return [BACKGROUND, *synsets()] if _with_background(num_classes) else list(synsets())
+
+
+def _with_background(num_classes: int) -> bool:
+    if num_classes not in IMAGENET_HEADS:
+        raise InvalidArgument(f"ImageNet names exist for 1001 or 1000 classes, not {num_classes}")
+    return num_classes == NUM_CLASSES
 
 
 def labels_for(weights: str | Path, num_classes: int) -> tuple[list[str], list[str]]:
@@ -65,7 +69,7 @@ def labels_for(weights: str | Path, num_classes: int) -> tuple[list[str], list[s
     ImageNet's synsets and names for 1001 or 1000 classes; for a fine-tuned model, the class
     names ``finetune`` wrote to ``classes.json`` beside it (ids = names); else ``class i``.
     """
-    if num_classes in (1000, 1001):
+    if num_classes in IMAGENET_HEADS:
         return class_ids(num_classes), class_names(num_classes)
     beside = Path(weights).parent / "classes.json"
     if beside.is_file():
@@ -112,7 +116,7 @@ def decode_predictions(preds, top: int = 5) -> list[list[tuple[str, str, float]]
     import numpy as np
 
     preds = np.asarray(preds)
-    if preds.ndim != 2 or preds.shape[1] not in (1000, 1001):
+    if preds.ndim != 2 or preds.shape[1] not in IMAGENET_HEADS:
         raise InvalidArgument(f"decode_predictions expects (N, 1001) or (N, 1000), got {preds.shape}")
     ids = class_ids(preds.shape[1])
     names = class_names(preds.shape[1])
