@@ -1,19 +1,22 @@
 """Converted weights files: ``.weights.h5`` (with the model arguments) and ``.keras``.
 
-Keras' ``.weights.h5`` names its arrays by layer class and position
-(``layers/conv2d_5/vars/0``), not by layer name. So the writer records, beside Keras'
-arrays, which slim variable each array is (``inception_v2_variables``), checked against
-the model's values before the file is kept; the reader then takes slim-named arrays
-straight from the file, without building a model. Files written before that record
-existed, and ``.keras`` files, are read through a model (``.keras`` in Keras' safe mode).
+Keras' ``.weights.h5`` (also inside a ``.keras`` archive) names its arrays by layer class
+and position (``layers/conv2d_5/vars/0``), not by layer name. So the writer records, beside
+Keras' arrays, which slim variable each array is (an HDF5 attribute, or a JSON file in the
+archive), checked against the model's values before the file is kept; the reader then takes
+slim-named arrays straight from the file, without building a model. Files without that
+record (written before it existed, or by Keras itself) are read through a model, ``.keras``
+in Keras' safe mode.
 """
 
 from __future__ import annotations
 
+import io
 import json
 import logging
 import os
 import re
+import zipfile
 from pathlib import Path
 
 import keras
@@ -25,6 +28,8 @@ from inception_v2.files import atomic_path
 
 CONFIG_ATTRIBUTE = "inception_v2_config"  # HDF5 attribute holding the model arguments
 VARIABLES_ATTRIBUTE = "inception_v2_variables"  # {HDF5 dataset path: slim variable name}
+VARIABLES_FILE = "inception_v2_variables.json"  # the same, inside a .keras archive
+ARCHIVE_WEIGHTS = "model.weights.h5"  # where a .keras archive keeps its arrays
 SUFFIXES = (".weights.h5", ".keras")
 
 log = logging.getLogger(__name__)
@@ -48,6 +53,13 @@ def save_weights(
     with atomic_path(destination, overwrite=overwrite) as tmp:
         if destination.name.endswith(".keras"):
             model.save(tmp)
+            with zipfile.ZipFile(tmp, "a") as archive:
+                paths = None
+                if ARCHIVE_WEIGHTS in archive.namelist():
+                    with h5py.File(io.BytesIO(archive.read(ARCHIVE_WEIGHTS)), "r") as f:
+                        paths = _checked_paths(model, f)
+                if paths is not None:
+                    archive.writestr(VARIABLES_FILE, json.dumps(paths))
         else:
             model.save_weights(tmp)
             with h5py.File(tmp, "a") as f:
@@ -71,6 +83,11 @@ def read_keras_weights(path: str | os.PathLike) -> dict[str, np.ndarray]:
         raise MissingFile(f"{path}: no such weights file")
     try:
         if path.name.endswith(".keras"):
+            with zipfile.ZipFile(path) as archive:
+                if VARIABLES_FILE in archive.namelist():
+                    paths = json.loads(archive.read(VARIABLES_FILE))
+                    with h5py.File(io.BytesIO(archive.read(ARCHIVE_WEIGHTS)), "r") as f:
+                        return {name: np.asarray(f[p]) for p, name in paths.items()}
             source = keras.saving.load_model(path, compile=False, safe_mode=True)
         else:
             with h5py.File(path, "r") as f:
@@ -80,7 +97,7 @@ def read_keras_weights(path: str | os.PathLike) -> dict[str, np.ndarray]:
                 config = f.attrs.get(CONFIG_ATTRIBUTE)
             source = _model_for(path, config)
             source.load_weights(path)
-    except (OSError, ValueError, KeyError) as e:
+    except (OSError, ValueError, KeyError, zipfile.BadZipFile) as e:
         if isinstance(e, CheckpointError):
             raise
         raise CheckpointError(f"{path}: not a readable Keras weights file ({e})") from None

@@ -76,7 +76,8 @@ def test_verification_catches_one_wrong_layer(slim_checkpoints, tmp_path):
     from inception_v2.convert import compare_with_slim
 
     variables = dict(slim_checkpoints.variables())
-    variables["InceptionV2/Mixed_4b/Branch_3/Conv2d_0b_1x1/BatchNorm/beta"] += 0.05
+    beta = "InceptionV2/Mixed_4b/Branch_3/Conv2d_0b_1x1/BatchNorm/beta"
+    variables[beta] = variables[beta] + 0.05  # a new array: the session's checkpoints stay as built
     other = save_slim_variables(variables, str(tmp_path / "other" / "model.ckpt"))
     model = InceptionV2(weights=slim_checkpoints.path())
     diffs, _ = compare_with_slim(model, other, CheckpointConfig(1.0, 16, 1001, True))
@@ -228,16 +229,20 @@ def test_wrong_class_count(slim_checkpoints):
 
 
 def test_converted_file_is_read_as_slim_named_arrays(slim_checkpoints, converted_1001, tmp_path):
-    """A .weights.h5 is read without a model: each array is the slim variable it came from."""
+    """A .weights.h5 or .keras is read without a model: each array is the slim variable it came from."""
     import h5py
 
     from inception_v2.keras_weights import VARIABLES_ATTRIBUTE, read_keras_weights
 
     slim = slim_checkpoints.variables()
-    arrays = read_keras_weights(converted_1001)
-    assert set(arrays) == set(slim)
-    for name, value in slim.items():
-        np.testing.assert_array_equal(arrays[name], value, err_msg=name)
+    archive = tmp_path / "converted.keras"
+    convert_checkpoint(slim_checkpoints.path(), archive)
+    for converted in (converted_1001, archive):
+        arrays = read_keras_weights(converted)
+        assert set(arrays) == set(slim)
+        for name, value in slim.items():
+            np.testing.assert_array_equal(arrays[name], value, err_msg=f"{converted.name}: {name}")
+    keras.saving.load_model(archive, safe_mode=True)  # the record inside does not bother Keras
     # A file written before the names were recorded is still read, through a model.
     older = tmp_path / "older.weights.h5"
     shutil.copy(converted_1001, older)
@@ -264,6 +269,9 @@ def test_each_job_builds_only_the_model_it_returns(slim_checkpoints, converted_1
 
     assert models_built(lambda: convert_checkpoint(slim_checkpoints.path(), tmp_path / "c.weights.h5")) == 1
     assert models_built(lambda: model_module.InceptionV2(weights=str(converted_1001))) == 1
+    archive = tmp_path / "c.keras"
+    convert_checkpoint(slim_checkpoints.path(), archive)
+    assert models_built(lambda: model_module.InceptionV2(weights=str(archive))) == 1
     assert models_built(lambda: build_classifier(3, weights=str(converted_1001))) == 1
 
 
