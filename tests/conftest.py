@@ -42,6 +42,8 @@ class SlimCheckpoints:
             self._variables[key] = random_slim_variables(
                 num_classes, depth_multiplier, min_depth, seed=len(self._variables)
             )
+            for value in self._variables[key].values():
+                value.setflags(write=False)  # shared by the session: a test must not change them
         return self._variables[key]
 
     def path(
