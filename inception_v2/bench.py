@@ -327,9 +327,9 @@ def machine() -> dict:
     try:
         cpuinfo = Path("/proc/cpuinfo").read_text().splitlines()
         mhz = [float(s.split(":", 1)[1]) for s in cpuinfo if s.startswith("cpu MHz")]
-        if "avx512f" in here.features and mhz:
-            # 2 AVX-512 FMA units x 16 float32 lanes x 2 FLOP per core per cycle.
-            info["fp32_peak_gflops_estimate"] = round(os.cpu_count() * 64 * max(mhz) / 1000, 1)
+        if mhz:  # at the clock the OS reports (a boost clock would be higher)
+            per_cycle = here.fp32_flops_per_cycle
+            info["fp32_peak_gflops_estimate"] = round(os.cpu_count() * per_cycle * max(mhz) / 1000, 1)
     except (OSError, ValueError):
         pass
     return info

@@ -20,6 +20,16 @@ FLAGS = ("amx_bf16", "amx_tile", "avx512_bf16", "avx512f", "avx2")
 class CPU:
     model: str
     features: tuple[str, ...]
+    vendor: str = ""  # "GenuineIntel", "AuthenticAMD"
+    family: int = 0
+
+    @property
+    def fp32_flops_per_cycle(self) -> int:
+        """Peak float32 FLOP per cycle and core: two FMA units of the widest vector width the
+        core executes natively. AMD before Zen 5 (family 26) runs AVX-512 as two 256-bit halves."""
+        if "avx512f" in self.features and not (self.vendor == "AuthenticAMD" and self.family < 26):
+            return 2 * 16 * 2
+        return 2 * 8 * 2 if "avx2" in self.features or "avx512f" in self.features else 2 * 4 * 2
 
     @property
     def bfloat16_units(self) -> bool:
@@ -33,17 +43,17 @@ class CPU:
 @functools.cache
 def cpu() -> CPU:
     """This machine's CPU model and its features among ``FLAGS`` (Linux: /proc/cpuinfo)."""
-    model, flags = platform.processor() or platform.machine(), set()
+    model, flags, fields = platform.processor() or platform.machine(), set(), {}
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
             key, _, value = line.partition(":")
-            if key.strip() == "model name" and value.strip():
-                model = value.strip()
-            elif key.strip() == "flags":
-                flags = set(value.split())
+            fields.setdefault(key.strip(), value.strip())
     except OSError:
         pass
-    return CPU(model, tuple(f for f in FLAGS if f in flags))
+    model = fields.get("model name") or model
+    flags = set(fields.get("flags", "").split())
+    family = int(fields["cpu family"]) if fields.get("cpu family", "").isdigit() else 0
+    return CPU(model, tuple(f for f in FLAGS if f in flags), fields.get("vendor_id", ""), family)
 
 
 def openvino_available() -> bool:

@@ -103,3 +103,14 @@ def test_format_report_shows_cpu_ratios_agreement_and_verdicts():
     assert "targets" not in text and "MISSED" not in text  # the library reports; the project judges
     assert "61 distinct top-1 classes" in text and "top-1 agreement 81.0%" in text
     assert "max relative error 2.00e-02 (Logits)" in text
+
+
+def test_fp32_peak_per_cycle_knows_double_pumped_avx512():
+    from inception_v2.hardware import CPU
+
+    zen4 = CPU("AMD EPYC", ("avx512_bf16", "avx512f", "avx2"), "AuthenticAMD", 25)
+    zen5 = CPU("AMD EPYC", ("avx512_bf16", "avx512f", "avx2"), "AuthenticAMD", 26)
+    xeon = CPU("Intel Xeon", ("amx_bf16", "avx512f", "avx2"), "GenuineIntel", 6)
+    assert [c.fp32_flops_per_cycle for c in (zen4, zen5, xeon)] == [32, 64, 64]
+    assert CPU("AMD EPYC 7B13", ("avx2",), "AuthenticAMD", 25).fp32_flops_per_cycle == 32
+    assert CPU("old", ()).fp32_flops_per_cycle == 16
