@@ -245,14 +245,17 @@ def eval_peak_memory(weights: str, counts: tuple[int, ...] = (100, 1000)) -> dic
         for n in counts:
             data = _repeat_sample(Path(tmp) / str(n), n)
             argv = ["eval", "--weights", weights, "--data", str(data), "--quiet", "--batch-size", "32"]
+            # VmHWM: the peak of this process's own memory. Not getrusage's ru_maxrss, which Linux
+            # carries across exec from the parent (the bench, holding many models: 9 GiB here).
             code = (
-                "import resource,sys; from inception_v2.cli import main; "
+                "import sys; from pathlib import Path; from inception_v2.cli import main; "
                 f"rc = main({argv!r}); "
-                "print('MAXRSS', resource.getrusage(resource.RUSAGE_SELF).ru_maxrss); sys.exit(rc)"
+                "print([s for s in Path('/proc/self/status').read_text().splitlines() "
+                "if s.startswith('VmHWM')][0]); sys.exit(rc)"
             )
             done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
-            line = [s for s in done.stdout.splitlines() if s.startswith("MAXRSS")]
-            peaks[str(n)] = int(line[0].split()[1]) / 1024 if line else float("nan")
+            line = [s for s in done.stdout.splitlines() if s.startswith("VmHWM")]
+            peaks[str(n)] = int(line[0].split()[1]) / 1024 if line else float("nan")  # kB -> MiB
     return peaks
 
 
