@@ -20,7 +20,8 @@ import sys
 import warnings
 from collections.abc import Sequence
 
-from inception_v2.errors import DataError, InputError, InvalidArgument, OutputExists
+from inception_v2.errors import DataError, InputError, InvalidArgument
+from inception_v2.files import refuse_existing
 
 # TensorFlow's C++ start-up chatter (CUDA probing on CPU machines) unless asked for.
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
@@ -641,8 +642,7 @@ def _run_export(args: argparse.Namespace) -> int:
     from inception_v2.weights import build_from_weights
 
     fmt = format_for(args.out, args.format)
-    if os.path.exists(args.out) and not args.overwrite:  # before the slow part; export checks too
-        raise OutputExists(f"{args.out}: already exists")
+    refuse_existing(args.out, args.overwrite)  # before the slow part; export checks too
     model, _, _ = build_from_weights(args.weights)
     print(export(model, args.out, fmt, overwrite=args.overwrite))
     return 0
@@ -669,12 +669,11 @@ def _add_test_checkpoint(subparsers) -> None:
 
 
 def _run_test_checkpoint(args: argparse.Namespace) -> int:
-    from pathlib import Path
 
     from inception_v2.slim_reference import random_slim_variables, save_slim_variables
 
-    if Path(args.dst).exists() or Path(args.dst + ".index").exists():
-        raise OutputExists(f"{args.dst}: already exists; name a new checkpoint")
+    for path in (args.dst, args.dst + ".index"):  # a V1 file, or a V2 prefix's index
+        refuse_existing(path, hint="name a new checkpoint")
     variables = random_slim_variables(args.classes, args.depth_multiplier, args.min_depth, args.seed)
     print(save_slim_variables(variables, args.dst, args.format))
     return 0

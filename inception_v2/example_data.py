@@ -11,7 +11,7 @@ import os
 import shutil
 from pathlib import Path
 
-from inception_v2.errors import OutputExists
+from inception_v2.files import refuse_existing
 from inception_v2.labels import data_path
 
 EXAMPLE_SET = "hymenoptera_sample"
@@ -27,9 +27,7 @@ def write_example_data(destination: str | os.PathLike) -> Path:
 
     Copied to a temporary sibling and renamed, so a failed copy leaves nothing behind.
     """
-    destination = Path(destination)
-    if destination.exists():
-        raise OutputExists(f"{destination}: already exists; name a new folder")
+    destination = refuse_existing(destination, hint="name a new folder")
     destination.parent.mkdir(parents=True, exist_ok=True)
     partial = destination.with_name(f".{destination.name}.partial")
     shutil.rmtree(partial, ignore_errors=True)

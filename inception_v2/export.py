@@ -14,7 +14,8 @@ from pathlib import Path
 import keras
 import numpy as np
 
-from inception_v2.errors import InvalidArgument, OutputExists
+from inception_v2.errors import InvalidArgument
+from inception_v2.files import refuse_existing
 
 FORMATS = {"savedmodel": "tf_saved_model", "litert": "litert", "onnx": "onnx"}
 SUFFIXES = {"savedmodel": "", "litert": ".tflite", "onnx": ".onnx"}
@@ -54,9 +55,7 @@ def export(
     is built beside ``path`` and renamed.
     """
     fmt = format_for(path, fmt)
-    path = Path(path)
-    if path.exists() and not overwrite:
-        raise OutputExists(f"{path}: already exists")
+    path = refuse_existing(path, overwrite)
     path.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=path.parent))
     try:

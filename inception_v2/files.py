@@ -11,11 +11,17 @@ from pathlib import Path
 from inception_v2.errors import InvalidArgument, NotAFileName, OutputExists
 
 
-def check_writable(path: str | os.PathLike, overwrite: bool) -> Path:
-    """Refuse to replace an existing ``path`` unless ``overwrite``; create its folder."""
+def refuse_existing(path: str | os.PathLike, overwrite: bool = False, hint: str = "") -> Path:
+    """``OutputExists`` if ``path`` (a file or a folder) exists and ``overwrite`` is not set."""
     path = Path(path)
     if path.exists() and not overwrite:
-        raise OutputExists(f"{path}: already exists")
+        raise OutputExists(f"{path}: already exists{'; ' + hint if hint else ''}")
+    return path
+
+
+def check_writable(path: str | os.PathLike, overwrite: bool) -> Path:
+    """Refuse to replace an existing ``path`` unless ``overwrite``; create its folder."""
+    path = refuse_existing(path, overwrite)
     if path.is_dir():
         raise NotAFileName(f"{path}: is a directory, expected a file name")
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -13,6 +13,7 @@ from collections.abc import Mapping
 
 import numpy as np
 
+from inception_v2.checkpoint import EMA_SUFFIX
 from inception_v2.errors import MissingExtra
 
 
@@ -88,7 +89,7 @@ def slim_session(
     with graph.as_default():
         images = tf.compat.v1.placeholder(tf.float32, (None, *image_shape), name="images")
         end_points = _build(images, num_classes, False, depth_multiplier, min_depth, spatial_squeeze)
-        suffix = "/ExponentialMovingAverage" if use_ema else ""
+        suffix = EMA_SUFFIX if use_ema else ""
         saver = tf.compat.v1.train.Saver({v.op.name + suffix: v for v in tf.compat.v1.global_variables()})
         session = tf.compat.v1.Session(graph=graph)
         saver.restore(session, checkpoint)

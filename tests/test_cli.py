@@ -273,3 +273,26 @@ def test_scripts_are_the_same_quiet_command(tmp_path):
         timeout=300,
     )
     one_error_line(done, "missing.ckpt", "no such checkpoint")
+
+
+def test_existing_outputs_are_refused_before_any_work(tmp_path, capsys):
+    """One rule (files.refuse_existing) for every command's outputs: one line, exit 2, untouched."""
+    from inception_v2.cli import main
+
+    v1 = tmp_path / "v1.ckpt"
+    v2 = tmp_path / "v2.ckpt"
+    saved = tmp_path / "saved_model"
+    v1.write_text("mine")
+    (tmp_path / "v2.ckpt.index").write_text("mine")
+    saved.mkdir()
+    cases = [
+        (["make-test-checkpoint", str(v1)], f"{v1}: already exists; name a new checkpoint"),
+        (["make-test-checkpoint", str(v2)], f"{v2}.index: already exists; name a new checkpoint"),
+        (["export", "--weights", "unused.weights.h5", "--out", str(saved)], f"{saved}: already exists"),
+    ]
+    for argv, message in cases:
+        assert main(argv) == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and message in err[0], err
+    assert v1.read_text() == "mine" and list(saved.iterdir()) == []
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["saved_model", "v1.ckpt", "v2.ckpt.index"]
