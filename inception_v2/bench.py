@@ -204,7 +204,7 @@ def pipeline_and_eval(
             if (precision, fast_engine) != ("float32", engine):  # else --fast is the float32 run
                 runs.append((f"{prefix}fast", precision, fast_engine))
         for label, precision, engine in runs:
-            options = {} if engine == "openvino" else model_options(precision)
+            options = model_options(precision, engine)
             model = InceptionV2(weights=weights, classifier_activation=None, **options)
             run = inference_function(model, precision=precision, engine=engine)
             alone, end_to_end = [], []

@@ -219,18 +219,13 @@ def _resolve_speed_options(args: argparse.Namespace) -> None:
         import_openvino()  # a missing extra is bad input, before any model is built
 
 
-def _model_options(args: argparse.Namespace) -> dict:
-    """The model to build: OpenVINO converts a float32 model and applies its own precision."""
-    from inception_v2.precision import model_options
-
-    return {} if args.engine == "openvino" else model_options(args.precision)
-
-
 def _classifier(args: argparse.Namespace, **model_kwargs):
     """The model of ``--weights`` as eval and predict run it, and its number of classes."""
+    from inception_v2.precision import model_options
     from inception_v2.weights import build_from_weights
 
-    model, config, _ = build_from_weights(args.weights, **_model_options(args), **model_kwargs)
+    options = model_options(args.precision, args.engine)
+    model, config, _ = build_from_weights(args.weights, **options, **model_kwargs)
     if config.classes is None:
         raise InvalidArgument(f"{args.weights}: has no Logits layer; cannot classify")
     return model, config.classes
@@ -669,7 +664,6 @@ def _add_test_checkpoint(subparsers) -> None:
 
 
 def _run_test_checkpoint(args: argparse.Namespace) -> int:
-
     from inception_v2.slim_reference import random_slim_variables, save_slim_variables
 
     for path in (args.dst, args.dst + ".index"):  # a V1 file, or a V2 prefix's index

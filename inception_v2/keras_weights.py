@@ -85,15 +85,13 @@ def read_keras_weights(path: str | os.PathLike) -> dict[str, np.ndarray]:
         if path.name.endswith(".keras"):
             with zipfile.ZipFile(path) as archive:
                 if VARIABLES_FILE in archive.namelist():
-                    paths = json.loads(archive.read(VARIABLES_FILE))
                     with h5py.File(io.BytesIO(archive.read(ARCHIVE_WEIGHTS)), "r") as f:
-                        return {name: np.asarray(f[p]) for p, name in paths.items()}
+                        return _recorded_arrays(f, archive.read(VARIABLES_FILE))
             source = keras.saving.load_model(path, compile=False, safe_mode=True)
         else:
             with h5py.File(path, "r") as f:
-                paths = f.attrs.get(VARIABLES_ATTRIBUTE)
-                if paths is not None:
-                    return {name: np.asarray(f[p]) for p, name in json.loads(paths).items()}
+                if VARIABLES_ATTRIBUTE in f.attrs:
+                    return _recorded_arrays(f, f.attrs[VARIABLES_ATTRIBUTE])
                 config = f.attrs.get(CONFIG_ATTRIBUTE)
             source = _model_for(path, config)
             source.load_weights(path)
@@ -102,6 +100,11 @@ def read_keras_weights(path: str | os.PathLike) -> dict[str, np.ndarray]:
             raise
         raise CheckpointError(f"{path}: not a readable Keras weights file ({e})") from None
     return {name: np.asarray(keras.ops.convert_to_numpy(v)) for name, v in model_variable_map(source).items()}
+
+
+def _recorded_arrays(f, record: str | bytes) -> dict[str, np.ndarray]:
+    """``{slim name: array}`` from the open HDF5 file ``f`` by its JSON record of slim names."""
+    return {name: np.asarray(f[p]) for p, name in json.loads(record).items()}
 
 
 def keras_array_paths(model: keras.Model) -> dict[str, str]:

@@ -37,11 +37,14 @@ def check_precision(precision: str) -> str:
     return precision
 
 
-def model_options(precision: str) -> dict:
-    """``InceptionV2`` arguments that ``precision`` needs: the fast path for ``"bfloat16"``."""
+def model_options(precision: str, engine: str = "keras") -> dict:
+    """``InceptionV2`` arguments that ``precision`` needs on ``engine``: the fast path for
+    ``"bfloat16"`` on Keras; none for OpenVINO, which converts a float32 model and applies
+    its own precision."""
     from inception_v2.model import FAST_INFERENCE
 
-    return dict(FAST_INFERENCE) if check_precision(precision) == "bfloat16" else {}
+    precision = check_precision(precision)
+    return dict(FAST_INFERENCE) if precision == "bfloat16" and engine == "keras" else {}
 
 
 def model_precision(model: keras.Model) -> str:
