@@ -3,14 +3,15 @@
 Everything lives in one output folder:
 
 - ``run.json``: the run's settings (a resumed run must use the same ones);
-- ``backup/``: weights, optimizer and position, saved every ``save_every`` steps and at
-  each epoch end (Keras ``BackupAndRestore``, double-buffered against a kill mid-write);
+- ``backup/``: weights, optimizer state and position in one file, saved every ``save_every``
+  steps and at each epoch end, renamed into place (``inception_v2.backup``);
 - ``history.csv``, ``curves.png`` (loss and accuracy per epoch), ``logs/`` (TensorBoard);
 - ``last.keras`` / ``last.weights.h5`` and ``best.keras`` / ``best.weights.h5`` (best
   validation accuracy), each written under a temporary name and renamed.
 
-Killed at any point, the same command continues from the last saved step and still
-ends after ``epochs`` epochs.
+Killed at any point, the same command continues from the weights and optimizer state of the
+last saved step (the interrupted epoch runs again from its first step) and still ends after
+``epochs`` epochs.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from pathlib import Path
 import keras
 
 from inception_v2.architecture import PRETRAINED
+from inception_v2.backup import Backup, restore
 from inception_v2.checkpoint import infer_config, model_variable_map
 from inception_v2.errors import InvalidArgument
 from inception_v2.files import atomic_path, check_settings
@@ -94,18 +96,6 @@ def load_splits(settings: RunSettings) -> tuple[ClassFolders, ClassFolders]:
         train = scan_class_folders(root / "train")
         return train, scan_class_folders(root / "val", train.class_names)
     return split(scan_class_folders(root), settings.validation_split, settings.seed)
-
-
-def _backups(folder: Path, save_every: int) -> list[keras.callbacks.Callback]:
-    """Keras' ``BackupAndRestore`` twice on one folder: every ``save_every`` steps, and at
-    each epoch end (so a resumed run never redoes a finished epoch). Both restore the same
-    files; double-buffered, so a kill mid-write leaves the previous backup."""
-    return [
-        keras.callbacks.BackupAndRestore(
-            str(folder), save_freq=freq, delete_checkpoint=False, double_checkpoint=True
-        )
-        for freq in (save_every, "epoch")
-    ]
 
 
 class _SaveModels(keras.callbacks.Callback):
@@ -260,6 +250,8 @@ def finetune(
             loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
             metrics=["accuracy"],
         )
+        # Built here, in the strategy's scope, so that a backup's optimizer state has a place.
+        model.optimizer.build(model.trainable_variables)
     # All checked: from here on the run writes into out.
     if changed:
         _clear_run(out)
@@ -284,14 +276,15 @@ def finetune(
     # The arguments stored with .weights.h5, read off the model rather than restated.
     config = asdict(infer_config(model_variable_map(model)))
     callbacks = [
-        *_backups(out / "backup", settings.save_every),
         _History(str(out / "history.csv"), append=True),
         keras.callbacks.TensorBoard(str(out / "logs"), write_graph=False),
         _SaveModels(out, config, steps * settings.batch_size),
+        Backup(out / "backup", settings.save_every),  # last: an epoch is done once all is written
     ]
     history = model.fit(
         train,
         epochs=settings.epochs,
+        initial_epoch=restore(model, out / "backup"),
         steps_per_epoch=steps,
         validation_data=val,
         callbacks=callbacks,

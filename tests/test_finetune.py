@@ -14,7 +14,9 @@ import keras
 import numpy as np
 import pytest
 
+from inception_v2.backup import BACKUP_FILE, backup_position
 from inception_v2.cli import main
+from inception_v2.errors import DataError
 from inception_v2.example_data import write_example_data
 from inception_v2.finetune import build_classifier
 from inception_v2.train import read_history
@@ -137,27 +139,39 @@ def _finetune_command(data: Path, out: Path, weights: str) -> list[str]:
     ]
 
 
+def _kill_after_a_new_backup(command: list[str], env: dict, out: Path, wanted) -> dict:
+    """Start ``command``; SIGKILL it right after it writes a backup (a new file) whose position
+    satisfies ``wanted``; that position."""
+    path = out / "backup" / BACKUP_FILE
+    before = path.stat().st_ino if path.exists() else None
+    run = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    deadline, position = time.time() + 400, None
+    while time.time() < deadline and run.poll() is None:
+        try:
+            fresh = path.stat().st_ino != before
+            position = backup_position(out / "backup") if fresh else None
+        except (OSError, DataError):  # mid-rename
+            position = None
+        if position and wanted(position):
+            run.send_signal(signal.SIGKILL)
+            break
+        time.sleep(0.05)
+    run.wait(timeout=60)
+    assert run.returncode == -signal.SIGKILL, "the run ended before it could be killed mid-epoch"
+    return position
+
+
 def test_resume_after_kill_9(slim_checkpoints, small_hymenoptera, tmp_path):
     out = tmp_path / "run"
     command = _finetune_command(small_hymenoptera, out, slim_checkpoints.path())
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    first = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    metadata = out / "backup" / "training_metadata.json"
-    deadline = time.time() + 400
-    # Kill in the middle of the second epoch, right after a step's backup.
-    while time.time() < deadline and first.poll() is None:
-        try:
-            state = json.loads(metadata.read_text())
-        except (OSError, ValueError):
-            state = {}
-        if state.get("epoch") == 1 and state.get("batch", 0) >= 1:
-            first.send_signal(signal.SIGKILL)
-            break
-        time.sleep(0.05)
-    first.wait(timeout=60)
-    assert first.returncode == -signal.SIGKILL, "the run ended before it could be killed mid-epoch"
+    # Killed in the middle of the second epoch, right after a step's backup ...
+    killed_at = _kill_after_a_new_backup(command, env, out, lambda p: p["epoch"] == 1 and p["step"] >= 1)
     assert [int(r["epoch"]) for r in read_history(out / "history.csv")] == [1]  # counted from 1
-    killed_at = json.loads(metadata.read_text())
+    # ... and again, right after the resumed run's first backup: still the second epoch (Keras'
+    # BackupAndRestore recorded epoch 0 here, and the next run started over from epoch 1).
+    again = _kill_after_a_new_backup(command, env, out, lambda p: True)
+    assert again == {"epoch": 1, "step": 1}, again
 
     second = subprocess.run(command, env=env, capture_output=True, text=True, timeout=600)
     assert second.returncode == 0, second.stdout[-3000:] + second.stderr[-3000:]
@@ -165,7 +179,7 @@ def test_resume_after_kill_9(slim_checkpoints, small_hymenoptera, tmp_path):
     assert "Epoch 1/3" not in second.stderr and "Epoch 2/3" in second.stderr, second.stderr
     assert not any(c in second.stderr for c in "\x1b\b"), "no terminal control codes off a terminal"
     assert json.loads(second.stdout)["epochs"] == 3
-    assert killed_at["epoch"] == 1
+    assert killed_at["epoch"] == 1 and killed_at["step"] >= 1
     assert [int(r["epoch"]) for r in read_history(out / "history.csv")] == [1, 2, 3]
     for name in ("last.keras", "last.weights.h5", "best.keras", "best.weights.h5", "curves.png"):
         assert (out / name).stat().st_size > 0, name

@@ -14,7 +14,8 @@ LAYERS = (
     {"architecture", "model"},
     {"checkpoint", "keras_weights", "weights", "convert", "slim_reference", "download", "archive"},
     {"preprocessing", "data", "train_data", "labels"},
-    {"evaluate", "inference", "openvino_engine", "hardware", "finetune", "train", "distributed", "bn_study"}
+    {"evaluate", "inference", "openvino_engine", "hardware", "finetune", "train", "backup", "distributed"}
+    | {"bn_study"}
     | {"export", "bench", "live_weights", "example_data"},
     {"cli", "__main__", "__init__"},
 )
