@@ -174,9 +174,10 @@ def pipeline_and_eval(
 ) -> dict:
     """Input pipeline alone vs model alone vs end-to-end eval, on real JPEGs.
 
-    Per engine, for the float32 model ``eval`` runs by default and for what ``--fast``
-    runs on this CPU (``hardware.fast_plan``; keyed ``"float32"``, ``"fast"``, then
-    ``"openvino float32"``, ``"openvino fast"``). Eval
+    ``{"images", "batch", "pipeline_images_per_s", "eval": {run: figures}}``, a run per engine
+    for the float32 model ``eval`` runs by default and for what ``--fast`` runs on this CPU
+    (``hardware.fast_plan``; keyed ``"float32"``, ``"fast"``, then ``"openvino float32"``,
+    ``"openvino fast"``). Eval
     throughput is that of ``evaluate`` (after its first batch); model-only that of the same
     inference function on a fixed batch, timed just before each eval so that both see the
     same machine; the ratio is the median over ``rounds``.
@@ -189,7 +190,7 @@ def pipeline_and_eval(
     from inception_v2.precision import model_options
     from inception_v2.slim_reference import smooth_random_images
 
-    report: dict = {"images": images, "batch": batch}
+    report: dict = {"images": images, "batch": batch, "eval": {}}
     with tempfile.TemporaryDirectory() as tmp:
         data = open_data(_repeat_sample(Path(tmp), images))
         start = time.perf_counter()
@@ -216,7 +217,7 @@ def pipeline_and_eval(
                     model, data, batch_size=batch, show_progress=False, precision=precision, engine=engine
                 )
                 end_to_end.append(result.images_per_second)
-            report[label] = {
+            report["eval"][label] = {
                 "model_only_images_per_s": statistics.median(alone),
                 "end_to_end_images_per_s": statistics.median(end_to_end),
                 "end_to_end_over_model_only": statistics.median(
@@ -432,9 +433,7 @@ def format_report(report: dict) -> str:
         f"\ninput pipeline alone (decode + slim's eval preprocessing): "
         f"{p['pipeline_images_per_s']:.0f} images/s"
     )
-    for label, e in p.items():
-        if not isinstance(e, dict):
-            continue
+    for label, e in p["eval"].items():
         lines.append(
             f"eval {label:<16}: model alone {e['model_only_images_per_s']:.1f}, end to end "
             f"{e['end_to_end_images_per_s']:.1f} images/s (x{e['end_to_end_over_model_only']:.2f}), "
