@@ -75,14 +75,14 @@ FLOAT32_EXACT = ("inference fn", "inference fn, folded BN", "openvino, float32",
 
 def engines_to_time(engine: str | None = None) -> tuple[str, ...]:
     """``engine``, or every engine installed; asking for a missing one is bad input."""
-    from inception_v2.hardware import openvino_available
+    from inception_v2.hardware import installed_engines
     from inception_v2.openvino_engine import import_openvino
 
     if engine == "openvino":
         import_openvino()  # MissingExtra naming the extra
     if engine:
         return (engine,)
-    return ("keras", "openvino") if openvino_available() else ("keras",)
+    return installed_engines()
 
 
 def keras_contenders(

@@ -22,6 +22,7 @@ from collections.abc import Sequence
 
 from inception_v2.errors import DataError, InputError, InvalidArgument
 from inception_v2.files import refuse_existing
+from inception_v2.hardware import ENGINES  # standard library only: --help stays fast
 
 # TensorFlow's C++ start-up chatter (CUDA probing on CPU machines) unless asked for.
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
@@ -197,7 +198,7 @@ def _add_precision_options(parser) -> None:
     )
     parser.add_argument(
         "--engine",
-        choices=("keras", "openvino"),
+        choices=ENGINES,
         default=None,
         help="keras: the model on its Keras backend (default); openvino: the same model converted for "
         'OpenVINO\'s CPU runtime, float32 pinned (pip install "inception_v2[openvino]")',
@@ -403,7 +404,7 @@ def _add_bench(subparsers) -> None:
     p.add_argument("--backends", default="tensorflow,jax,torch", help="Keras backends to measure")
     p.add_argument(
         "--engine",
-        choices=("keras", "openvino"),
+        choices=ENGINES,
         default=None,
         help="time only this engine (with slim's graph); default: every engine installed",
     )

@@ -12,6 +12,8 @@ import platform
 from dataclasses import dataclass
 from pathlib import Path
 
+#: The engines a model runs on: ``inference_function(engine=...)``, ``--engine``.
+ENGINES = ("keras", "openvino")
 #: /proc/cpuinfo flags that matter here, in the order they are reported.
 FLAGS = ("amx_bf16", "amx_tile", "avx512_bf16", "avx512f", "avx2")
 
@@ -62,6 +64,11 @@ def openvino_available() -> bool:
     except ImportError:
         return False
     return True
+
+
+def installed_engines() -> tuple[str, ...]:
+    """The ``ENGINES`` that can run here (OpenVINO is an extra)."""
+    return ENGINES if openvino_available() else ("keras",)
 
 
 def fast_plan(engine: str | None = None) -> tuple[str, str, str]:

@@ -18,10 +18,9 @@ import keras
 import numpy as np
 
 from inception_v2.errors import InvalidArgument
+from inception_v2.hardware import ENGINES
 from inception_v2.model import model_data_format
 from inception_v2.precision import float32_math, resolve_precision
-
-ENGINES = ("keras", "openvino")
 
 
 def inference_function(
