@@ -58,6 +58,7 @@ def _report(fast_ratio: float, e2e: float, rss: tuple[float, float], float32_rat
                     "model_only_images_per_s": 50,
                     "end_to_end_images_per_s": 50 * e2e,
                     "end_to_end_over_model_only": e2e,
+                    "end_to_end_over_model_only_by_round": [e2e - 0.1, e2e, e2e + 0.02],
                 },
                 "fast": {
                     "model_only_images_per_s": 140,
@@ -105,6 +106,7 @@ def test_format_report_shows_cpu_ratios_agreement_and_verdicts():
     assert "targets" not in text and "MISSED" not in text  # the library reports; the project judges
     assert "61 distinct top-1 classes" in text and "top-1 agreement 81.0%" in text
     assert "max relative error 2.00e-02 (Logits)" in text
+    assert "(x0.95, rounds x0.85-0.97)" in text  # the spread beside the median
 
 
 def test_fp32_peak_per_cycle_knows_double_pumped_avx512():
