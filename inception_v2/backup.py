@@ -60,13 +60,19 @@ class Backup(keras.callbacks.Callback):
 
 def backup_position(folder: str | Path) -> dict[str, int] | None:
     """``{"epoch", "step"}`` of the backup in ``folder``, or None without one."""
+    found = _find_backup(folder)
+    return found[1] if found else None
+
+
+def _find_backup(folder: str | Path) -> tuple[Path, dict[str, int]] | None:
+    """The backup file in ``folder`` (this package's, else Keras' older layout) and its position."""
     import h5py
 
     path = Path(folder) / BACKUP_FILE
     if path.exists():
         try:
             with h5py.File(path, "r") as f:
-                return {"epoch": int(f.attrs["epoch"]), "step": int(f.attrs["step"])}
+                return path, {"epoch": int(f.attrs["epoch"]), "step": int(f.attrs["step"])}
         except (OSError, KeyError) as e:
             raise DataError(
                 f"{path}: not a backup this package wrote ({e}); move it away to start afresh"
@@ -74,7 +80,7 @@ def backup_position(folder: str | Path) -> dict[str, int] | None:
     weights, metadata = (Path(folder) / name for name in KERAS_BACKUP_FILES)
     if weights.exists() and metadata.exists():
         position = json.loads(metadata.read_text())
-        return {"epoch": int(position["epoch"]), "step": int(position.get("batch", 0))}
+        return weights, {"epoch": int(position["epoch"]), "step": int(position.get("batch", 0))}
     return None
 
 
@@ -82,12 +88,10 @@ def restore(model: keras.Model, folder: str | Path) -> int:
     """Load the backup in ``folder`` into the compiled ``model``, optimizer state included;
     the epoch to continue from (0 without a backup). A resumed epoch starts over from its
     first step, with the weights of its last saved one."""
-    position = backup_position(folder)
-    if position is None:
+    found = _find_backup(folder)
+    if found is None:
         return 0
-    path = Path(folder) / BACKUP_FILE
-    if not path.exists():
-        path = Path(folder) / KERAS_BACKUP_FILES[0]
+    path, position = found
     if not model.optimizer.built:
         model.optimizer.build(model.trainable_variables)  # so the file's optimizer state has a place
     try:

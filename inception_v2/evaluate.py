@@ -23,9 +23,9 @@ from inception_v2.data import DataError, EvalData
 from inception_v2.errors import InvalidArgument
 from inception_v2.files import atomic_path
 from inception_v2.inference import inference_function
+from inception_v2.labels import IMAGENET_HEADS, top_k
 from inception_v2.labels import class_ids as imagenet_class_ids
 from inception_v2.labels import class_names as imagenet_class_names
-from inception_v2.labels import top_k
 from inception_v2.model import model_data_format
 from inception_v2.progress import Progress
 
@@ -122,7 +122,7 @@ def label_space(
     ``model_name`` (its weights file, say) starts the message of a model that does not fit.
     """
     if data.imagenet:
-        imagenet_head = classes in (NUM_CLASSES, NUM_CLASSES - 1)
+        imagenet_head = classes in IMAGENET_HEADS
         if not imagenet_head and labels_offset is None:
             raise InvalidArgument(
                 f"{f'{model_name}: ' if model_name else ''}a {classes}-class model cannot be scored on "
