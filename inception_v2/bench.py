@@ -8,6 +8,7 @@ are a random checkpoint that tf_slim builds: speed does not depend on their valu
 from __future__ import annotations
 
 import json
+import logging
 import os
 import platform
 import statistics
@@ -24,6 +25,7 @@ from inception_v2.architecture import GFLOP_PER_IMAGE
 from inception_v2.labels import top_k
 
 BACKENDS = ("tensorflow", "jax", "torch")
+log = logging.getLogger("inception_v2")
 
 
 def _rate(fn: Callable, x: np.ndarray, min_seconds: float) -> float:
@@ -145,6 +147,7 @@ def bench_backend(
     if slim_checkpoint:
         contenders = {SLIM: _slim_runner(slim_checkpoint), **contenders}
     for batch in batches:
+        log.info("  batch %d: %d contenders, %d round(s)", batch, len(contenders), rounds)
         x = smooth_random_images(batch, 224, 224, np.random.default_rng(batch))
         rates = _race(contenders, x, rounds, seconds)
         results["throughput"][str(batch)] = {k: statistics.median(v) for k, v in rates.items()}
@@ -341,57 +344,99 @@ def machine() -> dict:
     return info
 
 
+#: What ``quick`` measures: every stage once, small (a smoke run, not numbers to quote).
+QUICK = {"batches": (1, 8), "backends": ("tensorflow",), "rounds": 1, "seconds": 0.5}
+
+
+def check_backends(backends: tuple[str, ...]) -> tuple[str, ...]:
+    """``backends``, each known and installed (TensorFlow always is).
+
+    Raises:
+        InvalidArgument: an unknown name.
+        MissingExtra: JAX or PyTorch not installed.
+    """
+    import importlib.util
+
+    from inception_v2.errors import InvalidArgument, MissingExtra
+
+    unknown = [b for b in backends if b not in BACKENDS]
+    if unknown or not backends:
+        raise InvalidArgument(
+            f"--backends: unknown {', '.join(unknown) or 'none given'}; choose from {', '.join(BACKENDS)}"
+        )
+    for backend in backends:
+        if importlib.util.find_spec({"torch": "torch", "jax": "jax"}.get(backend, "tensorflow")) is None:
+            raise MissingExtra.named("backends", f"the {backend} backend is not installed")
+    return backends
+
+
 def run(
-    out: str | None = None,
     batches: tuple[int, ...] = (1, 8, 32),
     rounds: int = 3,
     seconds: float = 3.0,
     backends: tuple[str, ...] = BACKENDS,
     quick: bool = False,
     torch_compile: bool = False,
-    as_json: bool = False,
     engine: str | None = None,
 ) -> dict:
-    """The whole benchmark; prints a table (or, ``as_json``, the JSON), returns the report and
-    writes it to ``out`` if given (replacing it: the caller checks first).
+    """The whole benchmark; returns the report (``format_report`` makes it a table).
 
-    ``engine``: time only ``"keras"`` or only ``"openvino"`` (with slim's graph); by default
-    every engine installed. Other Keras backends are timed with the Keras engine only."""
+    Each stage is logged (logger ``inception_v2``) as it starts, so a long run shows where it is.
+
+    Args:
+        batches, rounds, seconds: batch sizes; interleaved rounds and minimum seconds per
+            measurement.
+        backends: Keras backends to time (others than TensorFlow in a subprocess each).
+        quick: one short round and small samples at every stage (``QUICK``): a smoke run.
+        torch_compile: also time ``torch.compile`` on the PyTorch backend.
+        engine: time only ``"keras"`` or only ``"openvino"`` (with slim's graph); by default
+            every engine installed. Other Keras backends are timed with the Keras engine only.
+
+    Returns:
+        The report: machine, engines, converter time, per-backend throughput and ratios,
+        reduced-precision agreement, input pipeline and eval, eval peak memory.
+    """
     from inception_v2.convert import convert_checkpoint
     from inception_v2.slim_reference import random_slim_variables, save_slim_variables
 
     engines = engines_to_time(engine)
+    check_backends(backends)
     if quick:
-        rounds, seconds = 1, 1.0
+        rounds, seconds = QUICK["rounds"], QUICK["seconds"]
+    others = [b for b in backends if b != "tensorflow" and "keras" in engines]
+    stages = iter(range(1, 6 + len(others)))
+    total = 5 + len(others)
+
+    def stage(text: str) -> None:
+        log.info("bench %d/%d: %s", next(stages), total, text)
+
     with tempfile.TemporaryDirectory() as tmp:
+        stage("a random slim checkpoint, converted (timed)")
         checkpoint = save_slim_variables(
             random_slim_variables(calibration_batch=2), str(Path(tmp) / "inception_v2.ckpt"), "V1"
         )
         weights = str(Path(tmp) / "inception_v2.weights.h5")
         conversion = convert_checkpoint(checkpoint, weights)  # timed by the converter itself
         report = {"machine": machine(), "engines": list(engines), "converter_seconds": conversion.seconds}
+        stage(f"tensorflow backend against slim's graph, batches {', '.join(map(str, batches))}")
         report["backends"] = [
             bench_backend(weights, list(batches), rounds, seconds, checkpoint, engines=engines)
         ]
-        for backend in backends:
-            if backend != "tensorflow" and "keras" in engines:
-                report["backends"].append(
-                    _in_subprocess(backend, weights, list(batches), rounds, seconds, torch_compile)
-                )
+        for backend in others:
+            stage(f"{backend} backend (a subprocess)")
+            report["backends"].append(
+                _in_subprocess(backend, weights, list(batches), rounds, seconds, torch_compile)
+            )
+        stage("reduced precisions against float32 on real images")
         report["fast_path_agreement"] = fast_path_agreement(
-            images_count=32 if quick else 100, engines=engines
+            images_count=16 if quick else 100, engines=engines
         )
+        stage("input pipeline and eval end to end")
         report["pipeline"] = pipeline_and_eval(
-            weights, images=128 if quick else 400, rounds=rounds, engines=engines
+            weights, images=64 if quick else 400, rounds=rounds, engines=engines
         )
-        report["eval_peak_rss_mib"] = eval_peak_memory(weights, (50, 500) if quick else (100, 1000))
-    print(json.dumps(report, indent=2) if as_json else format_report(report))
-    if out:
-        from inception_v2.files import atomic_path
-
-        with atomic_path(out, overwrite=True) as tmp_out:
-            tmp_out.write_text(json.dumps(report, indent=2))
-        print(f"report: {out}", file=sys.stderr)
+        stage("eval peak memory (subprocesses)")
+        report["eval_peak_rss_mib"] = eval_peak_memory(weights, (20, 100) if quick else (100, 1000))
     return report
 
 

@@ -37,8 +37,10 @@ from pathlib import Path
 import numpy as np
 
 from inception_v2.errors import DataError, InvalidArgument, MissingExtra
-from inception_v2.files import atomic_path, check_settings
+from inception_v2.files import atomic_path
+from inception_v2.interrupts import raise_if_interrupted
 from inception_v2.preprocessing import to_model_range
+from inception_v2.run_folder import RunFolder
 
 log = logging.getLogger("inception_v2")
 
@@ -87,6 +89,11 @@ RUN_EAGERLY = False
 SAVE_EVERY_S = 30  # a killed study redoes at most this much training (and what it evaluated)
 NEAR_SHARE = 0.95  # the table's second target: 95 % of the baseline's best accuracy
 DECAY_SPEED_UP = 6  # the paper: "we lower the learning rate 6 times faster"
+#: Below this many steps the networks without batch norm have not left their first plateau
+#: (Inception reaches 95 % of its best after ~900 steps with the defaults): the table then
+#: compares curves that have barely started.
+MEANINGFUL_STEPS = 1000
+MEANINGFUL_EVALUATIONS = 5
 
 
 @dataclass
@@ -121,6 +128,17 @@ class StudySettings:
         if unknown or not self.variants:
             raise InvalidArgument(f"unknown variants {unknown}; choose from {', '.join(VARIANT_NAMES)}")
 
+    def too_short(self) -> str | None:
+        """Why a study with these settings is too short for its table to mean anything, or None."""
+        evaluations = self.steps // self.eval_every
+        if self.steps < MEANINGFUL_STEPS or evaluations < MEANINGFUL_EVALUATIONS:
+            return (
+                f"{self.steps} steps with an evaluation every {self.eval_every}: too short for the table "
+                f"to compare the variants (it needs >= {MEANINGFUL_STEPS} steps and >= "
+                f"{MEANINGFUL_EVALUATIONS} evaluations; the default is {StudySettings.steps}): a smoke run"
+            )
+        return None
+
 
 @dataclass
 class StudyData:
@@ -149,9 +167,8 @@ def load_digits(image_size: int) -> tuple[np.ndarray, np.ndarray, list[str]]:
     try:
         from sklearn.datasets import load_digits as sklearn_digits
     except ImportError as e:
-        raise MissingExtra(
-            "the default data set, scikit-learn's digits, needs scikit-learn: "
-            "pip install 'inception-v2[study]', or pass --data with class folders of your own"
+        raise MissingExtra.named(
+            "study", "the default data set, scikit-learn's digits, needs scikit-learn (or pass --data)"
         ) from e
     digits = sklearn_digits()
     images = to_model_range(digits.images[..., np.newaxis].astype(np.float32) / 16.0)
@@ -356,12 +373,9 @@ def plot_curves(curves: dict[str, list[dict]], png: Path, title: str) -> Path:
 STUDY_FILES = ("settings.json", "curves.csv", "curves.png", "table.csv", "table.json")
 
 
-def _clear(out: Path) -> None:
-    import shutil
-
-    for name in STUDY_FILES:
-        (out / name).unlink(missing_ok=True)
-    shutil.rmtree(out / "models", ignore_errors=True)
+def study_folder(out: str | os.PathLike) -> RunFolder:
+    """``out`` as the study uses it: ``settings.json`` marks it; its files and ``models/`` are its own."""
+    return RunFolder(Path(out), "bn-study", "settings.json", STUDY_FILES, ("models",))
 
 
 def _evaluate(model, data: StudyData) -> float:
@@ -394,18 +408,29 @@ def run_study(
     ``progress(images, note)`` is called after every training step. Settings, data and
     folder are checked before anything is written, so a failed start leaves ``out`` as it was.
     """
+    settings.check()
+    folder = study_folder(out)
+    with folder.lock():  # refuses a live study at once; a failed start removes the folder it made
+        state = folder.check(asdict(settings), overwrite)
+        data = load_study_data(settings)
+        if (reason := settings.too_short()) is not None:
+            log.warning("warning: %s", reason)
+        if state == "afresh":
+            folder.clear()
+        (folder.path / "models").mkdir(parents=True, exist_ok=True)
+        with atomic_path(folder.record_path, overwrite=True) as tmp:
+            tmp.write_text(json.dumps(asdict(settings), indent=2))
+        result = _train_variants(settings, data, folder.path, progress)
+    if reason is not None:
+        result["text"] += f"\nwarning: {reason}"
+    return result
+
+
+def _train_variants(
+    settings: StudySettings, data: StudyData, out: Path, progress: Callable[[int, str], None] | None
+) -> dict:
     import keras
 
-    settings.check()
-    out = Path(out)
-    replace = check_settings(out / "settings.json", asdict(settings), "study", overwrite)
-    data = load_study_data(settings)
-    if replace:
-        _clear(out)
-    (out / "models").mkdir(parents=True, exist_ok=True)
-    if not (out / "settings.json").exists():
-        with atomic_path(out / "settings.json") as tmp:
-            tmp.write_text(json.dumps(asdict(settings), indent=2))
     order = batch_order(len(data.y_train), settings.steps, settings.batch_size, settings.seed)
     curves = read_curves(out / "curves.csv")
     curves = {v: curves.get(v, []) for v in settings.variants}
@@ -414,6 +439,7 @@ def run_study(
         note = ""
 
         def on_train_batch_end(self, batch, logs=None):
+            raise_if_interrupted()
             if progress is not None:
                 progress(settings.batch_size, self.note)
 

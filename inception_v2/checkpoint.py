@@ -285,20 +285,31 @@ def assign_checkpoint(
         values[name] = value
         used.add(key)
     if missing or mismatched:
-        problems = [f"missing {name}" for name in missing[:20]]
-        if len(missing) > 20:
-            problems.append(f"... and {len(missing) - 20} more missing")
-        problems += [f"shape mismatch {m}" for m in mismatched[:20]]
-        if len(mismatched) > 20:
-            problems.append(f"... and {len(mismatched) - 20} more shape mismatches")
-        raise CheckpointError(
-            f"{source} does not fit model {model.name!r} "
-            f"({len(missing)} missing, {len(mismatched)} mismatched of {len(targets)}):\n  "
-            + "\n  ".join(problems)
-        )
+        raise CheckpointError(_misfit(source, model.name, missing, mismatched, len(targets), variables))
     for name, variable in targets.items():
         variable.assign(values[name].astype(variable.dtype))
         report.assigned += 1
         report.values += int(values[name].size)
     report.ignored = sorted(set(variables) - used)
     return report
+
+
+def _misfit(
+    source: str, model: str, missing: list[str], mismatched: list[str], total: int, variables: Mapping
+) -> str:
+    """One line: how many variables do not fit, the first few by name, and what the file holds
+    when that is recognisable (a network without batch norm)."""
+    problems = [f"missing {n}" for n in missing[:3]] + [f"shape mismatch {m}" for m in mismatched[:3]]
+    more = len(missing) + len(mismatched) - len(problems)
+    listed = ", ".join(problems) + (f", and {more} more" if more else "")
+    biased = any(k.endswith("/biases") and "/Logits/" not in k for k in variables)
+    hint = ""
+    if missing and biased and all("/BatchNorm/" in n for n in missing):
+        hint = (
+            "; it holds a network without batch norm (as bn-study's Inception variants): "
+            "load it into InceptionV2(batch_norm=False)"
+        )
+    return (
+        f"{source} does not fit model {model!r} ({len(missing)} missing, {len(mismatched)} mismatched "
+        f"of {total}: {listed}){hint}"
+    )

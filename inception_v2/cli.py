@@ -20,8 +20,9 @@ import sys
 import warnings
 from collections.abc import Sequence
 
+from inception_v2 import interrupts  # standard library only, as the two below
 from inception_v2.errors import DataError, InputError, InvalidArgument
-from inception_v2.files import refuse_existing
+from inception_v2.files import atomic_path, check_writable, refuse_existing
 from inception_v2.hardware import ENGINES  # standard library only: --help stays fast
 
 # TensorFlow's C++ start-up chatter (CUDA probing on CPU machines) unless asked for.
@@ -30,6 +31,10 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 EXIT_VERIFY_FAILED = 1
 EXIT_BAD_INPUT = 2
 EXIT_NO_WEIGHTS = 3  # the official weights could not be downloaded (offline)
+EXIT_INTERRUPTED = 130  # 128 + SIGINT, as a shell reports a command stopped by Ctrl-C
+EXIT_CLOSED_PIPE = 141  # 128 + SIGPIPE, as a shell reports a command whose reader went away
+#: Commands whose work a rerun continues (their run folder keeps its state).
+RESUMABLE = ("finetune", "bn-study")
 
 COMMANDS = """commands:
   convert        slim checkpoint -> Keras .weights.h5/.keras (--verify: against tf_slim's graph)
@@ -265,15 +270,16 @@ def _add_eval(subparsers) -> None:
 
 
 def _run_eval(args: argparse.Namespace) -> int:
-    from inception_v2.data import open_data
-    from inception_v2.evaluate import evaluate, plot_per_class
-    from inception_v2.files import atomic_path, check_writable
-
     for output in (args.predictions_csv, args.report, args.plot):
         if output:
-            check_writable(output, args.overwrite)
-    _resolve_speed_options(args)
+            check_writable(output, args.overwrite)  # before anything heavy is loaded
+    from inception_v2.data import open_data
+
     data = open_data(args.data, args.ground_truth)
+    _resolve_speed_options(args)
+
+    from inception_v2.evaluate import evaluate, plot_per_class
+
     model, _ = _classifier(args, classifier_activation=None)
     result = evaluate(
         model,
@@ -296,10 +302,7 @@ def _run_eval(args: argparse.Namespace) -> int:
             f"skipped {len(result.skipped)} unreadable image(s):",
             *[f"  {s}" for s in result.skipped[:20]],
         )
-    if args.report:
-        with atomic_path(args.report, overwrite=args.overwrite) as tmp:
-            tmp.write_text(result.to_json())
-        _say(args, f"report: {args.report}")
+    _write_report(args, result.to_json())
     if args.predictions_csv:
         _say(args, f"predictions: {args.predictions_csv}")
     if args.plot:
@@ -318,62 +321,76 @@ def _add_predict(subparsers) -> None:
         "top classes of image files (or folders of them)",
         "Classify images with slim's eval preprocessing: ImageNet names for slim's weights, the "
         "class names of a fine-tuned model (its classes.json, written by finetune beside the model). "
-        "A file that cannot be decoded is skipped with a note; the others are still classified.",
+        "A file that cannot be decoded is skipped with a note; the others are still classified. "
+        "Streamed: results are printed a batch at a time, memory stays flat.",
     )
-    p.add_argument("images", nargs="+", help="image files (JPEG, PNG, GIF, BMP) or folders of them")
+    p.add_argument("images", nargs="+", help="image files (JPEG, PNG, GIF, BMP, WebP) or folders of them")
+    p.add_argument("--recursive", action="store_true", help="look in the folders' sub-folders too")
     p.add_argument("--weights", default="imagenet", help=WEIGHTS_HELP)
     p.add_argument("--top", type=positive_int, default=5, help="classes shown per image")
+    p.add_argument("--batch-size", type=positive_int, default=32, help="images per batch")
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
     _add_precision_options(p)
     p.set_defaults(run=_run_predict)
 
 
 def _run_predict(args: argparse.Namespace) -> int:
+    from inception_v2.data import image_files, is_image_file
+
+    files = image_files(args.images, recursive=args.recursive)  # before TensorFlow loads
+    if not any(is_image_file(f) for f in files):  # by their first bytes, before any model is built
+        raise DataError(f"{', '.join(args.images)}: no image could be decoded")
+    _resolve_speed_options(args)
+
     import json
 
-    import numpy as np
-    import tensorflow as tf
+    from inception_v2.classify import classify_files
+    from inception_v2.labels import labels_for
+    from inception_v2.progress import Progress
 
-    from inception_v2.data import image_files
-    from inception_v2.inference import predict
-    from inception_v2.labels import labels_for, top_k
-    from inception_v2.preprocessing import load_for_eval
-
-    _resolve_speed_options(args)
-    images, shown = [], []
-    for path in image_files(args.images):
-        try:
-            images.append(load_for_eval(str(path)))
-            shown.append(str(path))
-        except tf.errors.OpError:  # InvalidArgument, NotFound...: the file, not the code
-            _say(args, f"skipped: {path}: cannot be decoded as an image")
-    if not images:
-        raise DataError(f"{', '.join(args.images)}: no image could be decoded")
     model, classes = _classifier(args)
-    ids, names = labels_for(args.weights, classes)
-    probabilities = predict(model, np.stack(images), 32, precision=args.precision, engine=args.engine)
-    best = top_k(probabilities, args.top)
-    results = [
-        {
-            "image": path,
-            "top": [
-                {"index": int(i), "synset": ids[i], "name": names[i], "probability": float(row[i])}
-                for i in top
-            ],
-        }
-        for path, row, top in zip(shown, probabilities, best, strict=True)
-    ]
+    # On a terminal only: off one, stdout's results are the progress (eval has no such output).
+    progress = Progress(len(files)) if not args.quiet and sys.stderr.isatty() else None
+    predictions = classify_files(
+        model,
+        files,
+        labels_for(args.weights, classes),
+        top=args.top,
+        batch_size=args.batch_size,
+        precision=args.precision,
+        engine=args.engine,
+        progress=progress.update if progress else None,
+    )
+    first = True
+    for prediction in predictions:
+        if progress:
+            progress.clear()
+        if prediction.error:
+            _say(args, f"skipped: {prediction.image}: {prediction.error}")
+            continue
+        if args.json:  # one JSON array, written as it grows
+            print(("[\n" if first else ",\n") + _indented(json.dumps(prediction.to_dict(), indent=2)), end="")
+        else:
+            _print_prediction(prediction)
+        first = False
+        sys.stdout.flush()
     if args.json:
-        print(json.dumps(results, indent=2))
-        return 0
-    for result in results:
-        print(result["image"])
-        for rank, entry in enumerate(result["top"], 1):
-            label = (
-                entry["name"] if entry["synset"] == entry["name"] else f"{entry['synset']}  {entry['name']}"
-            )
-            print(f"  {rank}. {entry['probability']:7.2%}  {label}")
+        print("[]" if first else "\n]")
+    if progress:
+        progress.close()
     return 0
+
+
+def _indented(text: str) -> str:
+    return "\n".join("  " + line for line in text.splitlines())
+
+
+def _print_prediction(prediction) -> None:
+    print(prediction.image)
+    for rank, entry in enumerate(prediction.top, 1):
+        name, synset = entry["name"], entry["synset"]
+        label = name if synset == name else f"{synset}  {name}"
+        print(f"  {rank}. {entry['probability']:7.2%}  {label}")
 
 
 # ----------------------------------------------------------------------------- bench
@@ -388,27 +405,30 @@ def _add_bench(subparsers) -> None:
         "(call, predict, folded BN, bf16 fast path, XLA) at several batch sizes on each Keras "
         "backend installed, input pipeline vs model, eval peak memory, converter time.",
     )
-    p.add_argument("--report", default="bench.json", metavar="FILE", help="write the JSON report here")
-    p.add_argument(
-        "--json",
-        nargs="?",
-        const=True,
-        default=False,
-        metavar="FILE",
-        help="print the JSON report instead of the table (--json FILE: old spelling of --report FILE)",
-    )
+    p.add_argument("--report", default=None, metavar="FILE", help="write the JSON report here")
+    p.add_argument("--json", action="store_true", help="print the JSON report instead of the table")
     p.add_argument("--overwrite", action="store_true", help="replace the report if it exists")
-    p.add_argument("--batches", default="1,8,32", help="comma-separated batch sizes")
+    p.add_argument(
+        "--batches", default=None, help="comma-separated batch sizes (default: 1,8,32; --quick: 1,8)"
+    )
     p.add_argument("--rounds", type=positive_int, default=3, help="interleaved rounds per measurement")
     p.add_argument("--seconds", type=positive_float, default=3.0, help="minimum seconds per measurement")
-    p.add_argument("--backends", default="tensorflow,jax,torch", help="Keras backends to measure")
+    p.add_argument(
+        "--backends",
+        default=None,
+        help="comma-separated Keras backends to measure (default: tensorflow,jax,torch; --quick: tensorflow)",
+    )
     p.add_argument(
         "--engine",
         choices=ENGINES,
         default=None,
         help="time only this engine (with slim's graph); default: every engine installed",
     )
-    p.add_argument("--quick", action="store_true", help="1 round of 1 s: a smoke run, not numbers to quote")
+    p.add_argument(
+        "--quick",
+        action="store_true",
+        help="every stage once, small (~2 min on 2 cores): a smoke run, not numbers to quote",
+    )
     p.add_argument(
         "--torch-compile",
         action="store_true",
@@ -418,30 +438,42 @@ def _add_bench(subparsers) -> None:
 
 
 def _run_bench(args: argparse.Namespace) -> int:
-    from inception_v2.bench import engines_to_time, run
-    from inception_v2.files import check_writable
+    import json
 
-    report = args.report
-    if isinstance(args.json, str):  # the old spelling: --json FILE
-        report, args.json = args.json, False
-    check_writable(report, args.overwrite)
+    from inception_v2.bench import BACKENDS, QUICK, check_backends, engines_to_time, format_report, run
+
+    if args.report:
+        check_writable(args.report, args.overwrite)
+    backends = (
+        tuple(args.backends.split(",")) if args.backends else QUICK["backends"] if args.quick else BACKENDS
+    )
+    check_backends(backends)
     engines_to_time(args.engine)  # a missing extra is bad input, before anything is measured
+    batches = args.batches or ("1,8" if args.quick else "1,8,32")
     try:
-        batches = tuple(positive_int(b) for b in args.batches.split(","))
+        batch_sizes = tuple(positive_int(b) for b in batches.split(","))
     except argparse.ArgumentTypeError as e:
-        raise InvalidArgument(f"--batches {args.batches}: {e}") from None
-    run(
-        out=report,
-        batches=batches,
+        raise InvalidArgument(f"--batches {batches}: {e}") from None
+    report = run(
+        batches=batch_sizes,
         rounds=args.rounds,
         seconds=args.seconds,
-        backends=tuple(args.backends.split(",")),
+        backends=backends,
         quick=args.quick,
         torch_compile=args.torch_compile,
-        as_json=args.json,
         engine=args.engine,
     )
+    print(json.dumps(report, indent=2) if args.json else format_report(report))
+    _write_report(args, json.dumps(report, indent=2))
     return 0
+
+
+def _write_report(args: argparse.Namespace, text: str) -> None:
+    """``--report FILE``: the JSON report, written atomically."""
+    if args.report:
+        with atomic_path(args.report, overwrite=args.overwrite) as tmp:
+            tmp.write_text(text)
+        _say(args, f"report: {args.report}")
 
 
 # ----------------------------------------------------------------------------- finetune
@@ -494,7 +526,7 @@ def _add_finetune(subparsers) -> None:
     p.add_argument(
         "--overwrite",
         action="store_true",
-        help="start afresh in an --out that holds a run with other settings (its run files are deleted)",
+        help="start afresh: delete the files of the run in --out (only those), whatever its state",
     )
     p.set_defaults(run=_run_finetune)
 
@@ -576,7 +608,7 @@ def _add_bn_study(subparsers) -> None:
     p.add_argument(
         "--overwrite",
         action="store_true",
-        help="start afresh in an --out that holds a study with other settings (its files are deleted)",
+        help="start afresh: delete the files of the study in --out (only those), whatever its state",
     )
     p.set_defaults(run=_run_bn_study)
 
@@ -629,18 +661,24 @@ def _add_export(subparsers) -> None:
         default=None,
         help="default: --out's extension",
     )
-    p.add_argument("--overwrite", action="store_true", help="replace --out if it exists")
+    p.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="replace --out if it is an earlier export (a folder only if this command wrote it)",
+    )
     p.set_defaults(run=_run_export)
 
 
 def _run_export(args: argparse.Namespace) -> int:
-    from inception_v2.export import export, format_for
+    from inception_v2.export import check_export
+
+    fmt = check_export(args.out, args.format, args.overwrite)  # before the slow part
+
+    from inception_v2.export import export
     from inception_v2.weights import build_from_weights
 
-    fmt = format_for(args.out, args.format)
-    refuse_existing(args.out, args.overwrite)  # before the slow part; export checks too
     model, _, _ = build_from_weights(args.weights)
-    print(export(model, args.out, fmt, overwrite=args.overwrite))
+    print(export(model, args.out, fmt, overwrite=args.overwrite, source=str(args.weights)))
     return 0
 
 
@@ -744,15 +782,43 @@ def _quiet_libraries():
 
 
 def main(argv: Sequence[str] | None = None, standalone: bool | None = None) -> int:
-    """Run one command. ``standalone``: this is the process's own command line, so library
-    logs are kept off its stderr unless --verbose (default: when ``argv`` is None; a caller
-    in a test or a notebook keeps its stderr as it is)."""
+    """Run one command; its exit code.
+
+    Args:
+        argv: the arguments (default: ``sys.argv[1:]``).
+        standalone: this is the process's own command line, so library logs are kept off its
+            stderr unless --verbose (default: when ``argv`` is None; a caller in a test or a
+            notebook keeps its stderr as it is).
+
+    Returns:
+        0 done, 1 verification failed, 2 bad input, 3 official weights not downloadable,
+        130 interrupted (Ctrl-C), 141 stdout closed by its reader.
+    """
     parser = build_parser()
     args = parser.parse_args(argv)
     quiet = (argv is None if standalone is None else standalone) and not args.verbose
-    with _quiet_libraries() if quiet else contextlib.nullcontext(), _library_messages(args.quiet):
-        logging.getLogger("tensorflow").setLevel(logging.ERROR)  # TF1 deprecation notices
-        return _run(args)
+    try:
+        with (
+            interrupts.handled(),
+            _quiet_libraries() if quiet else contextlib.nullcontext(),
+            _library_messages(args.quiet),
+        ):
+            logging.getLogger("tensorflow").setLevel(logging.ERROR)  # TF1 deprecation notices
+            status = _run(args)
+            sys.stdout.flush()  # a closed pipe shows here, inside the handler below
+            return status
+    except KeyboardInterrupt:
+        then = {"predict": "the images shown were classified"}.get(args.command, "no output was written")
+        if args.command in RESUMABLE:
+            then = "rerun the same command to resume"
+        new_line = "\n" if sys.stderr.isatty() else ""  # off the progress bar's line
+        print(f"{new_line}inception-v2 {args.command}: interrupted; {then}", file=sys.stderr, flush=True)
+        return EXIT_INTERRUPTED
+    except BrokenPipeError:
+        # The reader of stdout went away (`| head`): stop quietly, and keep Python's exit-time
+        # flush of stdout from failing again.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_CLOSED_PIPE
 
 
 @contextlib.contextmanager

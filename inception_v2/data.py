@@ -23,7 +23,7 @@ from inception_v2.errors import DataError, MissingFile
 from inception_v2.labels import data_path, read_ground_truth, synset_to_label
 from inception_v2.preprocessing import DEFAULT_SIZE, decode_image, preprocess_for_eval
 
-IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".gif", ".bmp")
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".gif", ".bmp", ".webp")
 VAL_NAME = re.compile(r"ILSVRC2012_val_(\d{8})\.JPEG$", re.IGNORECASE)
 SYNSET = re.compile(r"n\d{8}$")
 TFRECORD_FEATURES = ("image/encoded", "image/class/label")
@@ -159,17 +159,19 @@ _SIGNATURES = (b"\xff\xd8\xff", b"\x89PNG\r\n\x1a\n", b"GIF87a", b"GIF89a", b"BM
 
 
 def is_image_file(path: str | os.PathLike) -> bool:
-    """True when the file starts like a JPEG, PNG, GIF or BMP (whatever its name says)."""
+    """True when the file starts like a JPEG, PNG, GIF, BMP or WebP (whatever its name says)."""
     try:
         with open(path, "rb") as f:
-            head = f.read(8)
+            head = f.read(12)
     except OSError:
         return False
-    return any(head.startswith(s) for s in _SIGNATURES)
+    webp = head[:4] == b"RIFF" and head[8:12] == b"WEBP"
+    return webp or any(head.startswith(s) for s in _SIGNATURES)
 
 
-def _image_files(directory: Path) -> list[Path]:
-    return sorted(p for p in directory.iterdir() if p.is_file() and is_image_name(p))
+def _image_files(directory: Path, recursive: bool = False) -> list[Path]:
+    found = directory.rglob("*") if recursive else directory.iterdir()
+    return sorted(p for p in found if p.is_file() and is_image_name(p))
 
 
 def list_class_folders(root: str | os.PathLike) -> tuple[list[str], list[list[Path]]]:
@@ -185,14 +187,23 @@ def list_class_folders(root: str | os.PathLike) -> tuple[list[str], list[list[Pa
     return [f.name for f in folders], [sorted(p for p in f.iterdir() if p.is_file()) for f in folders]
 
 
-def image_files(paths: list[str | Path]) -> list[Path]:
-    """The files named, with each folder replaced by the image files in it (by name)."""
+def image_files(paths: list[str | Path], recursive: bool = False) -> list[Path]:
+    """The files named, with each folder replaced by the image files in it (by name; with
+    ``recursive``, in its sub-folders too). Standard library only: a path that does not exist
+    is refused before TensorFlow loads.
+
+    Raises:
+        MissingFile: a path that does not exist.
+        DataError: a folder without image files.
+    """
     files = []
     for path in map(Path, paths):
         if path.is_dir():
-            found = _image_files(path)
+            found = _image_files(path, recursive)
             if not found:
-                raise DataError(f"{path}: a folder with no image files ({', '.join(IMAGE_SUFFIXES)})")
+                where = "or its sub-folders " if recursive else ""
+                hint = "" if recursive else "; --recursive looks in its sub-folders"
+                raise DataError(f"{path}: no image files in it {where}({', '.join(IMAGE_SUFFIXES)}){hint}")
             files += found
         elif path.is_file():
             files.append(path)

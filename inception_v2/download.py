@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
 import urllib.error
 import urllib.request
@@ -11,6 +12,8 @@ from pathlib import Path
 
 from inception_v2.files import atomic_path
 from inception_v2.progress import Progress
+
+log = logging.getLogger("inception_v2")
 
 
 @dataclass(frozen=True)
@@ -90,7 +93,7 @@ def fetch(remote: RemoteFile, directory: Path | None = None, timeout: float = 60
     if target.exists():
         verify_file(target, remote)
         return target
-    errors = []
+    reasons = []
     for url in remote.urls:
         try:
             with atomic_path(target) as tmp:
@@ -98,9 +101,10 @@ def fetch(remote: RemoteFile, directory: Path | None = None, timeout: float = 60
                 verify_file(tmp, remote)
             return target
         except (urllib.error.URLError, OSError, DownloadError) as e:
-            errors.append(f"  {url}: {getattr(e, 'reason', None) or e}")
+            reasons.append(str(getattr(e, "reason", None) or e))
+            log.debug("%s: %s", url, reasons[-1])
     raise DownloadError(
-        f"could not download {remote.filename}:\n" + "\n".join(errors) + "\n"
-        f"Offline? Download it elsewhere and place it at {target} "
-        f"({remote.size:,} bytes, SHA-384 {remote.sha384}); it is checked the same way."
+        f"could not download {remote.filename} from its {len(remote.urls)} mirrors ({reasons[-1]}); "
+        f"offline, fetch it elsewhere and place it at {target} "
+        f"({remote.size:,} bytes, SHA-384 {remote.sha384})"
     )

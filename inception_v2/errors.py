@@ -43,3 +43,20 @@ class NotAFileName(InputError, IsADirectoryError):
 
 class MissingExtra(InputError, ImportError):
     """An optional dependency that is not installed; the message names the extra."""
+
+    @classmethod
+    def named(cls, extra: str, needs: str) -> MissingExtra:
+        """``needs`` (what is missing, and for what), then how to install ``extra``: the
+        command for an installed package and the one for a clone of the repository."""
+        return cls(
+            f'{needs}: pip install "inception_v2[{extra}]" '
+            f'(in a clone of the repository: pip install -e ".[{extra}]")'
+        )
+
+
+class OutputError(InputError, OSError):
+    """An output that cannot be written where it was asked, or may not be replaced."""
+
+
+class RunInUse(InputError, BlockingIOError):
+    """A run folder that a live run of a command holds."""

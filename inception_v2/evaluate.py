@@ -23,6 +23,7 @@ from inception_v2.data import DataError, EvalData
 from inception_v2.errors import InvalidArgument
 from inception_v2.files import atomic_path
 from inception_v2.inference import inference_function
+from inception_v2.interrupts import raise_if_interrupted
 from inception_v2.labels import IMAGENET_HEADS, top_k
 from inception_v2.labels import class_ids as imagenet_class_ids
 from inception_v2.labels import class_names as imagenet_class_names
@@ -182,6 +183,7 @@ def evaluate(
     skips, timer, hits = _Skips(result, expected, strict), _Timer(), _Hits()
     with _predictions_writer(predictions_csv, overwrite) as writer:
         for batch in data.dataset(batch_size, limit):
+            raise_if_interrupted()  # Ctrl-C that TensorFlow's iterator swallowed
             ids = _checked_ids(batch)
             skips.reached(ids)
             labels = batch["label"].numpy().astype(np.int64) - space.offset

@@ -7,22 +7,22 @@ and returns class probabilities (softmax of the logits).
 from __future__ import annotations
 
 import os
-import shutil
-import tempfile
 from pathlib import Path
 
-import keras
 import numpy as np
 
-from inception_v2.errors import InvalidArgument
-from inception_v2.files import refuse_existing
+from inception_v2.errors import InvalidArgument, MissingExtra
+from inception_v2.files import atomic_folder, atomic_path, check_output_folder, check_writable
 
 FORMATS = {"savedmodel": "tf_saved_model", "litert": "litert", "onnx": "onnx"}
 SUFFIXES = {"savedmodel": "", "litert": ".tflite", "onnx": ".onnx"}
 
 
-def serving_model(model: keras.Model) -> keras.Model:
-    """``model`` with probabilities as output (softmax added when it outputs logits)."""
+def serving_model(model):
+    """``model`` (a ``keras.Model``) with probabilities as output (softmax added when it
+    outputs logits)."""
+    import keras
+
     last = model.layers[-1]
     if getattr(last, "activation", None) is keras.activations.softmax:
         return model
@@ -45,28 +45,65 @@ def format_for(path: str | os.PathLike, fmt: str | None = None) -> str:
     return fmt
 
 
+def check_export(path: str | os.PathLike, fmt: str | None = None, overwrite: bool = False) -> str:
+    """Everything about an export that can be checked before the model is built; its format.
+
+    A SavedModel folder is replaced (with ``overwrite``) only if this command wrote it; a
+    ``.tflite`` / ``.onnx`` file only if it is a file.
+
+    Raises:
+        InvalidArgument: the format does not fit ``path``.
+        MissingExtra: ONNX export without the ``export`` extra.
+        OutputExists, OutputError, NotAFileName: ``path`` cannot take the export.
+    """
+    fmt = format_for(path, fmt)
+    if fmt == "onnx":
+        try:
+            import onnx  # noqa: F401
+            import tf2onnx  # noqa: F401
+        except ImportError as e:
+            raise MissingExtra.named("export", f"ONNX export needs tf2onnx and onnx ({e})") from None
+    if fmt == "savedmodel":
+        check_output_folder(path, overwrite, "export")
+    else:
+        check_writable(path, overwrite)
+    return fmt
+
+
 def export(
-    model: keras.Model, path: str | os.PathLike, fmt: str | None = None, overwrite: bool = False
+    model,
+    path: str | os.PathLike,
+    fmt: str | None = None,
+    overwrite: bool = False,
+    source: str | None = None,
 ) -> Path:
     """Export ``model``'s probabilities to ``path`` in ``fmt``, atomically.
 
-    ``fmt``: ``savedmodel`` (a directory), ``litert`` (``.tflite``) or ``onnx`` (``.onnx``;
-    needs the ``onnx`` extra); by default the one ``path``'s extension names. The artifact
-    is built beside ``path`` and renamed.
+    Args:
+        model: a ``keras.Model`` classifier (logits or probabilities out).
+        path: a SavedModel folder, a ``.tflite`` or an ``.onnx`` file.
+        fmt: ``savedmodel``, ``litert`` or ``onnx`` (needs the ``export`` extra); by default
+            the one ``path``'s extension names.
+        overwrite: replace an earlier export at ``path`` (a folder only if this command
+            wrote it: it carries ``files.OWNER_MARK``, with ``source`` recorded).
+        source: the weights exported, recorded in a SavedModel's mark.
+
+    Returns:
+        ``path``.
+
+    Raises:
+        As ``check_export``.
     """
-    fmt = format_for(path, fmt)
-    path = refuse_existing(path, overwrite)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=path.parent))
-    try:
-        target = staging / ("export" + SUFFIXES[fmt])
-        serving = serving_model(model)
-        if None not in serving.input.shape[1:]:
-            serving(np.zeros((1, *serving.input.shape[1:]), "float32"))  # ONNX wants a called model
-        serving.export(str(target), format=FORMATS[fmt], verbose=False)
-        if path.exists():
-            shutil.rmtree(path) if path.is_dir() else path.unlink()
-        os.replace(target, path)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
-    return path
+    fmt = check_export(path, fmt, overwrite)
+    serving = serving_model(model)
+    if None not in serving.input.shape[1:]:
+        serving(np.zeros((1, *serving.input.shape[1:]), "float32"))  # ONNX wants a called model
+    if fmt == "savedmodel":
+        with atomic_folder(path, overwrite, "export", format=fmt, weights=source) as staging:
+            # Keras writes the SavedModel into a folder of its own making.
+            os.rmdir(staging)
+            serving.export(str(staging), format=FORMATS[fmt], verbose=False)
+    else:
+        with atomic_path(path, overwrite=overwrite) as tmp:
+            serving.export(str(tmp), format=FORMATS[fmt], verbose=False)
+    return Path(path)

@@ -1,14 +1,22 @@
-"""Writing outputs atomically: a temporary name beside the target, then a rename."""
+"""Outputs that lose nothing: checked before the work, written under a temporary name and
+renamed when complete, and replaced (with ``overwrite``) only when they are what the command
+itself writes: a file where a file is written, and a folder only when it carries the mark of
+the command that made it."""
 
 from __future__ import annotations
 
 import contextlib
+import json
 import os
+import shutil
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
-from inception_v2.errors import InvalidArgument, NotAFileName, OutputExists
+from inception_v2.errors import NotAFileName, OutputError, OutputExists
+
+#: The file that marks a folder as one a command of this package wrote (export's SavedModel).
+OWNER_MARK = "inception_v2_output.json"
 
 
 def refuse_existing(path: str | os.PathLike, overwrite: bool = False, hint: str = "") -> Path:
@@ -19,55 +27,154 @@ def refuse_existing(path: str | os.PathLike, overwrite: bool = False, hint: str 
     return path
 
 
-def check_writable(path: str | os.PathLike, overwrite: bool) -> Path:
-    """Refuse to replace an existing ``path`` unless ``overwrite``; create its folder."""
-    path = refuse_existing(path, overwrite)
+def _nearest_existing(path: Path) -> Path:
+    """``path``'s closest ancestor that exists (the folder its missing parents would go into)."""
+    parent = path.absolute().parent
+    while not parent.exists():
+        parent = parent.parent
+    return parent
+
+
+def check_writable(path: str | os.PathLike, overwrite: bool = False) -> Path:
+    """Everything about an output file that can be checked before the work, creating nothing.
+
+    Raises:
+        OutputExists: ``path`` exists and ``overwrite`` is not set.
+        NotAFileName: ``path`` is a folder.
+        OutputError: a parent of ``path`` is a file, or its folder cannot be written in.
+    """
+    path = Path(path)
     if path.is_dir():
-        raise NotAFileName(f"{path}: is a directory, expected a file name")
-    path.parent.mkdir(parents=True, exist_ok=True)
+        raise NotAFileName(f"{path}: is a folder, expected a file name")
+    refuse_existing(path, overwrite)
+    _check_parent(path)
     return path
+
+
+def _check_parent(path: Path) -> None:
+    parent = _nearest_existing(path)
+    if not parent.is_dir():
+        raise OutputError(f"{path}: {parent} is a file, not a folder")
+    try:  # the only sure test (permissions, read-only mounts, /proc): create a file there
+        fd, probe = tempfile.mkstemp(prefix=".inception_v2.", dir=parent)
+    except OSError as e:
+        raise OutputError(f"{path}: cannot write in {parent} ({e.strerror})") from None
+    os.close(fd)
+    os.unlink(probe)
+
+
+def check_output_folder(path: str | os.PathLike, overwrite: bool, command: str) -> Path:
+    """Check a folder output before the work: absent, or (with ``overwrite``) one that
+    ``command`` wrote, recognised by its ``OWNER_MARK``. Creates nothing.
+
+    Raises:
+        OutputExists: it exists and ``overwrite`` is not set.
+        OutputError: it is a file, a folder that ``command`` did not write, or cannot be written.
+    """
+    path = Path(path)
+    if path.exists():
+        refuse_existing(path, overwrite)
+        if not path.is_dir():
+            raise OutputError(f"{path}: is a file, expected a folder; --overwrite replaces only a folder")
+        if owner_of(path) != command:
+            raise OutputError(
+                f"{path}: not a folder that inception-v2 {command} wrote; refusing to replace it "
+                "(--overwrite replaces only the command's own output)"
+            )
+    _check_parent(path)
+    return path
+
+
+def owner_of(folder: str | os.PathLike) -> str | None:
+    """The command that wrote ``folder`` (its ``OWNER_MARK``), or None."""
+    try:
+        return json.loads((Path(folder) / OWNER_MARK).read_text()).get("command")
+    except (OSError, ValueError, AttributeError):
+        return None
+
+
+def mark_owner(folder: str | os.PathLike, command: str, **details) -> None:
+    """Mark ``folder`` as ``command``'s output (so that ``--overwrite`` may replace it later)."""
+    (Path(folder) / OWNER_MARK).write_text(json.dumps({"command": command, **details}, indent=2))
+
+
+@contextlib.contextmanager
+def created_parents(path: str | os.PathLike) -> Iterator[None]:
+    """Create ``path``'s missing parents; remove those still empty if the body fails."""
+    path = Path(path)
+    missing = []
+    parent = path.absolute().parent
+    while not parent.exists():
+        missing.append(parent)
+        parent = parent.parent
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        yield
+    except BaseException:
+        for folder in missing:  # deepest first
+            with contextlib.suppress(OSError):
+                folder.rmdir()
+        raise
 
 
 @contextlib.contextmanager
 def atomic_path(path: str | os.PathLike, overwrite: bool = False) -> Iterator[Path]:
     """Yield a temporary path with ``path``'s suffixes; rename it onto ``path`` on success.
 
-    On any error the temporary file is removed and ``path`` is left as it was, so a
-    reader never sees a half-written file.
+    On any error (Ctrl-C included) the temporary file and the folders made for it are
+    removed and ``path`` is left as it was, so a reader never sees a half-written file. A
+    file-system error names ``path``, never the temporary name.
+
+    Raises:
+        OutputExists: ``path`` exists (or appeared meanwhile) and ``overwrite`` is not set.
+        OutputError: ``path`` cannot be written.
     """
     path = check_writable(path, overwrite)
     suffix = "".join(path.suffixes[-2:]) if path.name.endswith(".weights.h5") else path.suffix
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=f".tmp{suffix}", dir=path.parent)
-    os.close(fd)
-    os.unlink(tmp)  # writers such as Keras' save refuse or append to an existing file
-    tmp = Path(tmp)
-    try:
-        yield tmp
-        if path.exists() and not overwrite:
-            raise OutputExists(f"{path}: appeared while writing; left untouched")
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
+    with created_parents(path):
+        try:
+            fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=f".tmp{suffix}", dir=path.parent)
+        except OSError as e:
+            raise OutputError(f"{path}: cannot be written ({e.strerror})") from None
+        os.close(fd)
+        os.unlink(tmp)  # writers such as Keras' save refuse or append to an existing file
+        tmp = Path(tmp)
+        try:
+            try:
+                yield tmp
+            except OSError as e:
+                if e.filename and Path(e.filename).name == tmp.name:
+                    raise OutputError(f"{path}: cannot be written ({e.strerror})") from None
+                raise
+            if path.exists() and not overwrite:
+                raise OutputExists(f"{path}: appeared while writing; left untouched")
+            os.replace(tmp, path)
+        finally:
+            if tmp.exists():
+                tmp.unlink()
 
 
-def check_settings(record: str | os.PathLike, settings: dict, what: str, overwrite: bool) -> bool:
-    """Compare ``settings`` with those recorded in the JSON file ``record`` by an earlier run.
+@contextlib.contextmanager
+def atomic_folder(path: str | os.PathLike, overwrite: bool, command: str, **mark) -> Iterator[Path]:
+    """Yield an empty staging folder beside ``path``; on success mark it as ``command``'s and
+    put it in ``path``'s place (replacing the earlier output of ``command`` only).
 
-    Returns True when they differ and ``overwrite`` allows starting afresh; refuses (naming
-    each difference) when they differ without it; False when they match or none is recorded.
+    Raises:
+        OutputExists, OutputError: as ``check_output_folder``.
     """
-    record = Path(record)
-    if not record.exists():
-        return False
-    import json
-
-    recorded = json.loads(record.read_text())
-    changed = {k: (recorded.get(k), v) for k, v in settings.items() if recorded.get(k) != v}
-    if changed and not overwrite:
-        shown = ", ".join(f"{k}: {a!r} -> {b!r}" for k, (a, b) in changed.items())
-        raise InvalidArgument(
-            f"{record.parent}: holds a {what} with other settings ({shown}); "
-            "use a new --out, or --overwrite to start afresh"
-        )
-    return bool(changed)
+    path = check_output_folder(path, overwrite, command)
+    with created_parents(path):
+        staging = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))
+        try:
+            yield staging
+            mark_owner(staging, command, **mark)
+            check_output_folder(path, overwrite, command)  # still ours, or still absent
+            if path.exists():
+                old = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".old", dir=path.parent))
+                os.replace(path, old / "old")
+                os.replace(staging, path)
+                shutil.rmtree(old, ignore_errors=True)
+            else:
+                os.replace(staging, path)
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)

@@ -11,6 +11,7 @@ The weights are read when the function is made: make a new one after changing th
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable
 from typing import Any
 
@@ -146,7 +147,10 @@ def _torch_function(model: keras.Model, torch_compile: bool):
         key = (tuple(x.shape), x.dtype, x.device)
         with torch.no_grad():
             if key not in traced:
-                traced[key] = torch.jit.trace(forward, (x,), check_trace=False, strict=False)
+                # The trace is per input shape, so the shape-specialisation it warns of is meant.
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore", torch.jit.TracerWarning)
+                    traced[key] = torch.jit.trace(forward, (x,), check_trace=False, strict=False)
             return traced[key](x)
 
     return run

@@ -38,9 +38,7 @@ def import_openvino():
     try:
         import openvino
     except ImportError:
-        raise MissingExtra(
-            'the OpenVINO engine needs OpenVINO: pip install "inception_v2[openvino]"'
-        ) from None
+        raise MissingExtra.named("openvino", "the OpenVINO engine needs OpenVINO") from None
     return openvino
 
 

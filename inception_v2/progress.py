@@ -36,6 +36,7 @@ class Progress:
         self.done = 0
         self.start = time.perf_counter()
         self._last_print = -float("inf")
+        self._width_drawn = 0
 
     @property
     def rate(self) -> float:
@@ -51,6 +52,14 @@ class Progress:
 
     def close(self, note: str = "") -> None:
         self._write(note, final=True)
+
+    def clear(self) -> None:
+        """On a terminal, blank the bar's line so that other output can take it (the next
+        update draws the bar again below)."""
+        if self.tty and self._width_drawn:
+            self.stream.write("\r" + " " * self._width_drawn + "\r")
+            self.stream.flush()
+            self._width_drawn = 0
 
     def _write(self, note: str, final: bool) -> None:
         rate = self.rate
@@ -69,6 +78,7 @@ class Progress:
         if note:
             text += f"  {note}"
         end = "\n" if final or not self.tty else ""
+        self._width_drawn = 0 if end else len(text)
         self.stream.write(("\r" if self.tty else "") + text + end)
         self.stream.flush()
 

@@ -33,10 +33,7 @@ def import_slim():
         import tf_slim
         from tf_slim.nets import inception_v2 as slim_inception_v2
     except ImportError as e:
-        raise MissingExtra(
-            f"the slim reference needs tf_slim and tf_keras ({e}); "
-            'install them with: pip install "inception_v2[slim]"'
-        ) from None
+        raise MissingExtra.named("slim", f"tf_slim's graph needs tf_slim and tf_keras ({e})") from None
     return tf_slim, slim_inception_v2
 
 

@@ -27,12 +27,14 @@ from pathlib import Path
 import keras
 
 from inception_v2.architecture import PRETRAINED
-from inception_v2.backup import Backup, restore
+from inception_v2.backup import Backup, backup_position, restore
 from inception_v2.checkpoint import infer_config, model_variable_map
-from inception_v2.errors import InvalidArgument
-from inception_v2.files import atomic_path, check_settings
+from inception_v2.errors import DataError, InvalidArgument
+from inception_v2.files import atomic_path
 from inception_v2.finetune import build_classifier
+from inception_v2.interrupts import raise_if_interrupted
 from inception_v2.keras_weights import save_weights
+from inception_v2.run_folder import RunFolder, normalise_path
 from inception_v2.train_data import ClassFolders, make_dataset, scan_class_folders, split
 
 log = logging.getLogger("inception_v2")
@@ -61,6 +63,40 @@ class RunSettings:
     max_steps_per_epoch: int | None = None
     distribute: str | None = None  # "mirrored": data-parallel over this host's devices
 
+    def check(self) -> None:
+        """Refuse settings no run can use, before anything is read or written.
+
+        Raises:
+            InvalidArgument: naming the option and the value.
+        """
+        if self.epochs < 1 or self.batch_size < 1:
+            raise InvalidArgument(
+                f"epochs and batch size must be at least 1, got {self.epochs}, {self.batch_size}"
+            )
+        for name, low, high in (
+            ("momentum", 0.0, 1.0),
+            ("batch_norm_momentum", 0.0, 1.0),
+            ("validation_split", 0.0, 1.0),
+        ):
+            value = getattr(self, name)
+            if not (low <= value < high) or (name == "validation_split" and value == 0):
+                option = "--" + name.replace("_", "-")
+                interval = "between 0 and 1" if name == "validation_split" else "in [0, 1)"
+                raise InvalidArgument(f"{option} must be {interval}, got {value}")
+        if self.optimizer not in OPTIMIZERS:
+            raise InvalidArgument(
+                f"--optimizer must be one of {', '.join(OPTIMIZERS)}, got {self.optimizer!r}"
+            )
+        if not self.learning_rate > 0:
+            raise InvalidArgument(f"--learning-rate must be greater than 0, got {self.learning_rate}")
+
+    def record(self) -> dict:
+        """The settings as ``run.json`` records them: paths resolved."""
+        return {**asdict(self), "data": normalise_path(self.data), "weights": normalise_path(self.weights)}
+
+
+OPTIMIZERS = ("adam", "sgd")
+
 
 def make_optimizer(name: str, learning_rate: float, momentum: float = 0.9) -> keras.optimizers.Optimizer:
     """Adam (default: insensitive to the scale of the pretrained features) or SGD with momentum."""
@@ -68,7 +104,7 @@ def make_optimizer(name: str, learning_rate: float, momentum: float = 0.9) -> ke
         return keras.optimizers.Adam(learning_rate)
     if name == "sgd":
         return keras.optimizers.SGD(learning_rate, momentum=momentum)
-    raise InvalidArgument(f"optimizer must be 'adam' or 'sgd', got {name!r}")
+    raise InvalidArgument(f"--optimizer must be one of {', '.join(OPTIMIZERS)}, got {name!r}")
 
 
 def strategy_scope(distribute: str | None):
@@ -136,6 +172,13 @@ class _SaveModels(keras.callbacks.Callback):
         save_weights(self.model, self.out / f"{name}.weights.h5", self.config, overwrite=True)
 
 
+class _StopOnInterrupt(keras.callbacks.Callback):
+    """Stops training after the step in which Ctrl-C came, even if a library swallowed it."""
+
+    def on_train_batch_end(self, batch, logs=None):
+        raise_if_interrupted()
+
+
 class _History(keras.callbacks.CSVLogger):
     """Keras' CSVLogger with epochs counted from 1, as the console and state.json count them."""
 
@@ -147,8 +190,15 @@ def read_history(path: Path) -> list[dict[str, float]]:
     """Rows of ``history.csv``, one per epoch counted from 1 (the last row wins if an epoch was redone)."""
     by_epoch: dict[int, dict[str, float]] = {}
     with open(path) as f:
-        for row in csv.DictReader(f):
-            by_epoch[int(row["epoch"])] = {k: float(v) for k, v in row.items() if v not in ("", None)}
+        for line, row in enumerate(csv.DictReader(f), 2):
+            if row.get("epoch") == "epoch":
+                continue  # a header written again (two runs at once, before runs were locked)
+            try:
+                by_epoch[int(row["epoch"])] = {k: float(v) for k, v in row.items() if v not in ("", None)}
+            except (KeyError, TypeError, ValueError):
+                raise DataError(
+                    f"{path}: line {line} is not an epoch's numbers; use --overwrite to start afresh"
+                ) from None
     return [by_epoch[k] for k in sorted(by_epoch)]
 
 
@@ -199,45 +249,75 @@ RUN_FILES = (
 RUN_FOLDERS = ("backup", "logs")
 
 
-def _clear_run(out: Path) -> None:
-    import shutil
-
-    for name in RUN_FILES:
-        (out / name).unlink(missing_ok=True)
-    for name in RUN_FOLDERS:
-        shutil.rmtree(out / name, ignore_errors=True)
+def run_folder(out: str | os.PathLike) -> RunFolder:
+    """``out`` as fine-tuning uses it: ``run.json`` marks it, ``RUN_FILES``/``RUN_FOLDERS`` are its own."""
+    return RunFolder(Path(out), "finetune", "run.json", RUN_FILES, RUN_FOLDERS)
 
 
 def finetune(
     settings: RunSettings, out: str | os.PathLike, verbose: int = 1, overwrite: bool = False
 ) -> dict:
-    """Run (or resume) fine-tuning; returns the final epoch's logs and where things are.
+    """Run, resume or extend fine-tuning in ``out``.
 
-    Everything is checked (settings against a run already in ``out``, the data, the
-    weights) before anything is written, so a failed start leaves ``out`` as it was.
-    ``overwrite`` replaces a run with other settings instead of refusing it.
+    Everything (the folder, settings against a run already in ``out``, the data, the weights)
+    is checked before anything is written, so a failed start leaves ``out`` as it was. A rerun
+    with the same settings resumes; with more ``epochs`` it continues a finished run; a finished
+    run is reported as it is, without training.
+
+    Args:
+        settings: what defines the run (all but ``epochs`` must match a run in ``out``).
+        out: the run folder.
+        verbose: Keras' ``fit`` verbosity.
+        overwrite: start afresh, deleting the files of any run in ``out`` (only those).
+
+    Returns:
+        ``out``, ``classes``, ``epochs`` (done in all), ``epochs_run`` (in this call),
+        ``final`` (the last epoch's metrics) and ``skipped`` (unreadable images).
+
+    Raises:
+        InvalidArgument, DataError, OutputError, RunInUse: settings, data or folder that
+            cannot be used; nothing is written then.
     """
-    out = Path(out)
-    if settings.epochs < 1 or settings.batch_size < 1:
-        raise InvalidArgument(
-            f"epochs and batch size must be at least 1, got {settings.epochs}, {settings.batch_size}"
-        )
-    changed = check_settings(out / "run.json", asdict(settings), "run", overwrite)
-    train_data, val_data = load_splits(settings)
-    classes = train_data.class_names
-    steps = len(train_data.files) // settings.batch_size
-    if settings.max_steps_per_epoch:
-        steps = min(steps, settings.max_steps_per_epoch)
-    if steps < 1:
-        raise InvalidArgument(
-            f"{settings.data}: {len(train_data.files)} training images, fewer than one batch "
-            f"of {settings.batch_size}; pass a smaller --batch-size"
-        )
+    settings.check()
+    folder = run_folder(out)
+    out = folder.path
+    with folder.lock():  # refuses a live run at once; a failed start removes the folder it made
+        state = folder.check(settings.record(), overwrite, may_change=("epochs",))
+        train_data, val_data = load_splits(settings)
+        classes = train_data.class_names
+        steps = len(train_data.files) // settings.batch_size
+        if settings.max_steps_per_epoch:
+            steps = min(steps, settings.max_steps_per_epoch)
+        if steps < 1:
+            raise InvalidArgument(
+                f"{settings.data}: {len(train_data.files)} training images, fewer than one batch "
+                f"of {settings.batch_size}; pass a smaller --batch-size"
+            )
+        skipped = train_data.unreadable + val_data.unreadable
+        done = (backup_position(out / "backup") or {"epoch": 0})["epoch"] if state == "resume" else 0
+        if done >= settings.epochs:
+            log.info("%s: complete, %d epochs trained; raise --epochs to train on", out, done)
+            return _result(out, classes, done, 0, skipped)
+        model = _compiled_classifier(settings, len(classes))
+        # All checked: from here on the run writes into out.
+        if state == "afresh":
+            folder.clear()
+        with atomic_path(out / "run.json", overwrite=True) as tmp:
+            tmp.write_text(json.dumps(settings.record(), indent=2))
+        with atomic_path(out / "classes.json", overwrite=True) as tmp:
+            tmp.write_text(json.dumps(classes))
+        for path in skipped:
+            log.warning("skipped (not a readable image): %s", path)
+        initial_epoch = restore(model, out / "backup")
+        _fit(model, settings, train_data, val_data, steps, out, initial_epoch, verbose)
+        return _result(out, classes, settings.epochs, settings.epochs - initial_epoch, skipped)
 
+
+def _compiled_classifier(settings: RunSettings, num_classes: int) -> keras.Model:
     keras.utils.set_random_seed(settings.seed)
     with strategy_scope(settings.distribute):
         model = build_classifier(
-            len(classes),
+            num_classes,
             weights=settings.weights,
             train=settings.train,
             train_batch_norm=settings.train_batch_norm,
@@ -252,17 +332,10 @@ def finetune(
         )
         # Built here, in the strategy's scope, so that a backup's optimizer state has a place.
         model.optimizer.build(model.trainable_variables)
-    # All checked: from here on the run writes into out.
-    if changed:
-        _clear_run(out)
-    out.mkdir(parents=True, exist_ok=True)
-    if not (out / "run.json").exists():
-        with atomic_path(out / "run.json") as tmp:
-            tmp.write_text(json.dumps(asdict(settings), indent=2))
-    with atomic_path(out / "classes.json", overwrite=True) as tmp:
-        tmp.write_text(json.dumps(classes))
-    for path in train_data.unreadable + val_data.unreadable:
-        log.warning("skipped (not a readable image): %s", path)
+    return model
+
+
+def _fit(model, settings, train_data, val_data, steps, out: Path, initial_epoch: int, verbose: int) -> None:
     train = make_dataset(
         train_data,
         settings.batch_size,
@@ -279,22 +352,29 @@ def finetune(
         _History(str(out / "history.csv"), append=True),
         keras.callbacks.TensorBoard(str(out / "logs"), write_graph=False),
         _SaveModels(out, config, steps * settings.batch_size),
+        _StopOnInterrupt(),
         Backup(out / "backup", settings.save_every),  # last: an epoch is done once all is written
     ]
-    history = model.fit(
+    model.fit(
         train,
         epochs=settings.epochs,
-        initial_epoch=restore(model, out / "backup"),
+        initial_epoch=initial_epoch,
         steps_per_epoch=steps,
         validation_data=val,
         callbacks=callbacks,
         verbose=verbose,
     )
-    last = {k: float(v[-1]) for k, v in history.history.items()}
+
+
+def _result(out: Path, classes: list[str], epochs: int, epochs_run: int, skipped: list[str]) -> dict:
+    history = out / "history.csv"
+    rows = read_history(history) if history.exists() else []
+    final = {k: v for k, v in rows[-1].items() if k != "epoch"} if rows else {}
     return {
         "out": str(out),
         "classes": classes,
-        "epochs": settings.epochs,
-        "final": last,
-        "skipped": train_data.unreadable + val_data.unreadable,
+        "epochs": epochs,
+        "epochs_run": epochs_run,
+        "final": final,
+        "skipped": skipped,
     }

@@ -45,24 +45,27 @@ def targets(report: dict) -> list[tuple[str, bool]]:
 
 
 def run(argv: list[str]) -> int:
-    status = main(["bench", *argv], standalone=True)
-    if status != 0:
-        return status
+    """``inception-v2 bench`` with ``argv``, then the targets judged on its report."""
+    import tempfile
+
     options, _ = _report_option().parse_known_args(argv)
-    report_path = options.json if isinstance(options.json, str) else options.report
-    lines = ["targets:"] + [
-        f"  [{'met' if ok else 'MISSED'}] {text}"
-        for text, ok in targets(json.loads(Path(report_path).read_text()))
-    ]
+    with tempfile.TemporaryDirectory() as tmp:
+        report_path = options.report or str(Path(tmp) / "bench.json")
+        extra = [] if options.report else ["--report", report_path]
+        status = main(["bench", *argv, *extra], standalone=True)
+        if status != 0:
+            return status
+        report = json.loads(Path(report_path).read_text())
+    lines = ["targets:"] + [f"  [{'met' if ok else 'MISSED'}] {text}" for text, ok in targets(report)]
     # After a --json report on stdout, the verdicts go to stderr so stdout stays JSON.
-    print("\n".join(lines), file=sys.stderr if options.json is True else sys.stdout)
+    print("\n".join(lines), file=sys.stderr if options.json else sys.stdout)
     return 0
 
 
 def _report_option() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(add_help=False)
-    parser.add_argument("--report", default="bench.json")
-    parser.add_argument("--json", nargs="?", const=True, default=False)
+    parser.add_argument("--report", default=None)
+    parser.add_argument("--json", action="store_true")
     return parser
 
 

@@ -116,6 +116,11 @@ def test_study_writes_resumes_and_refuses(tmp_path, monkeypatch):
     assert steps == {"Inception": [0, 3, 6], "BN-x5": [0, 3, 6]}
     assert all(r["loss"] > 0 for rows in curves.values() for r in rows[1:])
     assert "Inception" in result["text"] and "BN-x5" in result["text"]
+    # Six steps compare nothing, and the table says so under itself.
+    assert (
+        result["text"].splitlines()[-1].startswith("warning: 6 steps with an evaluation every 3: too short")
+    )
+    assert StudySettings().too_short() is None, "the defaults make a study worth reading"
     assert sorted(p.name for p in (out / "models").iterdir()) == ["BN-x5.keras", "Inception.keras"]
 
     _killed_and_resumed(tmp_path / "killed", monkeypatch, curves["BN-x5"])

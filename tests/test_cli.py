@@ -172,7 +172,7 @@ def test_bn_study_bad_data_and_settings_write_nothing(tmp_path, capsys):
     # A folder holding a study with other settings is refused, untouched.
     out.mkdir()
     (out / "settings.json").write_text(json.dumps({"steps": 10}))
-    refused("--out", out, expected="holds a study with other settings (steps: 10 -> 2000")
+    refused("--out", out, expected="holds a bn-study run with other settings (steps: 10 -> 2000")
     assert [p.name for p in out.iterdir()] == ["settings.json"]
 
 

@@ -96,6 +96,7 @@ def test_offline_error_says_where_to_put_the_file(release, tmp_path):
         fetch(offline, tmp_path)
     message = str(info.value)
     assert str(tmp_path / release.filename) in message and release.sha384 in message
+    assert "\n" not in message, "one line"
     assert list(tmp_path.iterdir()) == []
 
 

@@ -274,7 +274,7 @@ def test_every_finetune_option_reaches_the_run_settings():
 
 
 def test_overwrite_clears_only_the_run_files(tmp_path):
-    from inception_v2.train import RUN_FILES, RUN_FOLDERS, _clear_run
+    from inception_v2.train import RUN_FILES, RUN_FOLDERS, run_folder
 
     for name in RUN_FILES:
         (tmp_path / name).write_text("x")
@@ -282,7 +282,7 @@ def test_overwrite_clears_only_the_run_files(tmp_path):
         (tmp_path / name).mkdir()
         (tmp_path / name / "f").write_text("x")
     (tmp_path / "my_notes.txt").write_text("keep me")
-    _clear_run(tmp_path)
+    run_folder(tmp_path).clear()
     assert [p.name for p in tmp_path.iterdir()] == ["my_notes.txt"]
 
 

@@ -9,14 +9,14 @@ from pathlib import Path
 PACKAGE = Path(__file__).resolve().parents[1] / "inception_v2"
 #: The layers of the README's Layout, in order: a module imports (at module level) only from
 #: its own layer, the layers before it, and the common modules.
-COMMON = {"errors", "files", "precision", "progress"}
+COMMON = {"errors", "files", "run_folder", "interrupts", "precision", "progress"}
 LAYERS = (
     {"architecture", "model"},
     {"checkpoint", "keras_weights", "weights", "convert", "slim_reference", "download", "archive"},
     {"preprocessing", "data", "train_data", "labels"},
     {"evaluate", "inference", "openvino_engine", "hardware", "finetune", "train", "backup", "distributed"}
     | {"bn_study"}
-    | {"export", "bench", "live_weights", "example_data"},
+    | {"export", "bench", "live_weights", "example_data", "classify"},
     {"cli", "__main__", "__init__"},
 )
 

@@ -11,6 +11,7 @@ import pytest
 from inception_v2 import InceptionV2, end_point_model
 from inception_v2.cli import main
 from inception_v2.inference import inference_function
+from inception_v2.labels import data_path
 from inception_v2.slim_reference import slim_end_points, smooth_random_images
 
 pytest.importorskip("openvino", reason="the [openvino] extra (installed by the test extras)")
@@ -50,13 +51,14 @@ def test_openvino_bfloat16_is_asked_not_chosen():
     "command",
     [
         ["eval", "--weights", "unused"],
-        ["predict", "--weights", "unused", "unused.jpg"],
+        ["predict", "--weights", "unused", "{image}"],  # an image that exists: paths come first
         ["bench", "--report", "{tmp}/bench.json"],
     ],
 )
 def test_missing_openvino_is_one_line(command, monkeypatch, capsys, tmp_path):
     monkeypatch.setitem(sys.modules, "openvino", None)  # import openvino -> ImportError
-    argv = [a.format(tmp=tmp_path) for a in command] + ["--engine", "openvino"]
+    image = sorted(data_path("imagenet_val_sample").iterdir())[0]
+    argv = [a.format(tmp=tmp_path, image=image) for a in command] + ["--engine", "openvino"]
     assert main(argv) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "inception_v2[openvino]" in err[0]
