@@ -12,6 +12,7 @@ _EXPORTS = {
     "END_POINTS": "inception_v2.model",
     "FAST_INFERENCE": "inception_v2.model",
     "InceptionV2": "inception_v2.model",
+    "build_inception_v2": "inception_v2.network",
     "end_point_model": "inception_v2.model",
     "InputError": "inception_v2.errors",
     "CheckpointError": "inception_v2.checkpoint",

@@ -1,12 +1,11 @@
 """Fine-tuning's backup: weights, optimizer state and position in one file, so that a killed
 run continues where it was.
 
-Keras' ``BackupAndRestore`` keeps the position in a second file, and after a resume it records
-epoch 0 with every step it saves until the resumed epoch ends (its epoch counter starts at 0
-and moves only at an epoch's end; Keras 3.15): a run killed twice within one epoch started over
-from the first epoch and trained more epochs than asked. Here the position is an attribute of
-the weights file itself, which is written under a temporary name and renamed, so a kill at any
-moment leaves the previous backup whole and the position always belongs to the weights.
+The position (epoch, step) is an attribute of the weights file itself, which is written under a
+temporary name and renamed, so a kill at any moment leaves the previous backup whole and the
+position always belongs to the weights it describes. (Keras' ``BackupAndRestore`` keeps the
+position in a second file and counts a resumed run's epochs from 0 until its first epoch ends,
+so a run killed twice within one epoch would start over.)
 """
 
 from __future__ import annotations

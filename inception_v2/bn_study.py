@@ -84,7 +84,7 @@ PAPER_TABLE = {
     "BN-x5-Sigmoid": (None, 0.698),
 }
 #: Train and evaluate eagerly, without tracing: each step is slower, but a study of a handful
-#: of steps (the test suite's) skips the ~13 s that tracing a training step costs per variant.
+#: of steps (the test suite's) skips the seconds that tracing a training step costs per variant.
 RUN_EAGERLY = False
 SAVE_EVERY_S = 30  # a killed study redoes at most this much training (and what it evaluated)
 NEAR_SHARE = 0.95  # the table's second target: 95 % of the baseline's best accuracy
@@ -242,10 +242,10 @@ def build_variant(variant: Variant, num_classes: int, settings: StudySettings):
     """The variant's network, freshly initialised from ``settings.seed``, compiled for training."""
     import keras
 
-    from inception_v2.model import InceptionV2
+    from inception_v2.network import build_inception_v2
 
     keras.utils.set_random_seed(settings.seed)
-    model = InceptionV2(
+    model = build_inception_v2(
         input_shape=(settings.image_size, settings.image_size, 3),
         classes=num_classes,
         classifier_activation=None,

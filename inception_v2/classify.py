@@ -16,7 +16,7 @@ from inception_v2.errors import DataError
 from inception_v2.inference import inference_function
 from inception_v2.interrupts import raise_if_interrupted
 from inception_v2.labels import top_k
-from inception_v2.model import model_data_format
+from inception_v2.network import model_data_format
 
 
 @dataclass

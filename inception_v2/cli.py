@@ -227,8 +227,8 @@ def _resolve_speed_options(args: argparse.Namespace) -> None:
 
 def _classifier(args: argparse.Namespace, **model_kwargs):
     """The model of ``--weights`` as eval and predict run it, and its number of classes."""
+    from inception_v2.model import build_from_weights
     from inception_v2.precision import model_options
-    from inception_v2.weights import build_from_weights
 
     options = model_options(args.precision, args.engine)
     model, config, _ = build_from_weights(args.weights, **options, **model_kwargs)
@@ -675,7 +675,7 @@ def _run_export(args: argparse.Namespace) -> int:
     fmt = check_export(args.out, args.format, args.overwrite)  # before the slow part
 
     from inception_v2.export import export
-    from inception_v2.weights import build_from_weights
+    from inception_v2.model import build_from_weights
 
     model, _, _ = build_from_weights(args.weights)
     print(export(model, args.out, fmt, overwrite=args.overwrite, source=str(args.weights)))

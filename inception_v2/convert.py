@@ -15,9 +15,9 @@ from inception_v2.checkpoint import CheckpointConfig, LoadReport, checkpoint_pre
 from inception_v2.errors import InvalidArgument
 from inception_v2.files import check_writable
 from inception_v2.keras_weights import is_keras_weights, save_weights
-from inception_v2.model import END_POINTS, end_point_model
+from inception_v2.model import build_from_weights
+from inception_v2.network import END_POINTS, end_point_model
 from inception_v2.precision import float32_math
-from inception_v2.weights import build_from_weights
 
 DEFAULT_TOLERANCE = 1e-4
 

@@ -27,7 +27,7 @@ from inception_v2.interrupts import raise_if_interrupted
 from inception_v2.labels import IMAGENET_HEADS, top_k
 from inception_v2.labels import class_ids as imagenet_class_ids
 from inception_v2.labels import class_names as imagenet_class_names
-from inception_v2.model import model_data_format
+from inception_v2.network import model_data_format
 from inception_v2.progress import Progress
 
 PREPROCESSING = (

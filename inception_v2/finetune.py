@@ -14,10 +14,9 @@ import os
 import keras
 import numpy as np
 
-from inception_v2.checkpoint import assign_checkpoint
 from inception_v2.errors import InvalidArgument
-from inception_v2.model import BASE_END_POINTS, InceptionV2, scoped
-from inception_v2.weights import read_weights, resolve
+from inception_v2.network import BASE_END_POINTS, build_inception_v2, scoped
+from inception_v2.weights import load_weights
 
 #: slim's ``weight_decay``: ``4e-5 * tf.nn.l2_loss(w)`` = ``4e-5 * sum(w**2) / 2``.
 SLIM_WEIGHT_DECAY = 4e-5
@@ -60,9 +59,8 @@ def build_classifier(
     """
     if train not in TRAIN_CHOICES:
         raise InvalidArgument(f"train={train!r}; expected one of {', '.join(TRAIN_CHOICES)}")
-    model = InceptionV2(
+    model = build_inception_v2(
         include_top=True,
-        weights=None,
         input_shape=input_shape,
         classes=num_classes,
         classifier_activation=None,
@@ -72,8 +70,7 @@ def build_classifier(
     )
     if weights is not None:
         # As slim's train_image_classifier --checkpoint_exclude_scopes=InceptionV2/Logits.
-        path = resolve(weights)
-        assign_checkpoint(model, read_weights(path), source=str(path), exclude_scopes=("Logits",))
+        load_weights(model, weights, exclude_scopes=("Logits",))
     # A zero head starts at chance (loss ln N) instead of at the random logits of a
     # freshly initialised layer on large pretrained features, which can diverge.
     head = model.get_layer(scoped("Logits", "Conv2d_1c_1x1"))

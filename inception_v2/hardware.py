@@ -38,9 +38,6 @@ class CPU:
         """True where bfloat16 runs in hardware (AMX or AVX512-BF16)."""
         return "amx_bf16" in self.features or "avx512_bf16" in self.features
 
-    def describe(self) -> str:
-        return f"{self.model} ({', '.join(self.features) or 'no AVX2'})"
-
 
 @functools.cache
 def cpu() -> CPU:

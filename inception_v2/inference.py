@@ -2,9 +2,9 @@
 
 ``model.predict_on_batch`` reads every weight from a variable on each call. On the
 TensorFlow backend that costs a oneDNN reorder of each convolution kernel into its
-blocked layout on every call (measured: ~9 % of a float32 batch-32 step, ~40 % of a
-bfloat16 batch-1 step). With the weights as graph constants oneDNN reorders them once
-and keeps them. The model itself stays pure Keras; only this runner is per backend.
+blocked layout on every call (docs/performance.md has what that costs). With the weights
+as graph constants oneDNN reorders them once and keeps them. The model itself stays pure
+Keras; only this runner is per backend.
 
 The weights are read when the function is made: make a new one after changing them.
 """
@@ -12,21 +12,20 @@ The weights are read when the function is made: make a new one after changing th
 from __future__ import annotations
 
 import warnings
-from collections.abc import Callable
-from typing import Any
 
 import keras
 import numpy as np
 
 from inception_v2.errors import InvalidArgument
 from inception_v2.hardware import ENGINES
-from inception_v2.model import model_data_format
+from inception_v2.network import model_data_format
 from inception_v2.precision import float32_math, resolve_precision
+from inception_v2.runner import Runner
 
 
 def inference_function(
     model: keras.Model, torch_compile: bool = False, precision: str | None = None, engine: str = "keras"
-) -> Callable[[Any], Any]:
+) -> Runner:
     """``model(x, training=False)`` as a compiled function of ``x`` returning NumPy arrays.
 
     ``engine``: ``"keras"`` (the model on its Keras backend, below) or ``"openvino"``: the same
@@ -41,8 +40,8 @@ def inference_function(
     sizes left free (one trace). JAX: ``jax.jit`` of ``stateless_call`` (one compile per
     input shape). PyTorch: kernels stored in torch's layout and the forward pass traced
     once per input shape (see ``_torch_function``); with ``torch_compile``,
-    ``torch.compile``d instead (measured on 2 CPU cores: ~2 minutes to compile per input
-    shape, then 2.4x the uncompiled float32 speed at batch 32).
+    ``torch.compile``d instead (minutes of compiling per input shape, then faster calls:
+    docs/performance.md).
     Outputs have the structure of ``model.outputs``.
     """
     if engine not in ENGINES:
@@ -50,11 +49,17 @@ def inference_function(
     if engine == "openvino":
         from inception_v2.openvino_engine import openvino_function
 
-        return openvino_function(model, precision)
+        # float32 Keras: what OpenVINO converts, and what its first result must equal.
+        return openvino_function(model, _keras_runner(model, None, torch_compile), precision)
+    return _keras_runner(model, precision, torch_compile)
+
+
+def _keras_runner(model: keras.Model, precision: str | None, torch_compile: bool) -> Runner:
     precision = resolve_precision(model, precision)
     backend = keras.backend.backend()
+    graph_function = None
     if backend == "tensorflow":
-        run = _tensorflow_function(model, *_weight_values(model))
+        run, graph_function = _tensorflow_function(model, *_weight_values(model))
     elif backend == "jax":
         run = _jax_function(model, *_weight_values(model))
     elif backend == "torch":
@@ -66,9 +71,7 @@ def inference_function(
         with float32_math(precision):  # traced and run under it (JAX keys its cache on it)
             return keras.tree.map_structure(keras.ops.convert_to_numpy, run(x))
 
-    call.precision, call.engine = precision, "keras"
-    call.graph_function = getattr(run, "graph_function", None)  # TensorFlow's, for conversion
-    return call
+    return Runner(call, precision, "keras", graph_function)
 
 
 def _weight_values(model: keras.Model) -> tuple[list[np.ndarray], list[np.ndarray]]:
@@ -94,8 +97,7 @@ def _tensorflow_function(model: keras.Model, trainable: list, non_trainable: lis
         xs = x if isinstance(x, (list, tuple)) else [x]
         return run(*(tf.cast(t, s.dtype) for t, s in zip(xs, specs, strict=True)))
 
-    call.graph_function = run  # what other engines convert (see openvino_engine)
-    return call
+    return call, run  # the tf.function is what other engines convert (see openvino_engine)
 
 
 def _jax_function(model: keras.Model, trainable: list, non_trainable: list):
@@ -114,9 +116,8 @@ def _torch_function(model: keras.Model, torch_compile: bool):
     Keras keeps kernels as (H, W, in, out) and, on every call, permutes each one for
     ``torch.conv2d`` and copies it into a contiguous layout (channels_last memory for a
     channels_last model); stored pre-permuted, the permuted view is already contiguous and
-    no copy happens. Tracing then runs the ~800 layer calls without Python. Measured on 2
-    CPU cores at batch 1 and 32x32: 230 ms a call untouched, 149 ms relaid, 25 ms traced
-    (channels_first: 156, 37, 8 ms).
+    no copy happens. Tracing then runs the ~800 layer calls without Python (what each step
+    saves: docs/performance.md).
     """
     import torch
 

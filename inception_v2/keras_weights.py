@@ -149,7 +149,7 @@ def _snake_case(name: str) -> str:
 
 def _model_for(path: Path, config: str | None) -> keras.Model:
     """The model whose structure ``path`` (a ``.weights.h5``) was saved from."""
-    from inception_v2.model import InceptionV2, image_shape  # the file format needs the builder
+    from inception_v2.network import build_inception_v2, image_shape  # the file format needs the builder
 
     if config is None:
         raise CheckpointError(
@@ -158,7 +158,7 @@ def _model_for(path: Path, config: str | None) -> keras.Model:
         )
     kwargs = json.loads(config)
     classes = kwargs.pop("classes")
-    return InceptionV2(
+    return build_inception_v2(
         include_top=classes is not None,
         classes=classes or 1,
         input_shape=image_shape(None, None),

@@ -16,7 +16,7 @@ import numpy as np
 from inception_v2.checkpoint import model_variable_map
 from inception_v2.errors import InvalidArgument
 from inception_v2.inference import inference_function
-from inception_v2.model import end_point_model
+from inception_v2.network import end_point_model
 
 LOGITS_BIAS = "InceptionV2/Logits/Conv2d_1c_1x1/biases"
 

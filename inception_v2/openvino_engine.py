@@ -15,14 +15,13 @@ exceeds 1) raises ``EngineMismatch`` instead of being used.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
-from typing import Any
 
 import keras
 import numpy as np
 
-from inception_v2.errors import InputError, InvalidArgument, MissingExtra
+from inception_v2.errors import InvalidArgument, MissingExtra
 from inception_v2.precision import check_precision, model_precision
+from inception_v2.runner import Runner
 
 TOLERANCE = 1e-4
 #: OpenVINO's inference precision for each of this package's precisions (CPU: no TF32).
@@ -30,8 +29,9 @@ INFERENCE_PRECISION = {"float32": "f32", "tf32": "f32", "bfloat16": "bf16"}
 log = logging.getLogger("inception_v2")
 
 
-class EngineMismatch(InputError, ValueError):
-    """OpenVINO's float32 result is not Keras's: refused rather than silently used."""
+class EngineMismatch(RuntimeError):
+    """OpenVINO's float32 result is not Keras's: refused rather than silently used. A bug (in
+    OpenVINO or here), not the user's input: the command line shows its traceback."""
 
 
 def import_openvino():
@@ -42,15 +42,23 @@ def import_openvino():
     return openvino
 
 
-def openvino_function(model: keras.Model, precision: str | None = None) -> Callable[[Any], Any]:
+def openvino_function(model: keras.Model, reference: Runner, precision: str | None = None) -> Runner:
     """``model``'s forward pass on OpenVINO's CPU runtime, returning NumPy (see module doc).
 
-    ``model`` is a float32 model (folded or not); ``precision`` ``"bfloat16"`` asks OpenVINO
-    for its own bfloat16 execution. The result has ``.precision`` and ``.engine`` attributes
-    saying what runs (``"keras"`` after a fallback).
-    """
-    from inception_v2.inference import inference_function
+    Args:
+        model: a float32 model (folded or not).
+        reference: ``model``'s float32 Keras runner (``inference.inference_function``): what
+            OpenVINO converts (its TensorFlow graph) and what its first float32 result must equal.
+        precision: ``"bfloat16"`` asks OpenVINO for its own bfloat16 execution.
 
+    Returns:
+        A ``Runner`` (engine ``"openvino"``; ``reference`` itself if OpenVINO cannot convert).
+
+    Raises:
+        MissingExtra: OpenVINO is not installed.
+        InvalidArgument: a bfloat16 model, or a backend other than TensorFlow.
+        EngineMismatch: OpenVINO's float32 result differs from Keras's on the first batch.
+    """
     openvino = import_openvino()
     precision = check_precision(precision or "float32")
     if model_precision(model) != "float32":
@@ -60,7 +68,6 @@ def openvino_function(model: keras.Model, precision: str | None = None) -> Calla
         )
     if keras.backend.backend() != "tensorflow":
         raise InvalidArgument("the OpenVINO engine converts through TensorFlow: use KERAS_BACKEND=tensorflow")
-    reference = inference_function(model)  # Keras, true float32: what OpenVINO must equal
     try:
         converted = openvino.convert_model(reference.graph_function)
         compiled = openvino.Core().compile_model(
@@ -70,7 +77,6 @@ def openvino_function(model: keras.Model, precision: str | None = None) -> Calla
         )
     except Exception as e:  # OpenVINO raises its own types for unsupported operations
         log.warning("OpenVINO could not convert %s (%s); using the Keras engine", model.name, _first_line(e))
-        reference.engine = "keras"
         return reference
     structure = model.output
     # OpenVINO names each output of a dict-output model after its key; others come in order.
@@ -91,8 +97,7 @@ def openvino_function(model: keras.Model, precision: str | None = None) -> Calla
             checked = True
         return out
 
-    call.precision, call.engine = precision, "openvino"
-    return call
+    return Runner(call, precision, "openvino")
 
 
 def _check(ours, keras_out, name: str) -> None:

@@ -28,6 +28,9 @@ if TYPE_CHECKING:  # keras (and so TensorFlow) is imported only when a model run
 
 PRECISIONS = ("float32", "tf32", "bfloat16")
 DEFAULT_PRECISION = "float32"
+#: The fast inference path: batch norm folded into the convs, bfloat16 weights and
+#: activations (AMX / AVX512-BF16 CPUs, GPUs); logits stay float32.
+FAST_INFERENCE = {"fold_batch_norm": True, "dtype": "bfloat16"}
 
 
 def check_precision(precision: str) -> str:
@@ -41,8 +44,6 @@ def model_options(precision: str, engine: str = "keras") -> dict:
     """``InceptionV2`` arguments that ``precision`` needs on ``engine``: the fast path for
     ``"bfloat16"`` on Keras; none for OpenVINO, which converts a float32 model and applies
     its own precision."""
-    from inception_v2.model import FAST_INFERENCE
-
     precision = check_precision(precision)
     return dict(FAST_INFERENCE) if precision == "bfloat16" and engine == "keras" else {}
 

@@ -19,7 +19,6 @@ import keras
 import numpy as np
 
 from inception_v2.checkpoint import (
-    CheckpointConfig,
     LoadReport,
     assign_checkpoint,
     infer_config,
@@ -41,27 +40,31 @@ def read_weights(path: str | os.PathLike) -> dict[str, np.ndarray]:
     return read_keras_weights(path) if is_keras_weights(path) else read_checkpoint(path)
 
 
-def load_weights(model: keras.Model, weights: str | os.PathLike, use_ema: bool = False) -> LoadReport:
-    """Load ``weights`` ("imagenet" or a path) into ``model``, every variable checked."""
-    path = resolve(weights)
-    return assign_checkpoint(model, read_weights(path), use_ema=use_ema, source=str(path))
+def load_weights(
+    model: keras.Model,
+    weights: str | os.PathLike,
+    use_ema: bool = False,
+    exclude_scopes: tuple[str, ...] = (),
+) -> LoadReport:
+    """Load ``weights`` into ``model``, every variable checked.
 
+    Args:
+        model: a network built by ``network.build_inception_v2`` (slim's layer names).
+        weights: ``"imagenet"`` or a path: a slim checkpoint, a converted or fine-tuned file.
+        use_ema: take each variable's moving-average shadow.
+        exclude_scopes: slim scopes left as built (``("Logits",)``: a new head, as slim's
+            ``--checkpoint_exclude_scopes``).
 
-def build_from_weights(
-    weights: str | os.PathLike, use_ema: bool = False, **model_kwargs
-) -> tuple[keras.Model, CheckpointConfig, LoadReport]:
-    """Build the InceptionV2 that ``weights``' shapes imply (classes, depth...) and load it.
+    Returns:
+        What was assigned and what was ignored.
 
-    ``model_kwargs`` override or add arguments (input size, classifier_activation, ...).
+    Raises:
+        CheckpointError, MissingFile: weights that cannot be read or do not fit.
     """
-    from inception_v2.model import InceptionV2
-
     path = resolve(weights)
-    variables = read_weights(path)
-    config = infer_config(variables)
-    model = InceptionV2(weights=None, **{**config.model_kwargs(), **model_kwargs})
-    report = assign_checkpoint(model, variables, use_ema=use_ema, source=str(path))
-    return model, config, report
+    return assign_checkpoint(
+        model, read_weights(path), use_ema=use_ema, source=str(path), exclude_scopes=exclude_scopes
+    )
 
 
 def imagenet_weights_path(remote: RemoteFile | None = None, directory: Path | None = None) -> Path:
@@ -76,6 +79,12 @@ def imagenet_weights_path(remote: RemoteFile | None = None, directory: Path | No
     directory = Path(directory) if directory is not None else cache_dir()
     converted = directory / IMAGENET_WEIGHTS
     if not converted.exists():
-        model, config, _ = build_from_weights(fetch(remote, directory))
+        from inception_v2.network import build_inception_v2  # a downward import: the cache's format
+
+        tarball = fetch(remote, directory)
+        variables = read_checkpoint(tarball)
+        config = infer_config(variables)
+        model = build_inception_v2(**config.model_kwargs())
+        assign_checkpoint(model, variables, source=str(tarball))
         save_weights(model, converted, asdict(config))
     return converted

@@ -59,7 +59,7 @@ import keras
 from inception_v2.checkpoint import assign_checkpoint, model_variable_map
 from inception_v2.inference import inference_function
 from inception_v2.labels import top_k
-from inception_v2.model import InceptionV2, image_shape
+from inception_v2.network import build_inception_v2, image_shape
 from inception_v2.precision import model_options
 
 def emit(**row):
@@ -84,7 +84,7 @@ def run_all(run, images, batch):
 
 def build(data_format, **kwargs):
     keras.config.set_image_data_format(data_format)
-    return InceptionV2(classifier_activation=None, input_shape=image_shape(size, size), **kwargs)
+    return build_inception_v2(classifier_activation=None, input_shape=image_shape(size, size), **kwargs)
 
 if job == "fidelity":
     images = np.load(settings["images"])

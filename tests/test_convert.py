@@ -256,11 +256,14 @@ def test_converted_file_is_read_as_slim_named_arrays(slim_checkpoints, converted
 
 def test_each_job_builds_only_the_model_it_returns(slim_checkpoints, converted_1001, tmp_path, monkeypatch):
     import inception_v2.model as model_module
+    import inception_v2.network as network_module
     from inception_v2.finetune import build_classifier
 
     builds = []
-    real = model_module.inception_v2_base
-    monkeypatch.setattr(model_module, "inception_v2_base", lambda *a, **k: builds.append(1) or real(*a, **k))
+    real = network_module.inception_v2_base
+    monkeypatch.setattr(
+        network_module, "inception_v2_base", lambda *a, **k: builds.append(1) or real(*a, **k)
+    )
 
     def models_built(job) -> int:
         builds.clear()

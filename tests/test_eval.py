@@ -25,8 +25,8 @@ from inception_v2.labels import (
     synset_names,
     synset_to_label,
 )
+from inception_v2.model import build_from_weights
 from inception_v2.preprocessing import load_for_eval, preprocess_input
-from inception_v2.weights import build_from_weights
 
 GOLDEN = TEST_DATA / "preprocess"
 SAMPLE = data_path("imagenet_val_sample")

@@ -85,7 +85,10 @@ def test_conversion_failure_falls_back_with_a_notice(monkeypatch, caplog):
 def test_a_result_that_differs_from_keras_is_refused(monkeypatch):
     import openvino
 
+    from inception_v2.errors import InputError
     from inception_v2.openvino_engine import EngineMismatch
+
+    assert not issubclass(EngineMismatch, InputError), "a bug, not bad input: it keeps its traceback"
 
     real_core = openvino.Core
 
