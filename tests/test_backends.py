@@ -17,6 +17,8 @@ import pytest
 from inception_v2 import InceptionV2
 from inception_v2.slim_reference import slim_end_points, smooth_random_images
 
+pytestmark = pytest.mark.slow  # runs other backends in subprocesses: not in the quick subset
+
 RUN_BACKEND = """
 import sys, numpy as np
 from inception_v2 import InceptionV2, end_point_model

@@ -6,6 +6,8 @@ import importlib.util
 import json
 from pathlib import Path
 
+import pytest
+
 SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "bench_gpu.py"
 
 
@@ -16,6 +18,7 @@ def _load():
     return bench_gpu
 
 
+@pytest.mark.slow
 def test_bench_gpu_smoke(tmp_path, capsys):
     bench_gpu = _load()
     out = tmp_path / "gpu.json"

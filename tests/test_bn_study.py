@@ -15,6 +15,8 @@ from inception_v2 import InceptionV2, bn_study
 from inception_v2.architecture import conv_depths
 from inception_v2.bn_study import StudySettings, run_study, summarize
 
+pytestmark = pytest.mark.slow  # trains, or runs several backends or commands: not in the quick subset
+
 #: The smallest study that still trains two networks: most layers at min_depth, 32 px.
 TINY = dict(steps=6, eval_every=3, depth_multiplier=0.1, batch_size=16, variants=["Inception", "BN-x5"])
 

@@ -132,6 +132,7 @@ def test_help_version_and_commands():
 # ----------------------------------------------------------------------------- finetune
 
 
+@pytest.mark.slow
 def test_failed_finetune_leaves_out_as_it_was(slim_checkpoints, ants_bees, tmp_path):
     out = tmp_path / "runs" / "b"
     done = cli("finetune", "--data", ants_bees, "--out", out, "--weights", slim_checkpoints.path())
@@ -179,6 +180,7 @@ def test_bn_study_bad_data_and_settings_write_nothing(tmp_path, capsys):
 # ----------------------------------------------------------------------------- eval
 
 
+@pytest.mark.slow
 def test_eval_quiet_parseable_and_named(fine_tuned, ants_bees, tmp_path):
     report = tmp_path / "r.json"
     done = cli("eval", "--weights", fine_tuned, "--data", ants_bees / "val", "--report", report, "--json")
@@ -217,6 +219,7 @@ def test_existing_output_says_which_option(converted_1001, tmp_path):
 # ----------------------------------------------------------------------------- predict
 
 
+@pytest.mark.slow
 def test_predict_fine_tuned_folder_and_undecodable(fine_tuned, ants_bees, tmp_path):
     folder = tmp_path / "images"
     folder.mkdir()
@@ -253,6 +256,7 @@ def test_export_format_follows_the_extension(tmp_path):
     assert list(tmp_path.iterdir()) == []
 
 
+@pytest.mark.slow
 def test_convert_verify_message_names_the_relative_tolerance(slim_checkpoints, tmp_path):
     done = cli(
         "convert", slim_checkpoints.path(), tmp_path / "m.weights.h5", "--verify", "--verify-batch", "1"

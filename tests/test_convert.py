@@ -85,6 +85,7 @@ def test_verification_catches_one_wrong_layer(slim_checkpoints, tmp_path):
     assert diffs["Mixed_4b"] > 0.04 and diffs["Logits"] > 1e-3
 
 
+@pytest.mark.slow
 def test_tarball_directory_and_keras_outputs_agree(slim_checkpoints, tmp_path):
     prefix = slim_checkpoints.path(version="V1")
     tarball = _tarball(tmp_path / "inception_v2_2016_08_28.tar.gz", {"inception_v2.ckpt": Path(prefix)})
@@ -107,6 +108,7 @@ def test_slim_checkpoint_loads_directly_and_headless(slim_checkpoints):
         np.testing.assert_array_equal(full.get_layer(name).moving_mean, base.get_layer(name).moving_mean)
 
 
+@pytest.mark.slow
 def test_extra_variables_are_listed_and_ema_is_optional(slim_checkpoints, tmp_path):
     variables = dict(slim_checkpoints.variables())
     extras = {"global_step": np.array(1234, np.int64)}
@@ -128,6 +130,7 @@ def test_extra_variables_are_listed_and_ema_is_optional(slim_checkpoints, tmp_pa
 
 
 @pytest.mark.parametrize("depth_multiplier,min_depth", [(0.5, 16), (0.25, 24)])
+@pytest.mark.slow
 def test_depth_multiplier_is_inferred(slim_checkpoints, depth_multiplier, min_depth):
     config = infer_config(slim_checkpoints.variables(1001, depth_multiplier, min_depth))
     assert (config.depth_multiplier, config.min_depth, config.classes) == (depth_multiplier, min_depth, 1001)

@@ -20,6 +20,8 @@ import pytest
 
 from inception_v2.train_data import make_dataset, scan_class_folders
 
+pytestmark = pytest.mark.slow  # trains, or runs several backends or commands: not in the quick subset
+
 HELPER = Path(__file__).parent / "helpers" / "distributed_step.py"
 TOLERANCE = 1e-5
 

@@ -13,6 +13,8 @@ import pytest
 from inception_v2 import END_POINTS, InceptionV2, convert_checkpoint, end_point_model
 from inception_v2.slim_reference import slim_end_points, smooth_random_images
 
+pytestmark = pytest.mark.slow  # trains, or runs several backends or commands: not in the quick subset
+
 LOGITS_TOLERANCE = 1e-4
 # Deep end points reach |x| ~ 10: compare them relative to their own magnitude.
 END_POINT_RELATIVE_TOLERANCE = 1e-4

@@ -245,6 +245,7 @@ def test_raw_directory_and_class_folders_agree(eval_model, tmp_path):
         ]
 
 
+@pytest.mark.slow
 def test_labels_offset_for_1000_class_model(slim_checkpoints, tmp_path):
     """A 1000-class model with offset 1 scores as the 1001-class one without background."""
     from inception_v2.slim_reference import save_slim_variables

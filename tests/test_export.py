@@ -11,6 +11,8 @@ from inception_v2.export import export
 from inception_v2.finetune import build_classifier
 from inception_v2.slim_reference import smooth_random_images
 
+pytestmark = pytest.mark.slow  # trains, or runs several backends or commands: not in the quick subset
+
 
 @pytest.fixture(scope="module")
 def classifier(slim_checkpoints):

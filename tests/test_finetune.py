@@ -22,6 +22,8 @@ from inception_v2.finetune import build_classifier
 from inception_v2.train import read_history
 from inception_v2.train_data import make_dataset, scan_class_folders
 
+pytestmark = pytest.mark.slow  # trains, or runs several backends or commands: not in the quick subset
+
 
 @pytest.fixture(scope="module")
 def small_hymenoptera(tmp_path_factory) -> Path:

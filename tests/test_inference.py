@@ -78,6 +78,7 @@ def _onednn_executions(weights, runner: str) -> tuple[int, int]:
     return sum(",convolution," in e for e in executed), sum(",reorder," in e for e in executed)
 
 
+@pytest.mark.slow
 def test_inference_function_reorders_kernels_once(converted_1001):
     """The reason it is faster on TensorFlow: oneDNN keeps its reordered kernels.
 

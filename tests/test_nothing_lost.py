@@ -17,7 +17,6 @@ import pytest
 from inception_v2.example_data import write_example_data
 from inception_v2.labels import data_path
 
-pytestmark = pytest.mark.slow
 SAMPLE = data_path("imagenet_val_sample")
 
 
@@ -92,6 +91,7 @@ def many_images(tmp_path_factory) -> Path:
 # ----------------------------------------------------------------------------- --overwrite
 
 
+@pytest.mark.slow
 def test_overwrite_does_not_replace_a_folder_the_command_did_not_write(converted_1001, tmp_path):
     """export --out onto a fine-tuning run's own folder deleted the run. Now: refused, untouched."""
     run = tmp_path / "runs" / "g"
@@ -142,6 +142,7 @@ def test_overwrite_replaces_the_commands_own_export(tmp_path):
 # ----------------------------------------------------------------------------- run folders
 
 
+@pytest.mark.slow
 def test_a_fine_tuning_run_through_what_people_do_to_it(slim_checkpoints, ants_bees, tmp_path):
     """One run folder through a second run started on it while it is live (refused, naming the
     live one), Ctrl-C (one line; the rerun resumes), `data/` for `data` (the same run), a rerun
@@ -256,6 +257,7 @@ def test_a_lock_left_by_a_killed_run_does_not_block(tmp_path):
 # ----------------------------------------------------------------------------- Ctrl-C, closed pipes
 
 
+@pytest.mark.slow
 def test_ctrl_c_during_eval_is_one_line_and_writes_nothing(converted_1001, many_images, tmp_path):
     report = tmp_path / "r.json"
     args = [
@@ -274,12 +276,14 @@ def test_ctrl_c_during_eval_is_one_line_and_writes_nothing(converted_1001, many_
     assert list(tmp_path.iterdir()) == []
 
 
+@pytest.mark.slow
 def test_ctrl_c_during_predict(converted_1001, many_images):
     args = ["predict", many_images / "n01440764", "--weights", converted_1001, "--batch-size", "4"]
     done = start_and_interrupt(args, "00000.JPEG", on_stdout=True)  # the first result printed
     one_line(done, 130, "inception-v2 predict: interrupted; the images shown were classified")
 
 
+@pytest.mark.slow
 def test_ctrl_c_stops_bn_study(tmp_path):
     """It used to print "Exception ignored in: <function _xla_gc_callback>" and run on."""
     out = tmp_path / "study"
@@ -298,6 +302,7 @@ def one_line_after_progress(done: subprocess.CompletedProcess, message: str) -> 
     assert "Traceback" not in done.stderr and "KeyboardInterrupt" not in done.stderr
 
 
+@pytest.mark.slow
 def test_a_closed_pipe_ends_quietly(converted_1001):
     """`predict ... | head -1`: the reader goes away; no BrokenPipeError traceback."""
     images = sorted(SAMPLE.iterdir())[:8]
@@ -349,6 +354,7 @@ def test_bad_outputs_are_refused_before_the_work_and_leave_nothing(tmp_path):
     assert (tmp_path / "p.csv").read_text() == "mine"
 
 
+@pytest.mark.slow
 def test_option_values_and_missing_extras_are_one_line(tmp_path):
     one_line(
         cli("finetune", "--data", "d", "--out", "o", "--optimizer", "sgd", "--momentum", "-3", cwd=tmp_path),
@@ -375,6 +381,7 @@ def test_option_values_and_missing_extras_are_one_line(tmp_path):
 # ----------------------------------------------------------------------------- predict
 
 
+@pytest.mark.slow
 def test_predict_reads_folders_as_files_recursively_and_webp(converted_1001, tmp_path):
     from PIL import Image
 
@@ -396,6 +403,7 @@ def test_predict_reads_folders_as_files_recursively_and_webp(converted_1001, tmp
     assert [r["image"] for r in json.loads(deep.stdout)] == [str(webp), str(images / "sub" / "b.JPEG")]
 
 
+@pytest.mark.slow
 def test_torch_backend_eval_has_no_tracer_warnings(converted_1001):
     done = cli(
         "eval", "--weights", converted_1001, "--limit", "4", "--batch-size", "2", KERAS_BACKEND="torch"

@@ -18,6 +18,7 @@ pytest.importorskip("openvino", reason="the [openvino] extra (installed by the t
 
 
 @pytest.mark.parametrize("size", [(224, 224), (225, 193)], ids=["224", "225x193"])
+@pytest.mark.slow
 def test_openvino_equals_slim_and_keras(size, converted_1001, slim_checkpoints):
     images = smooth_random_images(3, *size, np.random.default_rng(11))
     model = InceptionV2(weights=str(converted_1001), input_shape=(*size, 3), classifier_activation=None)
