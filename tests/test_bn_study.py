@@ -21,13 +21,6 @@ pytestmark = pytest.mark.slow  # trains, or runs several backends or commands: n
 TINY = dict(steps=6, eval_every=3, depth_multiplier=0.1, batch_size=16, variants=["Inception", "BN-x5"])
 
 
-@pytest.fixture(autouse=True)
-def _eager(monkeypatch):
-    """Six steps do not pay for tracing a training step (~13 s a variant here): run eagerly.
-    What is tested (outputs, resume, determinism) does not depend on it."""
-    monkeypatch.setattr(bn_study, "RUN_EAGERLY", True)
-
-
 def _layers(model, kind):
     return [layer for layer in model.layers if type(layer) is kind]
 
@@ -105,7 +98,7 @@ def test_study_writes_resumes_and_refuses(tmp_path, monkeypatch):
     with the same curve), and a rerun with other settings (refused). One test, so that the
     reference study is trained once on one worker."""
     out = tmp_path / "out"
-    result = run_study(StudySettings(**TINY), out)
+    result = run_study(StudySettings(**TINY), out, eager=True)
     assert (out / "curves.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     with open(out / "table.csv") as f:
         rows = list(csv.DictReader(f))
@@ -129,7 +122,7 @@ def test_study_writes_resumes_and_refuses(tmp_path, monkeypatch):
 
     before = (out / "table.json").read_text()
     with pytest.raises(ValueError, match=r"other settings \(steps: 6 -> 8\).*--overwrite"):
-        run_study(StudySettings(**{**TINY, "steps": 8}), out)
+        run_study(StudySettings(**{**TINY, "steps": 8}), out, eager=True)
     assert (out / "table.json").read_text() == before
 
 
@@ -153,11 +146,11 @@ def _killed_and_resumed(out, monkeypatch, reference):
 
     monkeypatch.setattr(bn_study, "write_curves", dies_after_third_write)
     with pytest.raises(KeyboardInterrupt):
-        run_study(settings, out)
+        run_study(settings, out, eager=True)
     assert [r["step"] for r in bn_study.read_curves(out / "curves.csv")["BN-x5"]] == [0, 3, 6]
     assert not (out / "table.csv").exists()
     monkeypatch.setattr(bn_study, "write_curves", write_curves)
     seen = []
-    run_study(settings, out, progress=lambda n, note: seen.append(note))
+    run_study(settings, out, progress=lambda n, note: seen.append(note), eager=True)
     assert any("BN-x5: resumed at step 3" in note for note in seen)
     np.testing.assert_equal(bn_study.read_curves(out / "curves.csv")["BN-x5"], reference)
