@@ -1,6 +1,6 @@
 """slim's Inception V2 as data: names, depths and end points, shared by the builder and the loaders.
 
-The Keras builder (``model.py``) wires these blocks into layers; the checkpoint reader
+The Keras builder (``network.py``) wires these blocks into layers; the checkpoint reader
 (``checkpoint.py``) infers ``depth_multiplier`` and ``min_depth`` from a checkpoint's shapes
 by the same arithmetic, without building a model. Neither imports the other.
 """
@@ -20,16 +20,25 @@ BN_MOMENTUM = 0.9997  # slim's batch_norm decay
 
 @dataclass(frozen=True)
 class PretrainedConfig:
-    """What slim's ImageNet checkpoint expects and gives (timm's ``pretrained_cfg``), read by
-    the builder, the preprocessing, the converter, evaluation and fine-tuning alike."""
+    """slim's ImageNet release, in one record (timm's ``pretrained_cfg``): where it comes from
+    and how it is checked (download), what it expects (preprocessing), what it gives (label
+    space), and what slim published for it (evaluation's report)."""
 
-    checkpoint: str = "inception_v2_2016_08_28.tar.gz"  # URL and SHA-384: checkpoints/manifest.json
+    checkpoint: str = "inception_v2_2016_08_28.tar.gz"  # the archive; it holds inception_v2.ckpt (V1)
+    urls: tuple[str, ...] = (
+        "http://download.tensorflow.org/models/inception_v2_2016_08_28.tar.gz",
+        "https://storage.openvinotoolkit.org/repositories/open_model_zoo/public/2022.1/"
+        "googlenet-v2-tf/inception_v2_2016_08_28.tar.gz",
+    )
+    size: int = 41_577_079  # bytes; size and SHA-384 from OpenVINO's model-zoo manifest
+    sha384: str = (
+        "c0b2efbae8fc5e237ae67637dca3f311d4b4f7da576b56067e83d95c398a2fccd50baff9cc0de64335f4d7b78e1adb07"
+    )
     num_classes: int = 1001  # logit 0 is background; slim's ImageNet labels 1..1000 are logits 1..1000
     image_size: int = 224
-    crop_fraction: float = 0.875  # central crop before the resize, at evaluation
-    interpolation: str = "bilinear"  # TF1's kernel: align_corners=False, half_pixel_centers=False
-    input_range: tuple[float, float] = (-1.0, 1.0)  # RGB in [0, 1] -> (x - 0.5) * 2
-    top1: float = 0.739  # slim's published ImageNet validation accuracy
+    crop_fraction: float = 0.875  # central crop before the (TF1 bilinear) resize, at evaluation
+    input_range: tuple[float, float] = (-1.0, 1.0)  # what RGB in [0, 1] is mapped to
+    top1: float = 0.739  # slim's published ImageNet validation accuracy (50,000 images)
     top5: float = 0.918
 
 

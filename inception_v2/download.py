@@ -10,6 +10,7 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
+from inception_v2.architecture import PRETRAINED
 from inception_v2.files import atomic_path
 from inception_v2.progress import Progress
 
@@ -26,17 +27,8 @@ class RemoteFile:
     sha384: str
 
 
-#: slim's release; size and SHA-384 from OpenVINO's model-zoo manifest for this file.
-IMAGENET_CHECKPOINT = RemoteFile(
-    filename="inception_v2_2016_08_28.tar.gz",
-    urls=(
-        "http://download.tensorflow.org/models/inception_v2_2016_08_28.tar.gz",
-        "https://storage.openvinotoolkit.org/repositories/open_model_zoo/public/2022.1/"
-        "googlenet-v2-tf/inception_v2_2016_08_28.tar.gz",
-    ),
-    size=41_577_079,
-    sha384="c0b2efbae8fc5e237ae67637dca3f311d4b4f7da576b56067e83d95c398a2fccd50baff9cc0de64335f4d7b78e1adb07",
-)
+#: slim's release, as the pretrained record describes it.
+IMAGENET_CHECKPOINT = RemoteFile(PRETRAINED.checkpoint, PRETRAINED.urls, PRETRAINED.size, PRETRAINED.sha384)
 
 
 class DownloadError(RuntimeError):

@@ -18,7 +18,7 @@ from pathlib import Path
 import keras
 import numpy as np
 
-from inception_v2.architecture import NUM_CLASSES
+from inception_v2.architecture import NUM_CLASSES, PRETRAINED
 from inception_v2.data import DataError, EvalData
 from inception_v2.errors import InvalidArgument
 from inception_v2.files import atomic_path
@@ -99,6 +99,8 @@ class EvalResult:
             entry["accuracy"] = correct / total
             per_class[self.class_ids[label] if self.class_ids else name] = entry
         report["per_class"] = per_class
+        if self.weights == "imagenet":  # what slim published for these weights, to compare with
+            report["published"] = {"top1": PRETRAINED.top1, "top5": PRETRAINED.top5, "images": 50_000}
         return json.dumps(report, indent=2)
 
 

@@ -59,8 +59,10 @@ def slim_resize(image, height: int, width: int):
 
 
 def to_model_range(image):
-    """RGB in [0, 1] to the network's [-1, 1]: slim's ``(x - 0.5) * 2``."""
-    return (image - 0.5) * 2.0
+    """RGB in [0, 1] to the network's input range (``PRETRAINED.input_range``): slim's
+    ``(x - 0.5) * 2`` for [-1, 1], bit for bit (the offset added is 0 there)."""
+    low, high = PRETRAINED.input_range
+    return (image - 0.5) * (high - low) + (high + low) / 2
 
 
 def load_for_eval(path: str, height: int = DEFAULT_SIZE, width: int = DEFAULT_SIZE) -> np.ndarray:

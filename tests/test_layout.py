@@ -83,3 +83,19 @@ def test_each_layer_imports_only_what_is_below_it():
         allowed |= layer
         for module in layer:
             assert graph[module] <= allowed, (module, "imports from a later layer:", graph[module] - allowed)
+
+
+def test_every_field_of_the_pretrained_record_is_read():
+    """One record describes the release; a field nothing reads is a promise nobody keeps."""
+    import dataclasses
+    import re
+
+    from inception_v2.architecture import PretrainedConfig
+
+    source = "\n".join(
+        p.read_text() for p in PACKAGE.glob("*.py")
+    )  # NUM_CLASSES = PRETRAINED.num_classes too
+    read = set(re.findall(r"PRETRAINED\.(\w+)", source))
+    fields = {f.name for f in dataclasses.fields(PretrainedConfig)}
+    assert fields - read == set(), f"fields nothing reads: {sorted(fields - read)}"
+    assert "sha384" in read and "top1" in read, "the scan found the reads"
