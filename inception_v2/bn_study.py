@@ -199,11 +199,9 @@ def load_study_data(settings: StudySettings) -> StudyData:
     else:
         images, labels, names = load_class_folders(settings.data, settings.image_size)
         source = str(settings.data)
-    rng = np.random.default_rng(settings.seed)
-    val = np.zeros(len(labels), bool)
-    for label in range(len(names)):
-        members = rng.permutation(np.flatnonzero(labels == label))
-        val[members[: max(1, round(len(members) * settings.validation_split))]] = True
+    from inception_v2.train_data import held_out
+
+    val = held_out(labels, settings.validation_split, settings.seed)
     if val.all():
         raise DataError(f"{source}: too few images to hold out a validation split and still train")
     return StudyData(images[~val], labels[~val], images[val], labels[val], names, source)

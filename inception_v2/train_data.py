@@ -9,7 +9,6 @@ brightness then saturation), then ``(x - 0.5) * 2``.
 from __future__ import annotations
 
 import os
-import random
 from dataclasses import dataclass, field
 
 from inception_v2.data import is_image_file, is_image_name, list_class_folders
@@ -53,20 +52,37 @@ def scan_class_folders(root: str | os.PathLike, class_names: list[str] | None = 
     return data
 
 
+def held_out(labels, fraction: float, seed: int = 0):
+    """The one per-class split of the package (fine-tuning and the BN study): which examples
+    are held out for validation, a boolean array. In each class a fraction of its members (at
+    least one), drawn by a permutation from ``seed``: the same labels and seed always give the
+    same split.
+
+    Raises:
+        InvalidArgument: ``fraction`` not in (0, 1).
+    """
+    import numpy as np
+
+    if not 0.0 < fraction < 1.0:
+        raise InvalidArgument(f"validation fraction must be in (0, 1), got {fraction}")
+    labels = np.asarray(labels)
+    rng = np.random.default_rng(seed)
+    val = np.zeros(len(labels), bool)
+    for label in np.unique(labels):
+        members = rng.permutation(np.flatnonzero(labels == label))
+        val[members[: max(1, round(len(members) * fraction))]] = True
+    return val
+
+
 def split(data: ClassFolders, validation_fraction: float, seed: int = 0) -> tuple[ClassFolders, ClassFolders]:
-    """A reproducible per-class split of one folder tree into train and validation."""
-    if not 0.0 < validation_fraction < 1.0:
-        raise InvalidArgument(f"validation fraction must be in (0, 1), got {validation_fraction}")
+    """A reproducible per-class split of one folder tree into train and validation (``held_out``)."""
+    val_mask = held_out(data.labels, validation_fraction, seed)
     train = ClassFolders(data.root, data.class_names, unreadable=list(data.unreadable))
     val = ClassFolders(data.root, data.class_names)
-    rng = random.Random(seed)
-    for label in range(len(data.class_names)):
-        members = [f for f, y in zip(data.files, data.labels, strict=True) if y == label]
-        rng.shuffle(members)
-        cut = max(1, round(len(members) * validation_fraction))
-        for part, files in ((val, members[:cut]), (train, members[cut:])):
-            part.files += files
-            part.labels += [label] * len(files)
+    for path, label, is_val in zip(data.files, data.labels, val_mask, strict=True):
+        part = val if is_val else train
+        part.files.append(path)
+        part.labels.append(label)
     return train, val
 
 
