@@ -37,7 +37,7 @@ from pathlib import Path
 import numpy as np
 
 from inception_v2.errors import DataError, InvalidArgument, MissingExtra
-from inception_v2.files import atomic_path
+from inception_v2.files import atomic_path, save_figure
 from inception_v2.interrupts import raise_if_interrupted
 from inception_v2.preprocessing import to_model_range
 from inception_v2.run_folder import RunFolder
@@ -357,10 +357,7 @@ def plot_curves(curves: dict[str, list[dict]], png: Path, title: str) -> Path:
     ax.grid(alpha=0.3)
     ax.legend(loc="lower right")
     ax.set_title(title)
-    with atomic_path(png, overwrite=True) as tmp:
-        fig.savefig(tmp, format="png")
-    plt.close(fig)
-    return png
+    return save_figure(fig, png)
 
 
 # ----------------------------------------------------------------------------- the study

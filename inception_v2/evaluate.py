@@ -21,7 +21,7 @@ import numpy as np
 from inception_v2.architecture import NUM_CLASSES, PRETRAINED
 from inception_v2.data import DataError, EvalData
 from inception_v2.errors import InvalidArgument
-from inception_v2.files import atomic_path
+from inception_v2.files import atomic_path, save_figure
 from inception_v2.inference import inference_function
 from inception_v2.interrupts import raise_if_interrupted
 from inception_v2.labels import IMAGENET_HEADS, top_k
@@ -353,7 +353,4 @@ def plot_per_class(
     ax.set_ylim(0, 105)
     ax.set_title(f"Per-class top-1 accuracy ({result.count:,} images)")
     ax.legend(loc="lower right")
-    with atomic_path(path, overwrite=overwrite) as tmp:
-        fig.savefig(tmp, format="png")
-    plt.close(fig)
-    return Path(path)
+    return save_figure(fig, path, overwrite)

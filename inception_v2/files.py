@@ -154,6 +154,23 @@ def atomic_path(path: str | os.PathLike, overwrite: bool = False) -> Iterator[Pa
                 tmp.unlink()
 
 
+def save_figure(fig, path: str | os.PathLike, overwrite: bool = True) -> Path:
+    """Write the matplotlib figure ``fig`` to ``path`` as PNG, atomically, and close it
+    (an open figure keeps its memory until the process ends).
+
+    Raises:
+        OutputExists, OutputError: as ``atomic_path``.
+    """
+    import matplotlib.pyplot as plt
+
+    try:
+        with atomic_path(path, overwrite=overwrite) as tmp:
+            fig.savefig(tmp, format="png")
+    finally:
+        plt.close(fig)
+    return Path(path)
+
+
 @contextlib.contextmanager
 def atomic_folder(path: str | os.PathLike, overwrite: bool, command: str, **mark) -> Iterator[Path]:
     """Yield an empty staging folder beside ``path``; on success mark it as ``command``'s and

@@ -30,7 +30,7 @@ from inception_v2.architecture import PRETRAINED
 from inception_v2.backup import Backup, backup_position, restore
 from inception_v2.checkpoint import infer_config, model_variable_map
 from inception_v2.errors import DataError, InvalidArgument
-from inception_v2.files import atomic_path
+from inception_v2.files import atomic_path, save_figure
 from inception_v2.finetune import build_classifier
 from inception_v2.interrupts import raise_if_interrupted
 from inception_v2.keras_weights import save_weights
@@ -228,10 +228,7 @@ def plot_curves(history_csv: Path, png: Path) -> Path:
         ax.grid(alpha=0.3)
         ax.legend()
     fig.suptitle("InceptionV2 fine-tuning")
-    with atomic_path(png, overwrite=True) as tmp:
-        fig.savefig(tmp, format="png")
-    plt.close(fig)
-    return png
+    return save_figure(fig, png)
 
 
 #: What a run writes into its folder (and --overwrite deletes to start afresh).
