@@ -840,20 +840,29 @@ def _library_messages(quiet: bool):
         logger.propagate = previous[1]
 
 
-#: Exceptions that mean bad input: reported in one line, exit 2. The library's own kinds
-#: (``errors.InputError``), and the file system's word on a path the user named. Any other
-#: exception is a bug, and keeps its traceback.
-BAD_INPUT = (
-    InputError,
-    FileNotFoundError,
-    FileExistsError,
-    IsADirectoryError,
-    NotADirectoryError,
-    PermissionError,
-)
+def _named_paths(args: argparse.Namespace) -> list[str]:
+    """Every option value of the command line that could be a path, absolute."""
+    values = []
+    for value in vars(args).values():
+        for item in value if isinstance(value, list) else [value]:
+            if isinstance(item, str) and item:
+                values.append(os.path.abspath(item))
+    return values
+
+
+def _users_file_error(error: BaseException, args: argparse.Namespace) -> bool:
+    """The file system's word on a path the user named (or one inside a folder they named)."""
+    if not isinstance(error, OSError) or not error.filename:
+        return False
+    failed = os.path.abspath(os.fsdecode(error.filename))
+    return any(
+        failed == named or failed.startswith(named.rstrip(os.sep) + os.sep) for named in _named_paths(args)
+    )
 
 
 def _run(args: argparse.Namespace) -> int:
+    """Run the command. Bad input (an ``InputError``, or a file-system error on a path the user
+    named) is one line and exit 2; any other exception is a bug and keeps its traceback."""
     from inception_v2.download import DownloadError
 
     try:
@@ -861,8 +870,9 @@ def _run(args: argparse.Namespace) -> int:
     except DownloadError as e:
         print(f"inception-v2 {args.command}: error: {e}", file=sys.stderr)
         return EXIT_NO_WEIGHTS
-    except BAD_INPUT as e:
-        # Bad input: one clear line naming the file and the problem, no traceback.
+    except (InputError, OSError) as e:
+        if not isinstance(e, InputError) and not _users_file_error(e, args):
+            raise
         message = str(e)
         if isinstance(e, FileExistsError) and hasattr(args, "overwrite") and "--overwrite" not in message:
             message += "; add --overwrite to replace it"

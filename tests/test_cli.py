@@ -109,6 +109,20 @@ def test_a_mistake_is_one_line_a_bug_keeps_its_traceback(monkeypatch, capsys):
     monkeypatch.setattr(cli, "_run_example_data", bug)
     with pytest.raises(ValueError, match="a bug deep in a library"):
         cli.main(["example-data", "x"], standalone=False)
+
+    # The file system's word counts as the user's only on a path the user named.
+    def missing(path):
+        def run(args):
+            raise FileNotFoundError(2, "No such file or directory", path)
+
+        return run
+
+    monkeypatch.setattr(cli, "_run_example_data", missing("x/inside/file.txt"))
+    assert cli.main(["example-data", "x"], standalone=False) == 2
+    assert "x/inside/file.txt" in capsys.readouterr().err
+    monkeypatch.setattr(cli, "_run_example_data", missing("/usr/lib/some/library/file.so"))
+    with pytest.raises(FileNotFoundError):
+        cli.main(["example-data", "x"], standalone=False)
     # Each kind is also the built-in exception a Python caller would catch.
     assert issubclass(errors.MissingFile, FileNotFoundError) and issubclass(errors.MissingExtra, ImportError)
     assert issubclass(errors.CheckpointError, ValueError) and issubclass(errors.OutputExists, FileExistsError)
