@@ -172,8 +172,10 @@ def test_resume_after_kill_9(slim_checkpoints, small_hymenoptera, tmp_path):
     assert [int(r["epoch"]) for r in read_history(out / "history.csv")] == [1]  # counted from 1
     # ... and again, right after the resumed run's first backup: still the second epoch (Keras'
     # BackupAndRestore recorded epoch 0 here, and the next run started over from epoch 1).
+    # Whichever of its step backups the poll catches first (step 1 on a quiet machine, a later
+    # one on a busy one), it must still be the second epoch, not epoch 0.
     again = _kill_after_a_new_backup(command, env, out, lambda p: True)
-    assert again == {"epoch": 1, "step": 1}, again
+    assert again["epoch"] == 1 and again["step"] >= 1, again
 
     second = subprocess.run(command, env=env, capture_output=True, text=True, timeout=600)
     assert second.returncode == 0, second.stdout[-3000:] + second.stderr[-3000:]
