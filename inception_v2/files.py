@@ -27,50 +27,29 @@ def refuse_existing(path: str | os.PathLike, overwrite: bool = False, hint: str 
     return path
 
 
-def _nearest_existing(path: Path) -> Path:
-    """``path``'s closest ancestor that exists (the folder its missing parents would go into)."""
-    parent = path.absolute().parent
+def _missing_parents(path: Path) -> list[Path]:
+    """``path``'s parents that do not exist yet, deepest first (what writing it would create)."""
+    missing, parent = [], path.absolute().parent
     while not parent.exists():
+        missing.append(parent)
         parent = parent.parent
-    return parent
+    return missing
 
 
-def check_writable(path: str | os.PathLike, overwrite: bool = False) -> Path:
-    """Everything about an output file that can be checked before the work, creating nothing.
-
-    Raises:
-        OutputExists: ``path`` exists and ``overwrite`` is not set.
-        NotAFileName: ``path`` is a folder.
-        OutputError: a parent of ``path`` is a file, or its folder cannot be written in.
-    """
+def _file_target(path: str | os.PathLike, overwrite: bool) -> Path:
+    """``path`` if a file may be written there: no folder in its place, none of its parents a
+    file, and not replacing a file unless ``overwrite``. Touches nothing."""
     path = Path(path)
     if path.is_dir():
         raise NotAFileName(f"{path}: is a folder, expected a file name")
     refuse_existing(path, overwrite)
-    _check_parent(path)
+    _parent_is_folder(path)
     return path
 
 
-def _check_parent(path: Path) -> None:
-    parent = _nearest_existing(path)
-    if not parent.is_dir():
-        raise OutputError(f"{path}: {parent} is a file, not a folder")
-    try:  # the only sure test (permissions, read-only mounts, /proc): create a file there
-        fd, probe = tempfile.mkstemp(prefix=".inception_v2.", dir=parent)
-    except OSError as e:
-        raise OutputError(f"{path}: cannot write in {parent} ({e.strerror})") from None
-    os.close(fd)
-    os.unlink(probe)
-
-
-def check_output_folder(path: str | os.PathLike, overwrite: bool, command: str) -> Path:
-    """Check a folder output before the work: absent, or (with ``overwrite``) one that
-    ``command`` wrote, recognised by its ``OWNER_MARK``. Creates nothing.
-
-    Raises:
-        OutputExists: it exists and ``overwrite`` is not set.
-        OutputError: it is a file, a folder that ``command`` did not write, or cannot be written.
-    """
+def _folder_target(path: str | os.PathLike, overwrite: bool, command: str) -> Path:
+    """``path`` if ``command`` may write a folder there: absent, or (with ``overwrite``) a
+    folder ``command`` wrote, recognised by its ``OWNER_MARK``. Touches nothing."""
     path = Path(path)
     if path.exists():
         refuse_existing(path, overwrite)
@@ -81,7 +60,54 @@ def check_output_folder(path: str | os.PathLike, overwrite: bool, command: str) 
                 f"{path}: not a folder that inception-v2 {command} wrote; refusing to replace it "
                 "(--overwrite replaces only the command's own output)"
             )
-    _check_parent(path)
+    _parent_is_folder(path)
+    return path
+
+
+def _parent_is_folder(path: Path) -> Path:
+    """The folder ``path`` would be written in (its nearest existing ancestor)."""
+    missing = _missing_parents(path)
+    parent = missing[-1].parent if missing else path.absolute().parent
+    if not parent.is_dir():
+        raise OutputError(f"{path}: {parent} is a file, not a folder")
+    return parent
+
+
+def _probe(path: Path) -> None:
+    """The only sure test that ``path``'s folder takes files (permissions, read-only mounts,
+    /proc): create one there, and remove it."""
+    parent = _parent_is_folder(path)
+    try:
+        fd, probe = tempfile.mkstemp(prefix=".inception_v2.", dir=parent)
+    except OSError as e:
+        raise OutputError(f"{path}: cannot write in {parent} ({e.strerror})") from None
+    os.close(fd)
+    os.unlink(probe)
+
+
+def check_writable(path: str | os.PathLike, overwrite: bool = False) -> Path:
+    """Everything about an output file that can be checked before the work, creating nothing.
+
+    Raises:
+        OutputExists: ``path`` exists and ``overwrite`` is not set.
+        NotAFileName: ``path`` is a folder.
+        OutputError: a parent of ``path`` is a file, or its folder cannot be written in.
+    """
+    path = _file_target(path, overwrite)
+    _probe(path)
+    return path
+
+
+def check_output_folder(path: str | os.PathLike, overwrite: bool, command: str) -> Path:
+    """Check a folder output before the work: absent, or (with ``overwrite``) one that
+    ``command`` wrote, recognised by its ``OWNER_MARK``. Creates nothing.
+
+    Raises:
+        OutputExists: it exists and ``overwrite`` is not set.
+        OutputError: it is a file, a folder that ``command`` did not write, or cannot be written.
+    """
+    path = _folder_target(path, overwrite, command)
+    _probe(path)
     return path
 
 
@@ -100,14 +126,17 @@ def mark_owner(folder: str | os.PathLike, command: str, **details) -> None:
 
 @contextlib.contextmanager
 def created_parents(path: str | os.PathLike) -> Iterator[None]:
-    """Create ``path``'s missing parents; remove those still empty if the body fails."""
+    """Create ``path``'s missing parents; remove those still empty if the body fails.
+
+    Raises:
+        OutputError: a parent cannot be created (named, with the reason).
+    """
     path = Path(path)
-    missing = []
-    parent = path.absolute().parent
-    while not parent.exists():
-        missing.append(parent)
-        parent = parent.parent
-    path.parent.mkdir(parents=True, exist_ok=True)
+    missing = _missing_parents(path)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise OutputError(f"{path}: cannot create {e.filename or path.parent} ({e.strerror})") from None
     try:
         yield
     except BaseException:
@@ -129,7 +158,7 @@ def atomic_path(path: str | os.PathLike, overwrite: bool = False) -> Iterator[Pa
         OutputExists: ``path`` exists (or appeared meanwhile) and ``overwrite`` is not set.
         OutputError: ``path`` cannot be written.
     """
-    path = check_writable(path, overwrite)
+    path = _file_target(path, overwrite)  # its own temporary file is the write test
     suffix = "".join(path.suffixes[-2:]) if path.name.endswith(".weights.h5") else path.suffix
     with created_parents(path):
         try:
@@ -179,13 +208,16 @@ def atomic_folder(path: str | os.PathLike, overwrite: bool, command: str, **mark
     Raises:
         OutputExists, OutputError: as ``check_output_folder``.
     """
-    path = check_output_folder(path, overwrite, command)
+    path = _folder_target(path, overwrite, command)  # the staging folder is the write test
     with created_parents(path):
-        staging = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))
+        try:
+            staging = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))
+        except OSError as e:
+            raise OutputError(f"{path}: cannot be written ({e.strerror})") from None
         try:
             yield staging
             mark_owner(staging, command, **mark)
-            check_output_folder(path, overwrite, command)  # still ours, or still absent
+            _folder_target(path, overwrite, command)  # still ours, or still absent
             if path.exists():
                 old = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".old", dir=path.parent))
                 os.replace(path, old / "old")
