@@ -96,13 +96,12 @@ class RunFolder:
                 run of it wrote.
             InvalidArgument: a run with other settings is here and ``overwrite`` is not set.
         """
-        if self.path.exists() and not self.path.is_dir():
-            raise OutputError(f"{self.path}: is a file, expected a folder")
+        self._refuse_a_file()
         recorded = self.recorded() if not overwrite else None
         if recorded is None:
-            strangers = [n for n in (*self.files, *self.folders) if (self.path / n).exists()]
             if self.record_path.exists():  # --overwrite: the folder is the command's own
                 return "afresh"
+            strangers = [n for n in (*self.files, *self.folders) if (self.path / n).exists()]
             if strangers:
                 raise OutputError(
                     f"{self.path}: holds {', '.join(strangers)} but no {self.record} "
@@ -122,6 +121,10 @@ class RunFolder:
             )
         return "resume"
 
+    def _refuse_a_file(self) -> None:
+        if self.path.exists() and not self.path.is_dir():
+            raise OutputError(f"{self.path}: is a file, expected a folder")
+
     def clear(self) -> None:
         """Delete what the command writes here (and nothing else)."""
         for name in self.files:
@@ -138,8 +141,7 @@ class RunFolder:
             RunInUse: another live run holds it (its process id, host and start named).
             OutputError: ``path`` is a file.
         """
-        if self.path.exists() and not self.path.is_dir():
-            raise OutputError(f"{self.path}: is a file, expected a folder")
+        self._refuse_a_file()
         path = self.path / LOCK_FILE
         with created_parents(path):
             if fcntl is None:

@@ -38,6 +38,7 @@ from inception_v2.run_folder import RunFolder, normalise_path
 from inception_v2.train_data import ClassFolders, make_dataset, scan_class_folders, split
 
 log = logging.getLogger("inception_v2")
+OPTIMIZERS = ("adam", "sgd")
 
 
 @dataclass
@@ -73,15 +74,13 @@ class RunSettings:
             raise InvalidArgument(
                 f"epochs and batch size must be at least 1, got {self.epochs}, {self.batch_size}"
             )
-        for name, low, high in (
-            ("momentum", 0.0, 1.0),
-            ("batch_norm_momentum", 0.0, 1.0),
-            ("validation_split", 0.0, 1.0),
+        m, bn, split = self.momentum, self.batch_norm_momentum, self.validation_split
+        for option, value, fits, interval in (
+            ("--momentum", m, 0 <= m < 1, "in [0, 1)"),
+            ("--batch-norm-momentum", bn, 0 <= bn < 1, "in [0, 1)"),
+            ("--validation-split", split, 0 < split < 1, "between 0 and 1"),
         ):
-            value = getattr(self, name)
-            if not (low <= value < high) or (name == "validation_split" and value == 0):
-                option = "--" + name.replace("_", "-")
-                interval = "between 0 and 1" if name == "validation_split" else "in [0, 1)"
+            if not fits:
                 raise InvalidArgument(f"{option} must be {interval}, got {value}")
         if self.optimizer not in OPTIMIZERS:
             raise InvalidArgument(
@@ -93,9 +92,6 @@ class RunSettings:
     def record(self) -> dict:
         """The settings as ``run.json`` records them: paths resolved."""
         return {**asdict(self), "data": normalise_path(self.data), "weights": normalise_path(self.weights)}
-
-
-OPTIMIZERS = ("adam", "sgd")
 
 
 def make_optimizer(name: str, learning_rate: float, momentum: float = 0.9) -> keras.optimizers.Optimizer:
@@ -279,7 +275,8 @@ def finetune(
     folder = run_folder(out)
     out = folder.path
     with folder.lock():  # refuses a live run at once; a failed start removes the folder it made
-        state = folder.check(settings.record(), overwrite, may_change=("epochs",))
+        record = settings.record()
+        state = folder.check(record, overwrite, may_change=("epochs",))
         train_data, val_data = load_splits(settings)
         classes = train_data.class_names
         steps = len(train_data.files) // settings.batch_size
@@ -300,7 +297,7 @@ def finetune(
         if state == "afresh":
             folder.clear()
         with atomic_path(out / "run.json", overwrite=True) as tmp:
-            tmp.write_text(json.dumps(settings.record(), indent=2))
+            tmp.write_text(json.dumps(record, indent=2))
         with atomic_path(out / "classes.json", overwrite=True) as tmp:
             tmp.write_text(json.dumps(classes))
         for path in skipped:
