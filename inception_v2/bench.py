@@ -7,6 +7,7 @@ are a random checkpoint that tf_slim builds: speed does not depend on their valu
 
 from __future__ import annotations
 
+import itertools
 import json
 import logging
 import os
@@ -25,6 +26,7 @@ from inception_v2.architecture import GFLOP_PER_IMAGE
 from inception_v2.labels import top_k
 
 BACKENDS = ("tensorflow", "jax", "torch")
+BATCHES = (1, 8, 32)
 log = logging.getLogger("inception_v2")
 
 
@@ -371,7 +373,7 @@ def check_backends(backends: tuple[str, ...]) -> tuple[str, ...]:
 
 
 def run(
-    batches: tuple[int, ...] = (1, 8, 32),
+    batches: tuple[int, ...] = BATCHES,
     rounds: int = 3,
     seconds: float = 3.0,
     backends: tuple[str, ...] = BACKENDS,
@@ -404,11 +406,10 @@ def run(
     if quick:
         rounds, seconds = QUICK["rounds"], QUICK["seconds"]
     others = [b for b in backends if b != "tensorflow" and "keras" in engines]
-    stages = iter(range(1, 6 + len(others)))
-    total = 5 + len(others)
+    numbers, total = itertools.count(1), 5 + len(others)
 
     def stage(text: str) -> None:
-        log.info("bench %d/%d: %s", next(stages), total, text)
+        log.info("bench %d/%d: %s", next(numbers), total, text)
 
     with tempfile.TemporaryDirectory() as tmp:
         stage("a random slim checkpoint, converted (timed)")

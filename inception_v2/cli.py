@@ -440,7 +440,15 @@ def _add_bench(subparsers) -> None:
 def _run_bench(args: argparse.Namespace) -> int:
     import json
 
-    from inception_v2.bench import BACKENDS, QUICK, check_backends, engines_to_time, format_report, run
+    from inception_v2.bench import (
+        BACKENDS,
+        BATCHES,
+        QUICK,
+        check_backends,
+        engines_to_time,
+        format_report,
+        run,
+    )
 
     if args.report:
         check_writable(args.report, args.overwrite)
@@ -449,13 +457,14 @@ def _run_bench(args: argparse.Namespace) -> int:
     )
     check_backends(backends)
     engines_to_time(args.engine)  # a missing extra is bad input, before anything is measured
-    batches = args.batches or ("1,8" if args.quick else "1,8,32")
-    try:
-        batch_sizes = tuple(positive_int(b) for b in batches.split(","))
-    except argparse.ArgumentTypeError as e:
-        raise InvalidArgument(f"--batches {batches}: {e}") from None
+    batches = QUICK["batches"] if args.quick else BATCHES
+    if args.batches:
+        try:
+            batches = tuple(positive_int(b) for b in args.batches.split(","))
+        except argparse.ArgumentTypeError as e:
+            raise InvalidArgument(f"--batches {args.batches}: {e}") from None
     report = run(
-        batches=batch_sizes,
+        batches=batches,
         rounds=args.rounds,
         seconds=args.seconds,
         backends=backends,
@@ -463,8 +472,9 @@ def _run_bench(args: argparse.Namespace) -> int:
         torch_compile=args.torch_compile,
         engine=args.engine,
     )
-    print(json.dumps(report, indent=2) if args.json else format_report(report))
-    _write_report(args, json.dumps(report, indent=2))
+    text = json.dumps(report, indent=2)
+    print(text if args.json else format_report(report))
+    _write_report(args, text)
     return 0
 
 
