@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -82,3 +84,37 @@ def converted_1001(slim_checkpoints, tmp_path_factory) -> Path:
 
 def images(n: int, height: int = 224, width: int = 224, seed: int = 0) -> np.ndarray:
     return smooth_random_images(n, height, width, np.random.default_rng(seed))
+
+
+# ----------------------------------------------------------------------------- the command, as users run it
+
+
+def command_env(**extra: str) -> dict[str, str]:
+    """The environment a user's shell gives the command (``extra`` added): unbuffered, and
+    without the suite's TF_CPP_MIN_LOG_LEVEL, since the command must quiet TensorFlow itself."""
+    env = {**os.environ, "PYTHONUNBUFFERED": "1", **extra}
+    env.pop("TF_CPP_MIN_LOG_LEVEL", None)
+    return env
+
+
+def command(*args) -> list[str]:
+    """``inception-v2 ARGS`` as a subprocess argument list."""
+    return [sys.executable, "-m", "inception_v2", *map(str, args)]
+
+
+def run_command(*args, cwd=None, timeout: int = 600, **env: str) -> subprocess.CompletedProcess:
+    """Run ``inception-v2 ARGS`` to the end, capturing its output."""
+    return subprocess.run(
+        command(*args), env=command_env(**env), capture_output=True, text=True, cwd=cwd, timeout=timeout
+    )
+
+
+def one_error_line(done: subprocess.CompletedProcess, *fragments: str, code: int = 2) -> str:
+    """Exit ``code`` (2: bad input), and stderr is exactly one line holding every fragment,
+    no traceback; that line."""
+    assert done.returncode == code, (done.returncode, done.stdout[-2000:], done.stderr[-3000:])
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1, done.stderr[-3000:]
+    for fragment in fragments:
+        assert fragment in lines[0], lines[0]
+    return lines[0]

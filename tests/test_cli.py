@@ -10,29 +10,14 @@ import sys
 from pathlib import Path
 
 import pytest
+from conftest import one_error_line
+from conftest import run_command as cli
 
 from inception_v2.example_data import write_example_data
 from inception_v2.labels import data_path
 
 SAMPLE = data_path("imagenet_val_sample")
 NOISE = ("absl::InitializeLog", "cuda drivers", "oneDNN custom operations", "Traceback", "Warning")
-
-
-def cli(*args: str, timeout: int = 600) -> subprocess.CompletedProcess:
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    env.pop("TF_CPP_MIN_LOG_LEVEL", None)  # as a user has it: the command must quiet TensorFlow itself
-    command = [sys.executable, "-m", "inception_v2", *map(str, args)]
-    return subprocess.run(command, env=env, capture_output=True, text=True, timeout=timeout)
-
-
-def one_error_line(done: subprocess.CompletedProcess, *expected: str) -> str:
-    """Exit 2, and stderr is exactly one line holding every expected fragment, no traceback."""
-    assert done.returncode == 2, (done.returncode, done.stdout[-2000:], done.stderr[-2000:])
-    lines = done.stderr.strip().splitlines()
-    assert len(lines) == 1, done.stderr
-    for fragment in expected:
-        assert fragment in lines[0], lines[0]
-    return lines[0]
 
 
 @pytest.fixture(scope="module")

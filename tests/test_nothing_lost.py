@@ -13,37 +13,13 @@ import sys
 from pathlib import Path
 
 import pytest
+from conftest import command, command_env, one_error_line
+from conftest import run_command as cli
 
 from inception_v2.example_data import write_example_data
 from inception_v2.labels import data_path
 
 SAMPLE = data_path("imagenet_val_sample")
-
-
-def _env(**extra: str) -> dict:
-    env = {**os.environ, "PYTHONUNBUFFERED": "1", **extra}
-    env.pop("TF_CPP_MIN_LOG_LEVEL", None)  # as a user has it: the command quiets TensorFlow itself
-    return env
-
-
-def _command(*args) -> list[str]:
-    return [sys.executable, "-m", "inception_v2", *map(str, args)]
-
-
-def cli(*args, cwd=None, **env) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        _command(*args), env=_env(**env), capture_output=True, text=True, cwd=cwd, timeout=900
-    )
-
-
-def one_line(done: subprocess.CompletedProcess, code: int, *fragments: str) -> str:
-    """Exit ``code``, stderr exactly one line holding each fragment, no traceback."""
-    assert done.returncode == code, (done.returncode, done.stdout[-2000:], done.stderr[-3000:])
-    lines = done.stderr.strip().splitlines()
-    assert len(lines) == 1, done.stderr[-3000:]
-    for fragment in fragments:
-        assert fragment in lines[0], lines[0]
-    return lines[0]
 
 
 def tree(folder: Path) -> dict[str, bytes]:
@@ -57,7 +33,7 @@ def start_and_interrupt(
     """Start the command, wait until a line of its stderr (or stdout) holds ``started`` (a
     blocking read, not a timer), send SIGINT; the finished process."""
     process = subprocess.Popen(
-        _command(*args), env=_env(**env), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        command(*args), env=command_env(**env), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
     )
     seen = []
     for line in process.stdout if on_stdout else process.stderr:
@@ -99,18 +75,19 @@ def test_overwrite_does_not_replace_a_folder_the_command_did_not_write(converted
     for name, text in (("best.keras", "model"), ("history.csv", "epoch\n1"), ("run.json", "{}")):
         (run / name).write_text(text)
     before = tree(run)
-    line = one_line(
+    line = one_error_line(
         cli("export", "--weights", run / "best.keras", "--out", run, "--overwrite"),
-        2,
         f"{run}: not a folder that inception-v2 export wrote; refusing to replace it",
     )
     assert ".tmp" not in line
     assert tree(run) == before
     # A file where export writes a folder, and a folder where it writes a file: refused too.
     (tmp_path / "a_file").write_text("mine")
-    one_line(cli("export", "--out", tmp_path / "a_file", "--overwrite"), 2, "is a file, expected a folder")
+    one_error_line(cli("export", "--out", tmp_path / "a_file", "--overwrite"), "is a file, expected a folder")
     (tmp_path / "m.tflite").mkdir()
-    one_line(cli("export", "--out", tmp_path / "m.tflite", "--overwrite"), 2, "is a folder, expected a file")
+    one_error_line(
+        cli("export", "--out", tmp_path / "m.tflite", "--overwrite"), "is a folder, expected a file"
+    )
     assert (tmp_path / "a_file").read_text() == "mine" and not any((tmp_path / "m.tflite").iterdir())
 
 
@@ -154,8 +131,8 @@ def test_a_fine_tuning_run_through_what_people_do_to_it(slim_checkpoints, ants_b
         "--batch-size", "4", "--max-steps-per-epoch", "3", "--save-every", "1", "--no-color-distortion",
     ]  # fmt: skip
     live = subprocess.Popen(
-        _command(*args, "--epochs", "3"),
-        env=_env(),
+        command(*args, "--epochs", "3"),
+        env=command_env(),
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -168,7 +145,7 @@ def test_a_fine_tuning_run_through_what_people_do_to_it(slim_checkpoints, ants_b
         second = cli(*args, "--epochs", "3")
     finally:
         live.send_signal(signal.SIGCONT)
-    one_line(second, 2, f"{out}: in use by a live run (pid {live.pid} on ", "use another --out")
+    one_error_line(second, f"{out}: in use by a live run (pid {live.pid} on ", "use another --out")
     for line in live.stderr:
         if line.startswith("Epoch 2/3"):
             break
@@ -280,7 +257,7 @@ def test_ctrl_c_during_eval_is_one_line_and_writes_nothing(converted_1001, many_
 def test_ctrl_c_during_predict(converted_1001, many_images):
     args = ["predict", many_images / "n01440764", "--weights", converted_1001, "--batch-size", "4"]
     done = start_and_interrupt(args, "00000.JPEG", on_stdout=True)  # the first result printed
-    one_line(done, 130, "inception-v2 predict: interrupted; the images shown were classified")
+    one_error_line(done, "inception-v2 predict: interrupted; the images shown were classified", code=130)
 
 
 @pytest.mark.slow
@@ -307,10 +284,10 @@ def test_a_closed_pipe_ends_quietly(converted_1001):
     """`predict ... | head -1`: the reader goes away; no BrokenPipeError traceback."""
     images = sorted(SAMPLE.iterdir())[:8]
     process = subprocess.Popen(
-        _command(
+        command(
             "predict", *images, "--weights", converted_1001, "--top", "1001", "--batch-size", "2", "--quiet"
         ),
-        env=_env(),
+        env=command_env(),
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -346,9 +323,13 @@ def test_bad_outputs_are_refused_before_the_work_and_leave_nothing(tmp_path):
     )
     for args, fragment in cases:
         done = subprocess.run(
-            [sys.executable, "-c", probe, *args], cwd=tmp_path, env=_env(), capture_output=True, text=True
+            [sys.executable, "-c", probe, *args],
+            cwd=tmp_path,
+            env=command_env(),
+            capture_output=True,
+            text=True,
         )
-        line = one_line(done, 2, fragment)
+        line = one_error_line(done, fragment)
         assert ".tmp" not in line
     assert sorted(p.name for p in tmp_path.iterdir()) == ["adir", "p.csv"], "nothing created"
     assert (tmp_path / "p.csv").read_text() == "mine"
@@ -356,9 +337,8 @@ def test_bad_outputs_are_refused_before_the_work_and_leave_nothing(tmp_path):
 
 @pytest.mark.slow
 def test_option_values_and_missing_extras_are_one_line(tmp_path):
-    one_line(
+    one_error_line(
         cli("finetune", "--data", "d", "--out", "o", "--optimizer", "sgd", "--momentum", "-3", cwd=tmp_path),
-        2,
         "--momentum must be in [0, 1), got -3.0",
     )
     missing_onnx = (
@@ -368,12 +348,12 @@ def test_option_values_and_missing_extras_are_one_line(tmp_path):
     done = subprocess.run(
         [sys.executable, "-c", missing_onnx, "export", "--out", "m.onnx"],
         cwd=tmp_path,
-        env=_env(),
+        env=command_env(),
         capture_output=True,
         text=True,
     )
-    one_line(
-        done, 2, "ONNX export needs tf2onnx and onnx", 'pip install "inception_v2[export]"', '-e ".[export]"'
+    one_error_line(
+        done, "ONNX export needs tf2onnx and onnx", 'pip install "inception_v2[export]"', '-e ".[export]"'
     )
     assert list(tmp_path.iterdir()) == []
 
