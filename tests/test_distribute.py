@@ -72,27 +72,34 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def test_multi_worker_on_localhost_equals_single(slim_checkpoints, batch, single, tmp_path):
+#: What a worker prints when its port was taken between _free_port and its server starting.
+PORT_TAKEN = ("Address already in use", "Failed to add port")
+
+
+def _two_workers(checkpoint, batch, tmp_path) -> list[tuple[int, str, str]]:
+    """Run both workers once on two fresh ports; (returncode, stdout, stderr) per worker."""
     workers = [f"127.0.0.1:{_free_port()}", f"127.0.0.1:{_free_port()}"]
     processes = []
     try:
         for index in range(2):
             config = {"cluster": {"worker": workers}, "task": {"type": "worker", "index": index}}
-            processes.append(
-                _start(
-                    "worker",
-                    slim_checkpoints.path(),
-                    batch,
-                    tmp_path / f"head{index}.npy",
-                    {"TF_CONFIG": json.dumps(config)},
-                )
-            )
-        results = [p.communicate(timeout=600) for p in processes]
+            out = tmp_path / f"head{index}.npy"
+            processes.append(_start("worker", checkpoint, batch, out, {"TF_CONFIG": json.dumps(config)}))
+        outputs = [p.communicate(timeout=600) for p in processes]
+        return [(p.returncode, *output) for p, output in zip(processes, outputs, strict=True)]
     finally:
         for p in processes:
             p.kill()
-    for p, (stdout, stderr) in zip(processes, results, strict=True):
-        assert p.returncode == 0, stderr[-3000:]
+
+
+def test_multi_worker_on_localhost_equals_single(slim_checkpoints, batch, single, tmp_path):
+    # A port another process takes between choosing and binding is the only retried failure.
+    for _ in range(3):
+        results = _two_workers(slim_checkpoints.path(), batch, tmp_path)
+        if not any(taken in stderr for _, _, stderr in results for taken in PORT_TAKEN):
+            break
+    for returncode, stdout, stderr in results:
+        assert returncode == 0, stderr[-3000:]
         assert "replicas 2" in stdout
     for index in range(2):
         assert np.abs(np.load(tmp_path / f"head{index}.npy") - single).max() <= TOLERANCE

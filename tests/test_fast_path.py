@@ -47,11 +47,12 @@ def test_fold_batch_norm_arithmetic():
 
 
 def test_fast_path_agrees_with_float32_on_real_images(converted_1001):
-    """bf16 vs float32 on the 100 real images: the float32 top-1 is in the fast top-5.
+    """bf16 vs float32 on the 100 real images, in terms that do not depend on the CPU's kernels.
 
-    With random weights margins between classes are small (this checkpoint: 98 % top-1
-    agreement measured); a trained network's are larger. The bound here leaves room
-    for kernels that round differently on other CPUs.
+    bfloat16 keeps 8 bits of mantissa, so each logit moves by a small share of the logits'
+    spread (about 1 % with this checkpoint); where float32's own top-1 leads by more
+    than 2 %, bf16 must pick the same class. Random weights leave some margins tiny, and
+    which of those flip depends on how a CPU's kernels round, so they are not counted.
     """
     images = np.concatenate([b["image"].numpy() for b in open_data(None).dataset(50)])
     reference = InceptionV2(weights=str(converted_1001), classifier_activation=None).predict(
@@ -62,9 +63,15 @@ def test_fast_path_agrees_with_float32_on_real_images(converted_1001):
     assert fast_model.get_layer("Conv2d_1a_7x7").compute_dtype == "float32"
     fast = np.asarray(fast_model.predict(images, verbose=0), np.float32)
     assert fast.dtype == np.float32 and fast.shape == reference.shape
-    top1 = reference.argmax(-1)
-    assert (fast.argmax(-1) == top1).mean() >= 0.95
-    assert (np.argsort(-fast, axis=-1)[:, :5] == top1[:, None]).any(-1).mean() >= 0.99
+    spread = reference.max(-1) - reference.min(-1)
+    error = np.abs(fast - reference).max(-1)
+    assert (error > 0).all(), "bf16 computed: not float32"
+    assert (error <= 0.03 * spread).all(), (error / spread).max()
+    ranked = np.sort(reference, axis=-1)
+    clear = ranked[:, -1] - ranked[:, -2] > 0.02 * spread  # a lead beyond bf16's rounding
+    assert clear.mean() >= 0.5, "predictions vary and most have a clear top-1"
+    assert len(set(reference.argmax(-1))) >= 5  # 7 classes with this checkpoint
+    assert (fast.argmax(-1) == reference.argmax(-1))[clear].all()
 
 
 def test_cli_eval_fast(converted_1001, capsys):
