@@ -27,19 +27,25 @@ from __future__ import annotations
 import csv
 import json
 import logging
-import math
 import os
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-import numpy as np
-
-from inception_v2.errors import DataError, InvalidArgument, MissingExtra
-from inception_v2.files import atomic_path, save_figure
+from inception_v2.bn_study_data import StudyData, batch_order, load_study_data
+from inception_v2.bn_study_results import (
+    BASELINE,
+    finite,
+    format_table,
+    plot_curves,
+    read_curves,
+    summarize,
+    write_curves,
+)
+from inception_v2.errors import DataError, InvalidArgument
+from inception_v2.files import atomic_path
 from inception_v2.interrupts import raise_if_interrupted
-from inception_v2.preprocessing import to_model_range
 from inception_v2.run_folder import RunFolder
 
 log = logging.getLogger("inception_v2")
@@ -74,7 +80,6 @@ VARIANTS = (
     ),
 )
 VARIANT_NAMES = tuple(v.name for v in VARIANTS)
-BASELINE = "Inception"
 #: The paper's Table 2 (ImageNet, steps to Inception's 72.2 %, max accuracy), for the README.
 PAPER_TABLE = {
     "Inception": (31.0e6, 0.722),
@@ -84,7 +89,6 @@ PAPER_TABLE = {
     "BN-x5-Sigmoid": (None, 0.698),
 }
 SAVE_EVERY_S = 30  # a killed study redoes at most this much training (and what it evaluated)
-NEAR_SHARE = 0.95  # the table's second target: 95 % of the baseline's best accuracy
 DECAY_SPEED_UP = 6  # the paper: "we lower the learning rate 6 times faster"
 #: Below this many steps the networks without batch norm have not left their first plateau
 #: (Inception reaches 95 % of its best after ~900 steps with the defaults): the table then
@@ -137,88 +141,6 @@ class StudySettings:
         return None
 
 
-@dataclass
-class StudyData:
-    """Images in [-1, 1] (NHWC float32) and integer labels, split once by the seed."""
-
-    x_train: np.ndarray
-    y_train: np.ndarray
-    x_val: np.ndarray
-    y_val: np.ndarray
-    class_names: list[str]
-    source: str
-
-
-# ----------------------------------------------------------------------------- data
-
-
-def _upsample(images: np.ndarray, size: int) -> np.ndarray:
-    """Bilinear resize of NHWC images (TensorFlow's kernel; the input pipeline's library)."""
-    import tensorflow as tf
-
-    return tf.image.resize(images, (size, size), method="bilinear").numpy().astype(np.float32)
-
-
-def load_digits(image_size: int) -> tuple[np.ndarray, np.ndarray, list[str]]:
-    """scikit-learn's 1,797 handwritten digits (8x8, bundled with it), RGB in [-1, 1]."""
-    try:
-        from sklearn.datasets import load_digits as sklearn_digits
-    except ImportError as e:
-        raise MissingExtra.named(
-            "study", "the default data set, scikit-learn's digits, needs scikit-learn (or pass --data)"
-        ) from e
-    digits = sklearn_digits()
-    images = to_model_range(digits.images[..., np.newaxis].astype(np.float32) / 16.0)
-    images = np.repeat(_upsample(images, image_size), 3, axis=-1)
-    return images, digits.target.astype(np.int32), [str(d) for d in range(10)]
-
-
-def load_class_folders(root: str | os.PathLike, image_size: int) -> tuple[np.ndarray, np.ndarray, list[str]]:
-    """Every image of ``root/<class>/`` at ``image_size`` (slim's eval crop), in memory."""
-    from inception_v2.train_data import make_dataset, scan_class_folders
-
-    folders = scan_class_folders(root)
-    if len(folders.class_names) < 2:
-        raise DataError(f"{root}: {len(folders.class_names)} class folder; a study needs at least 2 classes")
-    for path in folders.unreadable:
-        log.warning("skipped (not a readable image): %s", path)
-    images, labels = [], []
-    for x, y in make_dataset(folders, 256, training=False, image_size=image_size):
-        images.append(x.numpy())
-        labels.append(y.numpy())
-    if not images:
-        raise DataError(f"{root}: none of the images could be decoded")
-    return np.concatenate(images), np.concatenate(labels).astype(np.int32), folders.class_names
-
-
-def load_study_data(settings: StudySettings) -> StudyData:
-    """The study's images, split per class into training and validation by ``settings.seed``."""
-    if settings.data is None:
-        images, labels, names = load_digits(settings.image_size)
-        source = "scikit-learn digits"
-    else:
-        images, labels, names = load_class_folders(settings.data, settings.image_size)
-        source = str(settings.data)
-    from inception_v2.train_data import held_out
-
-    val = held_out(labels, settings.validation_split, settings.seed)
-    if val.all():
-        raise DataError(f"{source}: too few images to hold out a validation split and still train")
-    return StudyData(images[~val], labels[~val], images[val], labels[val], names, source)
-
-
-def batch_order(num_images: int, steps: int, batch_size: int, seed: int) -> np.ndarray:
-    """The training images of every step, ``(steps, batch_size)``: epochs of fresh permutations.
-
-    The same for every variant (they see the same batches) and a function of the step alone,
-    so a resumed study feeds what an uninterrupted one would have.
-    """
-    rng = np.random.default_rng(seed)
-    needed = steps * batch_size
-    epochs = [rng.permutation(num_images) for _ in range(math.ceil(needed / num_images))]
-    return np.concatenate(epochs)[:needed].reshape(steps, batch_size)
-
-
 # ----------------------------------------------------------------------------- models
 
 
@@ -264,100 +186,6 @@ def build_variant(variant: Variant, num_classes: int, settings: StudySettings, e
         run_eagerly=eager,
     )
     return model
-
-
-# ----------------------------------------------------------------------------- results
-
-
-def _finite(value: float) -> float | None:
-    return float(value) if math.isfinite(value) else None
-
-
-def read_curves(path: Path) -> dict[str, list[dict]]:
-    """``{variant: [{"step", "val_accuracy", "loss"}, ...]}`` from ``curves.csv``."""
-    curves: dict[str, list[dict]] = {}
-    if path.exists():
-        with open(path) as f:
-            for row in csv.DictReader(f):
-                curves.setdefault(row["variant"], []).append(
-                    {
-                        "step": int(row["step"]),
-                        "val_accuracy": float(row["val_accuracy"]),
-                        "loss": float(row["loss"]) if row["loss"] else None,
-                    }
-                )
-    return curves
-
-
-def write_curves(path: Path, curves: dict[str, list[dict]]) -> None:
-    with atomic_path(path, overwrite=True) as tmp, open(tmp, "w", newline="") as f:
-        writer = csv.DictWriter(f, ["variant", "step", "val_accuracy", "loss"])
-        writer.writeheader()
-        for name, rows in curves.items():
-            for row in rows:
-                writer.writerow({"variant": name, **{k: "" if v is None else v for k, v in row.items()}})
-
-
-def summarize(curves: dict[str, list[dict]], baseline: str = BASELINE) -> list[dict]:
-    """The paper's table: each variant's best accuracy, and the steps it took to reach the
-    baseline's best accuracy (first evaluation at or above it), with the speed-up over the
-    baseline. Also the same for 95 % of that accuracy: a small validation set's noise decides
-    which variant first matches a best-of-many maximum, but not which one nears it first."""
-    target = max((r["val_accuracy"] for r in curves.get(baseline, [])), default=None)
-    table = []
-    for name, rows in curves.items():
-        best = max(rows, key=lambda r: r["val_accuracy"])
-        row = {"variant": name, "best_val_accuracy": best["val_accuracy"], "best_at_step": best["step"]}
-        for key, share in (("", 1.0), ("_95pc", NEAR_SHARE)):
-            goal = target * share if target is not None else None
-            steps, base_steps = _steps_to(rows, goal), _steps_to(curves.get(baseline, []), goal)
-            row[f"steps_to_baseline_best{key}"] = steps
-            row[f"speed_up{key}"] = base_steps / steps if steps and base_steps else None
-        table.append(row)
-    return table
-
-
-def _steps_to(rows: list[dict], target: float | None) -> int | None:
-    if target is None:
-        return None
-    return next((r["step"] for r in rows if r["val_accuracy"] >= target), None)
-
-
-def format_table(table: list[dict], target: float | None) -> str:
-    """The table as text, one variant per line."""
-    reach = [f"steps to {100 * target * s:.1f}%" if target is not None else "steps" for s in (1, NEAR_SHARE)]
-    lines = [
-        f"{'variant':<18} {reach[0]:>16} {'speed-up':>9} {reach[1]:>16} {'speed-up':>9} "
-        f"{'best accuracy':>14} {'at step':>8}"
-    ]
-    for row in table:
-        cells = []
-        for key in ("", "_95pc"):
-            steps, speed = row[f"steps_to_baseline_best{key}"], row[f"speed_up{key}"]
-            cells += [f"{steps if steps is not None else '-':>16}", f"{f'x{speed:.1f}' if speed else '-':>9}"]
-        best = f"{100 * row['best_val_accuracy']:>13.1f}% {row['best_at_step']:>8}"
-        lines.append(f"{row['variant']:<18} {' '.join(cells)} {best}")
-    return "\n".join(lines)
-
-
-def plot_curves(curves: dict[str, list[dict]], png: Path, title: str) -> Path:
-    """Validation accuracy against training steps, one curve per variant (the paper's Figure 2)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(8, 5), dpi=100, layout="constrained")
-    for name, rows in curves.items():
-        style = "--" if name.startswith("Inception") else "-"
-        ax.plot([r["step"] for r in rows], [r["val_accuracy"] for r in rows], style, label=name)
-    ax.set_xlabel("training steps")
-    ax.set_ylabel("validation accuracy")
-    ax.set_ylim(0, 1)
-    ax.grid(alpha=0.3)
-    ax.legend(loc="lower right")
-    ax.set_title(title)
-    return save_figure(fig, png)
 
 
 # ----------------------------------------------------------------------------- the study
@@ -407,7 +235,7 @@ def run_study(
     folder = study_folder(out)
     with folder.lock():  # refuses a live study at once; a failed start removes the folder it made
         state = folder.check(asdict(settings), overwrite)
-        data = load_study_data(settings)
+        data = load_study_data(settings.data, settings.image_size, settings.validation_split, settings.seed)
         if (reason := settings.too_short()) is not None:
             log.warning("warning: %s", reason)
         if state == "afresh":
@@ -469,7 +297,7 @@ def _train_variants(
                 callbacks=[steps_callback],
             )
             step = end
-            loss = _finite(history.history["loss"][-1])
+            loss = finite(history.history["loss"][-1])
             curves[variant.name].append({"step": step, "val_accuracy": _evaluate(model, data), "loss": loss})
             if step == settings.steps or time.monotonic() - saved > SAVE_EVERY_S:
                 # The curve first: killed before the model is saved, the rerun drops the rows past

@@ -97,29 +97,6 @@ def float32_math(precision: str = DEFAULT_PRECISION) -> Iterator[None]:
         yield
 
 
-def float32_math_state() -> str:
-    """What float32 math the current backend does now: ``"float32"`` or ``"tf32"`` (allowed)."""
-    import keras
-
-    backend = keras.backend.backend()
-    if backend == "tensorflow":
-        import tensorflow as tf
-
-        return "tf32" if tf.config.experimental.tensor_float_32_execution_enabled() else "float32"
-    if backend == "jax":
-        import jax
-
-        return "float32" if jax.config.jax_default_matmul_precision in ("highest", "float32") else "tf32"
-    if backend == "torch":
-        import torch
-
-        # "none" inherits torch's global choice, which is float32 while matmuls are "highest".
-        inherit = "none" if torch.get_float32_matmul_precision() == "highest" else False
-        exact = all(value in ("ieee", False, inherit) for _, _, value in _torch_flags())
-        return "float32" if exact else "tf32"
-    return "float32"
-
-
 @contextlib.contextmanager
 def _tensorflow_math(allow_tf32: bool) -> Iterator[None]:
     import tensorflow as tf

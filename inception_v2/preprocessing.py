@@ -48,14 +48,17 @@ def preprocess_for_eval(
     return to_model_range(image)
 
 
-def slim_resize(image, height: int, width: int):
-    """slim's bilinear resize of one HxWxC float image: the kernel behind TF1's
-    ``tf.image.resize_bilinear`` (without its deprecation notice; TF2's resize differs)."""
+def slim_resize(images, height: int, width: int):
+    """slim's bilinear resize of one HxWxC float image or an NHWC batch: the kernel behind
+    TF1's ``tf.image.resize_bilinear`` (without its deprecation notice; TF2's resize differs)."""
     import tensorflow as tf
 
-    return tf.raw_ops.ResizeBilinear(
-        images=image[tf.newaxis], size=[height, width], align_corners=False, half_pixel_centers=False
-    )[0]
+    images = tf.convert_to_tensor(images)
+    batch = images if images.shape.rank == 4 else images[tf.newaxis]
+    resized = tf.raw_ops.ResizeBilinear(
+        images=batch, size=[height, width], align_corners=False, half_pixel_centers=False
+    )
+    return resized if images.shape.rank == 4 else resized[0]
 
 
 def to_model_range(image):

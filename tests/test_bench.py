@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import importlib.util
+import os
 from pathlib import Path
 
 import pytest
 
-from inception_v2.bench import FAST_PATH, SLIM, _paired_ratios, format_report
+from inception_v2.bench import FAST_PATH, SLIM, format_report
+from inception_v2.bench_speed import _paired_ratios
 
 
 def _targets_script():
@@ -118,3 +120,19 @@ def test_fp32_peak_per_cycle_knows_double_pumped_avx512():
     assert [c.fp32_flops_per_cycle for c in (zen4, zen5, xeon)] == [32, 64, 64]
     assert CPU("AMD EPYC 7B13", ("avx2",), "AuthenticAMD", 25).fp32_flops_per_cycle == 32
     assert CPU("old", ()).fp32_flops_per_cycle == 16
+
+
+@pytest.mark.slow
+def test_workers_answer_in_json(converted_1001):
+    """bench's child processes: eval's own peak memory, another backend's race, a failure's last line."""
+    from inception_v2.bench_pipeline import run_worker
+
+    argv = ["eval", "--weights", str(converted_1001), "--limit", "4", "--quiet"]
+    result, _ = run_worker("eval-memory", argv)
+    assert result["peak_rss_kib"] > 100 * 1024, "an eval process holds the model: over 100 MiB"
+    race = {"weights": str(converted_1001), "batches": [2], "rounds": 1, "seconds": 0.01}
+    result, _ = run_worker("backend", race, {**os.environ, "KERAS_BACKEND": "torch"})
+    assert result["backend"] == "torch" and result["throughput"]["2"][FAST_PATH] > 0
+    assert result["ratio"] == {}, "no slim graph in another backend's process"
+    result, last = run_worker("backend", {**race, "weights": "missing.weights.h5"})
+    assert result is None and "missing.weights.h5" in last

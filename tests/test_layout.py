@@ -17,9 +17,10 @@ LAYERS = (
     {"model", "convert"},  # the one factory (build, then load), and conversion through it
     {"preprocessing", "data", "train_data", "labels"},
     {"evaluate", "inference", "openvino_engine", "hardware", "finetune", "train", "backup", "distributed"}
-    | {"bn_study"}
-    | {"export", "bench", "live_weights", "example_data", "classify"},
-    {"cli", "__main__", "__init__"},
+    | {"bn_study_data", "bn_study_results", "bn_study"}
+    | {"export", "live_weights", "example_data", "classify"}
+    | {"bench_speed", "bench_agreement", "bench_pipeline", "bench"},
+    {"cli", "__main__", "__init__", "bench_worker"},  # entry points
 )
 
 

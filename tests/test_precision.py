@@ -10,17 +10,23 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
 
 from inception_v2.cli import main
-from inception_v2.precision import PRECISIONS, check_precision, float32_math, float32_math_state
+from inception_v2.precision import PRECISIONS, check_precision, float32_math
+
+HELPERS = Path(__file__).parent / "helpers"
+sys.path.insert(0, str(HELPERS))
+from math_state import float32_math_state  # noqa: E402
 
 RECORD_DURING_CALL = """
 import sys, numpy as np, keras
+sys.path.insert(0, sys.argv[2])
 from inception_v2.inference import inference_function
-from inception_v2.precision import float32_math_state
+from math_state import float32_math_state
 assert keras.backend.backend() == sys.argv[1], keras.backend.backend()
 seen = []
 inputs = keras.Input((8, 8, 3))
@@ -45,7 +51,7 @@ print("OK")
 def test_float32_during_the_call_and_restored_after(backend):
     env = {**os.environ, "KERAS_BACKEND": backend, "TF_CPP_MIN_LOG_LEVEL": "3"}
     done = subprocess.run(
-        [sys.executable, "-c", RECORD_DURING_CALL, backend],
+        [sys.executable, "-c", RECORD_DURING_CALL, backend, str(HELPERS)],
         env=env,
         capture_output=True,
         text=True,

@@ -46,7 +46,7 @@ def test_no_project_file_reads_the_shared_folder():
 
 
 def test_the_guard_would_see_a_mention(tmp_path):
-    """The scan above can fail: the same scan finds a mention in a project-like tree, and skips tool folders."""
+    """The scan above can fail: it finds mentions in a project-like tree, and skips tool folders."""
     (tmp_path / "scripts").mkdir()
     (tmp_path / "scripts" / "run.sh").write_text(
         "inception-v2 finetune --data ../" + "shared/data/hymenoptera\n"

@@ -1,0 +1,70 @@
+"""The bench's accuracy side: reduced precisions against float32, on weights whose
+predictions vary image to image."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from inception_v2.bench_speed import FAST_PATH, engines_to_time
+from inception_v2.labels import top_k
+
+
+def fast_path_agreement(images_count: int = 100, engines: tuple[str, ...] | None = None) -> dict:
+    """Reduced precisions against float32 on the bundled real images, with weights whose
+    predictions vary image to image (``live_weights``: batch-norm statistics from these
+    images, logits centred), so agreement means something; a random checkpoint predicts
+    nearly one class for every image.
+
+    Per path: top-1 agreement, float32 top-1 inside its top 5, and the max relative error
+    (max |diff| / max |float32|) per end point; for the reference: distinct top-1 classes and
+    the median top-1/top-2 logit margin (small margins make any rounding flip classes).
+    """
+    import keras
+
+    from inception_v2.checkpoint import assign_checkpoint, model_variable_map
+    from inception_v2.data import open_data
+    from inception_v2.hardware import cpu
+    from inception_v2.inference import inference_function
+    from inception_v2.live_weights import make_live
+    from inception_v2.model import END_POINTS, FAST_INFERENCE, InceptionV2, end_point_model
+
+    engines = engines or engines_to_time()
+    images = np.concatenate([b["image"].numpy() for b in open_data(None).dataset(50)])[:images_count]
+    keras.utils.set_random_seed(0)
+    base = make_live(InceptionV2(classifier_activation=None), images)
+    names = [e for e in END_POINTS if e != "Predictions"]
+
+    def run_all(model, **options):
+        run = inference_function(end_point_model(model, names), **options)
+        outputs = [run(images[i : i + 25]) for i in range(0, len(images), 25)]
+        return {k: np.concatenate([o[k] for o in outputs]) for k in names}
+
+    reference = run_all(base)
+    paths = {}
+    if "keras" in engines:  # the fast path's own model, with the live weights
+        fast_model = InceptionV2(classifier_activation=None, **FAST_INFERENCE)
+        variables = {n: keras.ops.convert_to_numpy(v.value) for n, v in model_variable_map(base).items()}
+        assign_checkpoint(fast_model, variables)
+        paths[FAST_PATH] = run_all(fast_model)
+    if "openvino" in engines and cpu().bfloat16_units and keras.backend.backend() == "tensorflow":
+        paths["openvino, bf16"] = run_all(base, engine="openvino", precision="bfloat16")
+    logits = reference["Logits"]
+    ordered = np.sort(logits, axis=-1)
+    top1 = logits.argmax(-1)
+    result = {
+        "images": len(images),
+        "weights": "live: batch-norm statistics from these images, logits centred (live_weights)",
+        "distinct_top1": int(len(set(top1.tolist()))),
+        "median_top1_margin": float(np.median(ordered[:, -1] - ordered[:, -2])),
+        "paths": {},
+    }
+    for name, out in paths.items():
+        top5 = top_k(out["Logits"], 5)
+        result["paths"][name] = {
+            "top1_agreement": float((out["Logits"].argmax(-1) == top1).mean()),
+            "top5_contains_float32_top1": float((top5 == top1[:, None]).any(-1).mean()),
+            "max_relative_error": {
+                k: float(np.abs(out[k] - reference[k]).max() / np.abs(reference[k]).max()) for k in names
+            },
+        }
+    return result
