@@ -1,22 +1,27 @@
 """Classifying image files (``inception-v2 predict``), streamed: files are decoded and
 preprocessed by tf.data (slim's eval preprocessing) a batch at a time and each batch's
-results are handed on before the next is read, so memory stays flat in the number of files."""
+results are handed on before the next is read, so memory stays flat in the number of files.
+
+``predict_files`` is the command's one call (weights and paths in, predictions out);
+``classify_files`` the same for a model already built."""
 
 from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
-import keras
 import numpy as np
 
-from inception_v2.data import EvalData
+from inception_v2.data import EvalData, image_files, is_image_file
 from inception_v2.errors import DataError
-from inception_v2.inference import inference_function
 from inception_v2.interrupts import raise_if_interrupted
-from inception_v2.labels import top_k
-from inception_v2.network import model_data_format
+from inception_v2.labels import labels_for, top_k
+from inception_v2.progress import Progress
+
+if TYPE_CHECKING:
+    import keras
 
 
 @dataclass
@@ -30,6 +35,62 @@ class Prediction:
 
     def to_dict(self) -> dict:
         return {"image": self.image, "top": self.top}
+
+
+def predict_files(
+    weights: str | os.PathLike,
+    paths: list[str | os.PathLike],
+    recursive: bool = False,
+    top: int = 5,
+    batch_size: int = 32,
+    precision: str = "float32",
+    engine: str = "keras",
+    show_progress: bool = False,
+) -> Iterator[Prediction]:
+    """Each image's ``top`` classes under the classifier of ``weights``, streamed.
+
+    Args:
+        weights: ``"imagenet"`` or a path, as for ``InceptionV2``; a fine-tuned model's
+            ``classes.json`` beside it names its classes (``labels.labels_for``).
+        paths: image files, and folders of them.
+        recursive: look in the folders' sub-folders too.
+        top, batch_size, precision, engine: as for ``classify_files``.
+        show_progress: a bar on stderr, cleared before each prediction is handed on.
+
+    Returns:
+        An iterator of ``Prediction``: one per file, in order, undecodable ones with ``error``.
+        The paths are checked and the model is built before it is returned.
+
+    Raises:
+        MissingFile, DataError: a path that does not exist, a folder without images, or no
+            file that starts like an image (checked before the model is built).
+        InvalidArgument, CheckpointError: weights that cannot classify.
+    """
+    files = image_files(paths, recursive=recursive)
+    if not any(is_image_file(f) for f in files):
+        raise DataError(f"{', '.join(map(str, paths))}: no image could be decoded")
+    from inception_v2.model import classifier  # Keras and TensorFlow load here, after the checks
+
+    model, classes = classifier(weights, precision, engine)
+    progress = Progress(len(files)) if show_progress else None
+    stream = classify_files(
+        model,
+        files,
+        labels_for(weights, classes),
+        top=top,
+        batch_size=batch_size,
+        precision=precision,
+        engine=engine,
+        progress=progress.update if progress else None,
+    )
+    return _cleared(stream, progress) if progress else stream
+
+
+def _cleared(stream: Iterator[Prediction], progress: Progress) -> Iterator[Prediction]:
+    for prediction in stream:
+        progress.clear()
+        yield prediction
+    progress.close()
 
 
 def classify_files(
@@ -59,6 +120,9 @@ def classify_files(
     Raises:
         DataError: not one file could be decoded.
     """
+    from inception_v2.inference import inference_function
+    from inception_v2.network import model_data_format
+
     paths = [str(f) for f in files]
     data = EvalData(f"{len(paths)} image files", "files", files=paths, labels=[0] * len(paths))
     run = inference_function(model, precision=precision, engine=engine)

@@ -21,7 +21,7 @@ import warnings
 from collections.abc import Sequence
 
 from inception_v2 import interrupts  # standard library only, as the two below
-from inception_v2.errors import DataError, InputError, InvalidArgument
+from inception_v2.errors import InputError, InvalidArgument
 from inception_v2.files import atomic_path, check_writable, refuse_existing
 from inception_v2.hardware import ENGINES  # standard library only: --help stays fast
 
@@ -225,18 +225,6 @@ def _resolve_speed_options(args: argparse.Namespace) -> None:
         import_openvino()  # a missing extra is bad input, before any model is built
 
 
-def _classifier(args: argparse.Namespace, **model_kwargs):
-    """The model of ``--weights`` as eval and predict run it, and its number of classes."""
-    from inception_v2.model import build_from_weights
-    from inception_v2.precision import model_options
-
-    options = model_options(args.precision, args.engine)
-    model, config, _ = build_from_weights(args.weights, **options, **model_kwargs)
-    if config.classes is None:
-        raise InvalidArgument(f"{args.weights}: has no Logits layer; cannot classify")
-    return model, config.classes
-
-
 def _add_eval(subparsers) -> None:
     p = _add(
         subparsers,
@@ -278,11 +266,10 @@ def _run_eval(args: argparse.Namespace) -> int:
     data = open_data(args.data, args.ground_truth)
     _resolve_speed_options(args)
 
-    from inception_v2.evaluate import evaluate, plot_per_class
+    from inception_v2.evaluate import evaluate_weights, plot_per_class
 
-    model, _ = _classifier(args, classifier_activation=None)
-    result = evaluate(
-        model,
+    result = evaluate_weights(
+        args.weights,
         data,
         batch_size=args.batch_size,
         limit=args.limit,
@@ -293,7 +280,6 @@ def _run_eval(args: argparse.Namespace) -> int:
         overwrite=args.overwrite,
         precision=args.precision,
         engine=args.engine,
-        weights=args.weights,
     )
     print(result.to_json() if args.json else result.table())
     if result.skipped:
@@ -335,36 +321,24 @@ def _add_predict(subparsers) -> None:
 
 
 def _run_predict(args: argparse.Namespace) -> int:
-    from inception_v2.data import image_files, is_image_file
-
-    files = image_files(args.images, recursive=args.recursive)  # before TensorFlow loads
-    if not any(is_image_file(f) for f in files):  # by their first bytes, before any model is built
-        raise DataError(f"{', '.join(args.images)}: no image could be decoded")
-    _resolve_speed_options(args)
-
     import json
 
-    from inception_v2.classify import classify_files
-    from inception_v2.labels import labels_for
-    from inception_v2.progress import Progress
+    from inception_v2.classify import predict_files
 
-    model, classes = _classifier(args)
-    # On a terminal only: off one, stdout's results are the progress (eval has no such output).
-    progress = Progress(len(files)) if not args.quiet and sys.stderr.isatty() else None
-    predictions = classify_files(
-        model,
-        files,
-        labels_for(args.weights, classes),
+    _resolve_speed_options(args)
+    predictions = predict_files(
+        args.weights,
+        args.images,
+        recursive=args.recursive,
         top=args.top,
         batch_size=args.batch_size,
         precision=args.precision,
         engine=args.engine,
-        progress=progress.update if progress else None,
+        # On a terminal only: off one, stdout's results are the progress.
+        show_progress=not args.quiet and sys.stderr.isatty(),
     )
     first = True
     for prediction in predictions:
-        if progress:
-            progress.clear()
         if prediction.error:
             _say(args, f"skipped: {prediction.image}: {prediction.error}")
             continue
@@ -376,8 +350,6 @@ def _run_predict(args: argparse.Namespace) -> int:
         sys.stdout.flush()
     if args.json:
         print("[]" if first else "\n]")
-    if progress:
-        progress.close()
     return 0
 
 
@@ -554,13 +526,10 @@ def settings_from_args(settings_class, args: argparse.Namespace, **spelled_other
 
 def finetune_settings(args: argparse.Namespace):
     """The ``RunSettings`` of a parsed ``finetune`` command line."""
+    from inception_v2.precision import mixed_policy
     from inception_v2.train import RunSettings
 
-    dtype = None
-    if args.mixed_precision:
-        import tensorflow as tf
-
-        dtype = "mixed_float16" if tf.config.list_physical_devices("GPU") else "mixed_bfloat16"
+    dtype = mixed_policy() if args.mixed_precision else None
     return settings_from_args(RunSettings, args, color_distortion=not args.no_color_distortion, dtype=dtype)
 
 

@@ -27,6 +27,7 @@ from inception_v2.interrupts import raise_if_interrupted
 from inception_v2.labels import IMAGENET_HEADS, top_k
 from inception_v2.labels import class_ids as imagenet_class_ids
 from inception_v2.labels import class_names as imagenet_class_names
+from inception_v2.model import classifier
 from inception_v2.network import model_data_format
 from inception_v2.progress import Progress
 
@@ -139,6 +140,29 @@ def label_space(
     if len(names) != classes:
         raise DataError(f"{data.description}: {len(names)} class folders, but the model has {classes}")
     return LabelSpace(labels_offset or 0, names, None)
+
+
+def evaluate_weights(
+    weights: str | Path, data: EvalData, precision: str = "float32", engine: str = "keras", **options
+) -> EvalResult:
+    """``evaluate`` the classifier of ``weights`` (``"imagenet"`` or a path): what
+    ``inception-v2 eval`` runs.
+
+    Args:
+        weights: as for ``InceptionV2``.
+        data: the images and labels (``data.open_data``).
+        precision, engine: as for ``evaluate``; bfloat16 on Keras builds the fast path.
+        **options: ``evaluate``'s other arguments (batch size, limit, CSV, ...).
+
+    Returns:
+        The ``EvalResult``.
+
+    Raises:
+        InvalidArgument, CheckpointError: weights that cannot classify.
+        DataError: as for ``evaluate``.
+    """
+    model, _ = classifier(weights, precision, engine, classifier_activation=None)
+    return evaluate(model, data, precision=precision, engine=engine, weights=str(weights), **options)
 
 
 def evaluate(

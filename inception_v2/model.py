@@ -14,7 +14,7 @@ import keras
 
 from inception_v2.architecture import NUM_CLASSES
 from inception_v2.checkpoint import CheckpointConfig, LoadReport, assign_checkpoint, infer_config
-from inception_v2.errors import CheckpointError
+from inception_v2.errors import CheckpointError, InvalidArgument
 from inception_v2.keras_weights import is_keras_weights
 from inception_v2.network import (  # noqa: F401  (re-exported: the model's public names)
     ACTIVATIONS,
@@ -28,7 +28,7 @@ from inception_v2.network import (  # noqa: F401  (re-exported: the model's publ
     model_data_format,
     scoped,
 )
-from inception_v2.precision import FAST_INFERENCE  # noqa: F401  (re-exported)
+from inception_v2.precision import FAST_INFERENCE, model_options  # noqa: F401  (FAST_INFERENCE re-exported)
 from inception_v2.weights import load_weights, read_weights, resolve
 
 
@@ -107,3 +107,28 @@ def build_from_weights(
     model = build_inception_v2(**{**config.model_kwargs(), **model_kwargs})
     report = assign_checkpoint(model, variables, use_ema=use_ema, source=str(path))
     return model, config, report
+
+
+def classifier(
+    weights: str | os.PathLike, precision: str = "float32", engine: str = "keras", **model_kwargs
+) -> tuple[keras.Model, int]:
+    """The classifier of ``weights`` as eval and predict run it, and its number of classes.
+
+    Args:
+        weights: ``"imagenet"`` or a path, as for ``InceptionV2``.
+        precision, engine: what the model will run in and on (``precision.model_options``:
+            bfloat16 on Keras builds the fast path).
+        **model_kwargs: as for ``build_from_weights`` (``classifier_activation``, ...).
+
+    Returns:
+        The model and the size of its label space.
+
+    Raises:
+        InvalidArgument: weights without a ``Logits`` layer (a feature extractor).
+        CheckpointError, MissingFile: weights that cannot be read or do not fit.
+    """
+    options = model_options(precision, engine)
+    model, config, _ = build_from_weights(weights, **options, **model_kwargs)
+    if config.classes is None:
+        raise InvalidArgument(f"{weights}: has no Logits layer; cannot classify")
+    return model, config.classes

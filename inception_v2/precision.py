@@ -48,6 +48,15 @@ def model_options(precision: str, engine: str = "keras") -> dict:
     return dict(FAST_INFERENCE) if precision == "bfloat16" and engine == "keras" else {}
 
 
+def mixed_policy() -> str:
+    """Keras' mixed-precision policy for fine-tuning here (on TensorFlow, whose tf.data and
+    tf.distribute it runs on): float16 on a GPU (its tensor cores), bfloat16 elsewhere (the
+    CPUs' bfloat16 units; float16 has no fast path on CPUs)."""
+    import tensorflow as tf
+
+    return "mixed_float16" if tf.config.list_physical_devices("GPU") else "mixed_bfloat16"
+
+
 def model_precision(model: keras.Model) -> str:
     """``"bfloat16"`` for a model whose layers compute in bfloat16, else ``"float32"``."""
     low = any(getattr(layer, "compute_dtype", None) == "bfloat16" for layer in model.layers)
