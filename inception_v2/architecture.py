@@ -16,6 +16,8 @@ SLIM_SCOPE = "InceptionV2"
 SCOPE_SEPARATOR = "__"  # a Keras layer name is the slim scope with "/" written as "__"
 BN_EPSILON = 0.001
 BN_MOMENTUM = 0.9997  # slim's batch_norm decay
+DEPTH_MULTIPLIER = 1.0  # slim's defaults for the width: the released network's
+MIN_DEPTH = 16
 
 
 @dataclass(frozen=True)
@@ -126,7 +128,7 @@ def depth_fn(depth_multiplier: float, min_depth: int) -> Callable[[int], int]:
 
 
 def conv_depths(
-    depth_multiplier: float = 1.0, min_depth: int = 16, use_separable_conv: bool = True
+    depth_multiplier: float = DEPTH_MULTIPLIER, min_depth: int = MIN_DEPTH, use_separable_conv: bool = True
 ) -> dict[str, int]:
     """``{slim scope: output channels}`` of every batch-normed convolution, by arithmetic.
 

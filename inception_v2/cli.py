@@ -21,6 +21,7 @@ import warnings
 from collections.abc import Sequence
 
 from inception_v2 import interrupts  # standard library only, as the two below
+from inception_v2.architecture import NUM_CLASSES  # standard library only
 from inception_v2.errors import InputError, InvalidArgument
 from inception_v2.files import atomic_path, check_writable, refuse_existing
 from inception_v2.hardware import ENGINES  # standard library only: --help stays fast
@@ -562,7 +563,7 @@ def _add_bn_study(subparsers) -> None:
         "result) - from the same initialisation on the same batches, and write the paper's figure "
         "(validation accuracy vs steps, OUT/curves.png) and table (steps to Inception's best accuracy, "
         "best accuracy: stdout, OUT/table.csv, OUT/table.json). Default data: scikit-learn's "
-        "handwritten digits, upsampled (pip install 'inception-v2[study]'). About 13 minutes on 2 "
+        "handwritten digits, upsampled (pip install 'inception-v2[study]'). About 15 minutes on 2 "
         "CPU cores with the defaults; re-running the same command resumes a killed study.",
     )
     p.add_argument("--data", default=None, help="class folders of your own (default: scikit-learn's digits)")
@@ -673,7 +674,7 @@ def _add_test_checkpoint(subparsers) -> None:
         "save it as slim's Saver does. Not a trained network.",
     )
     p.add_argument("dst", help="checkpoint path to write (V1 file or V2 prefix)")
-    p.add_argument("--classes", type=positive_int, default=1001, help="size of the Logits layer")
+    p.add_argument("--classes", type=positive_int, default=NUM_CLASSES, help="size of the Logits layer")
     p.add_argument("--depth-multiplier", type=positive_float, default=1.0, help="slim's depth_multiplier")
     p.add_argument("--min-depth", type=positive_int, default=16, help="slim's min_depth")
     p.add_argument("--format", choices=("V1", "V2"), default="V1", help="V1: slim's 2016 single file")

@@ -11,6 +11,7 @@ from pathlib import Path
 import keras
 import numpy as np
 
+from inception_v2.architecture import DEFAULT_IMAGE_SIZE
 from inception_v2.checkpoint import CheckpointConfig, LoadReport, checkpoint_prefix
 from inception_v2.errors import InvalidArgument
 from inception_v2.files import check_writable
@@ -114,7 +115,7 @@ def compare_with_slim(
     config: CheckpointConfig,
     use_ema: bool = False,
     batch: int = 2,
-    image_size: int = 224,
+    image_size: int = DEFAULT_IMAGE_SIZE,
     seed: int = 0,
 ) -> tuple[dict[str, float], dict[str, float]]:
     """Max |Keras - slim| and max |slim| per end point on a random batch.

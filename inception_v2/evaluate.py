@@ -32,8 +32,9 @@ from inception_v2.network import model_data_format
 from inception_v2.progress import Progress
 
 PREPROCESSING = (
-    "slim inception_preprocessing.preprocess_for_eval: decode to RGB, float [0,1], central_crop(0.875), "
-    "TF1 bilinear resize (align_corners=False, half_pixel_centers=False), (x - 0.5) * 2"
+    "slim inception_preprocessing.preprocess_for_eval: decode to RGB, float [0,1], "
+    f"central_crop({PRETRAINED.crop_fraction}), TF1 bilinear resize to {PRETRAINED.image_size} "
+    "(align_corners=False, half_pixel_centers=False), (x - 0.5) * 2"
 )
 
 

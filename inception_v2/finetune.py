@@ -14,6 +14,7 @@ import os
 import keras
 import numpy as np
 
+from inception_v2.architecture import DEFAULT_IMAGE_SIZE
 from inception_v2.errors import InvalidArgument
 from inception_v2.network import BASE_END_POINTS, build_inception_v2, scoped
 from inception_v2.weights import load_weights
@@ -42,7 +43,7 @@ def build_classifier(
     batch_norm_momentum: float = 0.99,
     weight_decay: float = SLIM_WEIGHT_DECAY,
     dropout_keep_prob: float = 0.8,
-    input_shape: tuple[int, int, int] = (224, 224, 3),
+    input_shape: tuple[int, int, int] = (DEFAULT_IMAGE_SIZE, DEFAULT_IMAGE_SIZE, 3),
     dtype: str | None = None,
 ) -> keras.Model:
     """InceptionV2 with a new ``num_classes`` head on pretrained ``weights``; outputs logits.

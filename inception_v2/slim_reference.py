@@ -13,6 +13,7 @@ from collections.abc import Mapping
 
 import numpy as np
 
+from inception_v2.architecture import DEFAULT_IMAGE_SIZE, DEPTH_MULTIPLIER, MIN_DEPTH, NUM_CLASSES
 from inception_v2.checkpoint import EMA_SUFFIX
 from inception_v2.errors import MissingExtra
 
@@ -68,10 +69,10 @@ def _build(
 
 def slim_session(
     checkpoint: str,
-    image_shape: tuple[int | None, int | None, int] = (224, 224, 3),
-    num_classes: int | None = 1001,
-    depth_multiplier: float = 1.0,
-    min_depth: int = 16,
+    image_shape: tuple[int | None, int | None, int] = (DEFAULT_IMAGE_SIZE, DEFAULT_IMAGE_SIZE, 3),
+    num_classes: int | None = NUM_CLASSES,
+    depth_multiplier: float = DEPTH_MULTIPLIER,
+    min_depth: int = MIN_DEPTH,
     spatial_squeeze: bool = True,
     use_ema: bool = False,
 ):
@@ -96,9 +97,9 @@ def slim_session(
 def slim_end_points(
     checkpoint: str,
     images: np.ndarray,
-    num_classes: int | None = 1001,
-    depth_multiplier: float = 1.0,
-    min_depth: int = 16,
+    num_classes: int | None = NUM_CLASSES,
+    depth_multiplier: float = DEPTH_MULTIPLIER,
+    min_depth: int = MIN_DEPTH,
     spatial_squeeze: bool = True,
     use_ema: bool = False,
     batch_size: int = 32,
@@ -139,11 +140,11 @@ def save_slim_variables(variables: Mapping[str, np.ndarray], path: str, version:
 
 
 def random_slim_variables(
-    num_classes: int | None = 1001,
-    depth_multiplier: float = 1.0,
-    min_depth: int = 16,
+    num_classes: int | None = NUM_CLASSES,
+    depth_multiplier: float = DEPTH_MULTIPLIER,
+    min_depth: int = MIN_DEPTH,
     seed: int = 0,
-    image_size: int = 224,
+    image_size: int = DEFAULT_IMAGE_SIZE,
     calibration_batch: int = 4,
 ) -> dict[str, np.ndarray]:
     """Random weights for slim's graph in which every tensor matters.
