@@ -1,9 +1,13 @@
 """inception_v2: TF-slim's Inception V2 (BN-Inception) in Keras 3, numerically equal to slim.
 
 Names are imported lazily, so that ``import inception_v2`` (and the command line's start)
-does not load TensorFlow before it is needed.
+does not load TensorFlow before it is needed. Where keras-hub is installed, the KerasHub
+classes (``inception_v2.hub``) are registered with Keras as soon as ``keras_hub`` is imported,
+before or after this package, so that KerasHub's own ``from_preset`` finds them.
 """
 
+import importlib.util
+import sys
 from importlib import import_module
 
 __version__ = "0.1.0"
@@ -28,6 +32,11 @@ _EXPORTS = {
     "evaluate": "inception_v2.evaluate",
     "inference_function": "inception_v2.inference",
     "open_data": "inception_v2.data",
+    "InceptionV2Backbone": "inception_v2.hub",
+    "InceptionV2ImageClassifier": "inception_v2.hub",
+    "InceptionV2ImageClassifierPreprocessor": "inception_v2.hub",
+    "InceptionV2ImageConverter": "inception_v2.hub",
+    "write_preset": "inception_v2.hub",
 }
 
 __all__ = sorted(_EXPORTS)
@@ -41,3 +50,29 @@ def __getattr__(name: str):
 
 def __dir__() -> list[str]:
     return sorted([*globals(), *__all__])
+
+
+class _RegisterAfterKerasHub:
+    """A finder consulted once, for ``keras_hub``: it lets the usual finders find it and has
+    its loader import ``inception_v2.hub`` (which registers the classes) when it has run."""
+
+    def find_spec(self, name, path=None, target=None):
+        if name != "keras_hub":
+            return None
+        sys.meta_path.remove(self)
+        spec = importlib.util.find_spec(name)
+        if spec is not None and spec.loader is not None:
+            run = spec.loader.exec_module
+
+            def run_then_register(module):
+                run(module)
+                import_module("inception_v2.hub")
+
+            spec.loader.exec_module = run_then_register
+        return spec
+
+
+if "keras_hub" in sys.modules:
+    import_module("inception_v2.hub")
+elif importlib.util.find_spec("keras_hub") is not None:
+    sys.meta_path.insert(0, _RegisterAfterKerasHub())

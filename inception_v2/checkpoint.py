@@ -45,12 +45,21 @@ def slim_variable_name(layer_name: str, variable_name: str, scope: str = SLIM_SC
 
 
 def model_variable_map(model: keras.Model, scope: str = SLIM_SCOPE) -> dict[str, keras.Variable]:
-    """``{slim name: Keras variable}`` for every variable of ``model``."""
+    """``{slim name: Keras variable}`` for every variable of ``model``, the layers of models
+    nested in it included (a KerasHub task holds its backbone as one layer)."""
     mapping = {}
-    for layer in model.layers:
+    for layer in _leaf_layers(model):
         for variable in layer.weights:
             mapping[slim_variable_name(layer.name, variable.name, scope)] = variable
     return mapping
+
+
+def _leaf_layers(model: keras.Model) -> Iterator[keras.Layer]:
+    for layer in model.layers:
+        if isinstance(layer, keras.Model):
+            yield from _leaf_layers(layer)
+        else:
+            yield layer
 
 
 @contextlib.contextmanager

@@ -139,9 +139,23 @@ def _add_convert(subparsers) -> None:
         ".weights.h5 or .keras. With --verify, tf_slim's own graph is run on the same checkpoint first, "
         "and nothing is written if any end point differs beyond the tolerance.",
     )
-    p.add_argument("src", help="slim checkpoint: inception_v2.ckpt, a V2 prefix, a directory or a .tar.gz")
-    p.add_argument("dst", help="output: *.weights.h5 or *.keras")
-    p.add_argument("--overwrite", action="store_true", help="replace DST if it exists")
+    p.add_argument(
+        "src",
+        help="slim checkpoint: inception_v2.ckpt, a V2 prefix, a directory or a .tar.gz; 'imagenet'; "
+        "or a converted or fine-tuned .weights.h5/.keras",
+    )
+    p.add_argument("dst", help="output: *.weights.h5 or *.keras; with --preset, a folder")
+    p.add_argument(
+        "--preset",
+        action="store_true",
+        help="write DST as a KerasHub preset folder (classifier, backbone, preprocessor, model card) "
+        'that keras_hub\'s from_preset loads (pip install "inception_v2[hub]")',
+    )
+    p.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="replace DST if it exists (a preset folder only if convert wrote it)",
+    )
     p.add_argument("--ema", action="store_true", help="take each variable's moving-average shadow")
     p.add_argument("--verify", action="store_true", help="compare every end point with tf_slim's graph")
     p.add_argument("--verify-batch", type=positive_int, default=2, metavar="N", help="images to verify on")
@@ -160,8 +174,12 @@ def _run_convert(args: argparse.Namespace) -> int:
 
     from inception_v2.convert import VerificationError, convert_checkpoint
 
+    write = convert_checkpoint
+    if args.preset:
+        from inception_v2.hub import write_preset as write  # MissingExtra without keras-hub
+
     try:
-        result = convert_checkpoint(
+        result = write(
             args.src,
             args.dst,
             overwrite=args.overwrite,
@@ -511,6 +529,12 @@ def _add_finetune(subparsers) -> None:
         action="store_true",
         help="start afresh: delete the files of the run in --out (only those), whatever its state",
     )
+    p.add_argument(
+        "--preset",
+        default=None,
+        metavar="DIR",
+        help="also write the best model as a KerasHub preset folder (see convert --preset)",
+    )
     p.set_defaults(run=_run_finetune)
 
 
@@ -539,10 +563,17 @@ def _run_finetune(args: argparse.Namespace) -> int:
 
     from inception_v2.train import finetune
 
+    if args.preset:
+        from inception_v2.hub import check_preset_output, write_preset
+
+        check_preset_output(args.preset)  # before any training; MissingExtra without keras-hub
     # Keras writes its progress bar to stdout: send it to stderr, one line per epoch off a terminal.
     verbose = 0 if args.quiet else (1 if sys.stderr.isatty() else 2)
     with contextlib.redirect_stdout(sys.stderr):
         result = finetune(finetune_settings(args), args.out, verbose=verbose, overwrite=args.overwrite)
+    if args.preset:
+        write_preset(os.path.join(args.out, "best.weights.h5"), args.preset)
+        result["preset"] = args.preset
     print(json.dumps(result, indent=2))
     return 0
 

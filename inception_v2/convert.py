@@ -71,20 +71,58 @@ def convert_checkpoint(
 ) -> Conversion:
     """Convert slim checkpoint ``source`` into Keras weights at ``destination``.
 
-    ``source``: slim's single-file V1 checkpoint, a V2 prefix, a directory holding
-    one checkpoint, or a ``.tar.gz`` of one. ``destination``: ``*.weights.h5`` or
-    ``*.keras``; an existing file is replaced only with ``overwrite``. With ``verify``,
-    tf_slim's own graph is restored from ``source`` and run beside the Keras model
-    on a random batch first; above ``tolerance`` (scaled by the end point's magnitude
-    when that exceeds 1) ``VerificationError`` is raised and nothing is written.
+    Args:
+        source: slim's single-file V1 checkpoint, a V2 prefix, a directory holding one
+            checkpoint, a ``.tar.gz`` of one, or a converted ``.weights.h5``/``.keras``.
+        destination: ``*.weights.h5`` or ``*.keras``.
+        overwrite: replace an existing ``destination``.
+        use_ema: take each variable's moving-average shadow.
+        verify: restore tf_slim's own graph from ``source`` and run it beside the Keras
+            model on a random batch of ``verify_batch`` images first.
+        verify_batch, tolerance: how many images, and the largest |Keras - slim| allowed per
+            end point (scaled by the end point's magnitude when that exceeds 1).
+
+    Returns:
+        What was converted, and the differences measured with ``verify``.
+
+    Raises:
+        InvalidArgument: a destination of another kind, a batch below 1.
+        OutputExists: ``destination`` exists and not ``overwrite``.
+        CheckpointError, MissingFile: a source that cannot be read or does not fit.
+        VerificationError: beyond the tolerance; nothing is written.
     """
-    start = time.perf_counter()
     destination = Path(destination)
     if not is_keras_weights(destination):
         raise InvalidArgument(f"{destination}: destination must end in .weights.h5 or .keras")
+    check_writable(destination, overwrite)
+    model, result = converted_model(source, destination, use_ema, verify, verify_batch, tolerance)
+    saving = time.perf_counter()
+    save_weights(model, destination, asdict(result.config), overwrite=overwrite)
+    result.seconds += time.perf_counter() - saving  # conversion time, verification excluded
+    return result
+
+
+def converted_model(
+    source: str | os.PathLike,
+    destination: str | os.PathLike,
+    use_ema: bool = False,
+    verify: bool = False,
+    verify_batch: int = 2,
+    tolerance: float = DEFAULT_TOLERANCE,
+) -> tuple[keras.Model, Conversion]:
+    """``source`` built and loaded (and with ``verify`` compared with slim's graph), not yet
+    written: what ``convert_checkpoint`` and ``preset.write_preset`` share.
+
+    Returns:
+        The model, and the ``Conversion`` so far (``destination`` is only recorded).
+
+    Raises:
+        InvalidArgument, CheckpointError, MissingFile, VerificationError: as
+            ``convert_checkpoint``.
+    """
     if verify_batch < 1:
         raise InvalidArgument(f"verify_batch must be at least 1, got {verify_batch}")
-    check_writable(destination, overwrite)
+    start = time.perf_counter()
     model, config, report = build_from_weights(source, use_ema=use_ema)
     result = Conversion(str(source), str(destination), config, report, time.perf_counter() - start)
     if verify:
@@ -94,10 +132,7 @@ def convert_checkpoint(
         worst = result.beyond(tolerance)
         if worst:
             raise VerificationError(result, worst, tolerance)
-    saving = time.perf_counter()
-    save_weights(model, destination, asdict(config), overwrite=overwrite)
-    result.seconds += time.perf_counter() - saving  # conversion time, verification excluded
-    return result
+    return model, result
 
 
 class VerificationError(RuntimeError):

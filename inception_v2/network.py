@@ -200,7 +200,7 @@ def inception_v2_base(
     return x
 
 
-def _logits_head(
+def logits_head(
     x, classes: int, dropout_keep_prob: float, global_pool: bool, spatial_squeeze: bool, dtype: str
 ):
     """slim's ``Logits`` scope: pool, dropout, biased 1x1 conv, optional squeeze."""
@@ -321,7 +321,7 @@ def build_inception_v2(
         dtype=dtype,
     )
     if include_top:
-        x = _logits_head(x, classes, dropout_keep_prob, global_pool, spatial_squeeze, dtype)
+        x = logits_head(x, classes, dropout_keep_prob, global_pool, spatial_squeeze, dtype)
         if classifier_activation is not None:
             x = layers.Activation(classifier_activation, dtype=exact, name="Predictions")(x)
     elif pooling == "avg":

@@ -77,6 +77,29 @@ def test_imagenet_weights_download_convert_and_cache(release, slim_checkpoints, 
     assert headless.output.shape[-1] == 1024
 
 
+@pytest.mark.slow
+def test_imagenet_preset_is_the_release_converted_once(release, slim_checkpoints, tmp_path, monkeypatch):
+    """``from_preset("inception_v2_imagenet")``: the same download, check and cache as
+    ``weights="imagenet"``; then KerasHub's own base class finds the name too."""
+    import keras_hub
+
+    from inception_v2.hub import InceptionV2ImageClassifier
+
+    monkeypatch.setenv("INCEPTION_V2_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setattr(download, "IMAGENET_CHECKPOINT", release)
+    classifier = InceptionV2ImageClassifier.from_preset("inception_v2_imagenet")
+    preset = tmp_path / "cache" / "inception_v2_imagenet"
+    card = (preset / "README.md").read_text()
+    assert "slim official checkpoint inception_v2_2016_08_28.tar.gz" in card and "73.9 % top-1" in card
+    assert release.sha384 in card
+    expected = slim_checkpoints.variables()["InceptionV2/Mixed_5c/Branch_0/Conv2d_0a_1x1/weights"]
+    kernel = classifier.backbone.get_layer("Mixed_5c__Branch_0__Conv2d_0a_1x1").kernel
+    np.testing.assert_array_equal(kernel, expected)
+    monkeypatch.setattr(download, "IMAGENET_CHECKPOINT", dataclasses.replace(release, urls=(_refused_url(),)))
+    again = keras_hub.models.ImageClassifier.from_preset("inception_v2_imagenet")  # offline: the cache
+    assert type(again) is InceptionV2ImageClassifier and again.num_classes == 1001
+
+
 def test_checksum_mismatch_leaves_nothing(release, tmp_path):
     wrong = dataclasses.replace(release, sha384="0" * 96)
     with pytest.raises(DownloadError, match="SHA-384"):

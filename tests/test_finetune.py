@@ -19,6 +19,7 @@ from inception_v2.cli import main
 from inception_v2.errors import DataError
 from inception_v2.example_data import write_example_data
 from inception_v2.finetune import build_classifier
+from inception_v2.hub import InceptionV2ImageClassifier
 from inception_v2.train import read_history
 from inception_v2.train_data import make_dataset, scan_class_folders
 
@@ -196,6 +197,11 @@ def test_resume_after_kill_9(slim_checkpoints, small_hymenoptera, tmp_path):
     assert [int(r["epoch"]) for r in read_history(out / "history.csv")] == [1, 2, 3]
     # Other settings in the same folder are refused.
     assert main(["finetune", "--data", str(small_hymenoptera), "--out", str(out), "--epochs", "9"]) == 2
+    # The finished run, written as a KerasHub preset too: its classes named on the model card.
+    preset = tmp_path / "ants_bees_preset"
+    assert main([*command[3:], "--preset", str(preset), "--quiet"]) == 0
+    assert InceptionV2ImageClassifier.from_preset(str(preset)).num_classes == 2
+    assert "classes (output index order): ants, bees" in (preset / "README.md").read_text()
 
     # The fine-tuned model evaluates on class folders by name.
     assert (

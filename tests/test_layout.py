@@ -19,7 +19,8 @@ LAYERS = (
     {"evaluate", "inference", "openvino_engine", "hardware", "finetune", "train", "backup", "distributed"}
     | {"bn_study_data", "bn_study_results", "bn_study"}
     | {"export", "live_weights", "example_data", "classify"}
-    | {"bench_speed", "bench_agreement", "bench_pipeline", "bench"},
+    | {"bench_speed", "bench_agreement", "bench_pipeline", "bench"}
+    | {"model_card", "hub"},
     {"cli", "__main__", "__init__", "bench_worker"},  # entry points
 )
 

@@ -1,0 +1,235 @@
+"""KerasHub's front door: the classes pass KerasHub's own harness, presets written by
+``convert --preset`` load through keras_hub's generic ``from_preset`` and compute what
+``inception-v2 eval`` and slim's graph compute, and bad presets are refused in one line."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import keras
+import keras_hub
+import numpy as np
+import pytest
+import tensorflow as tf
+from conftest import command, command_env, one_error_line
+from keras_hub.src.tests import test_case as keras_hub_tests
+
+from inception_v2 import InceptionV2, end_point_model, inference_function
+from inception_v2.cli import main
+from inception_v2.download import sha384_of
+from inception_v2.errors import InvalidArgument
+from inception_v2.example_data import example_data_path
+from inception_v2.hub import (
+    PYRAMID_END_POINTS,
+    InceptionV2Backbone,
+    InceptionV2ImageClassifier,
+    InceptionV2ImageClassifierPreprocessor,
+    InceptionV2ImageConverter,
+)
+from inception_v2.labels import data_path
+from inception_v2.preprocessing import load_for_eval
+from inception_v2.slim_reference import slim_end_points
+
+SMALL = {"depth_multiplier": 0.25}  # the same network, narrower: KerasHub's harness trains it
+#: Photos of several sizes (ants and bees: 199x500 to 500x375) and two ImageNet images.
+PHOTOS = (
+    sorted(example_data_path().glob("val/*/*"))[::2] + sorted(data_path("imagenet_val_sample").iterdir())[:2]
+)
+
+
+def _decoded(files) -> list[tf.Tensor]:
+    return [tf.io.decode_image(tf.io.read_file(str(f)), channels=3, expand_animations=False) for f in files]
+
+
+def _raw_batches(images: list[tf.Tensor]) -> tf.data.Dataset:
+    """Raw uint8 images of different sizes, one ragged batch: how a KerasHub user feeds them."""
+    spec = tf.TensorSpec((None, None, 3), tf.uint8)
+    return tf.data.Dataset.from_generator(lambda: iter(images), output_signature=spec).ragged_batch(
+        len(images)
+    )
+
+
+def _small_classifier(num_classes: int = 2, size: int = 64) -> dict:
+    converter = InceptionV2ImageConverter(image_size=(size, size))
+    return {
+        "backbone": InceptionV2Backbone(**SMALL),
+        "num_classes": num_classes,
+        "preprocessor": InceptionV2ImageClassifierPreprocessor(converter),
+    }
+
+
+@pytest.mark.slow
+class TestKerasHubHarness(keras_hub_tests.TestCase):
+    """KerasHub's own checks (keras_hub.src.tests.test_case), as its models run them."""
+
+    test_session = None  # tf.test.TestCase's helper, not a test
+
+    def test_vision_backbone(self):
+        self.run_vision_backbone_test(
+            cls=InceptionV2Backbone,
+            init_kwargs={**SMALL, "image_shape": (None, None, 3)},
+            input_data=np.random.default_rng(0).uniform(-1, 1, (2, 64, 64, 3)).astype("float32"),
+            expected_output_shape=(2, 2, 2, 256),  # Mixed_5c at 1/32, 1024 x 0.25 channels
+            expected_pyramid_output_keys=list(PYRAMID_END_POINTS),
+            expected_pyramid_image_sizes=[(32, 32), (16, 16), (8, 8), (4, 4), (2, 2)],
+            # The harness wants every layer in the 16-bit policy; the stem (Conv2d_1a_7x7)
+            # stays float32 by design, as in InceptionV2 (test_stem_stays_float32 below).
+            run_mixed_precision_check=False,
+        )
+
+    def test_backbone_saving(self):
+        images = np.random.default_rng(1).uniform(-1, 1, (2, 48, 48, 3)).astype("float32")
+        self.run_model_saving_test(cls=InceptionV2Backbone, init_kwargs=SMALL, input_data=images)
+
+    def test_classifier_saving(self):
+        raw = np.random.default_rng(2).integers(0, 256, (2, 80, 96, 3)).astype("uint8")
+        self.run_model_saving_test(
+            cls=InceptionV2ImageClassifier, init_kwargs=_small_classifier(), input_data=raw
+        )
+
+    def test_task(self):
+        raw = np.random.default_rng(3).integers(0, 256, (2, 80, 96, 3)).astype("float32")
+        self.run_task_test(
+            cls=InceptionV2ImageClassifier,
+            init_kwargs=_small_classifier(),
+            train_data=(raw, np.array([0, 1])),
+            expected_output_shape=(2, 2),
+        )
+
+
+def test_stem_stays_float32_under_a_16_bit_policy():
+    """Why the harness's mixed-precision check is off: all layers but the stem take the policy."""
+    backbone = InceptionV2Backbone(**SMALL, dtype="mixed_bfloat16")
+    stem = [layer.name for layer in backbone.layers if layer.compute_dtype == "float32" and layer.weights]
+    assert stem == ["Conv2d_1a_7x7"]
+    convolutions = [layer for layer in backbone.layers if isinstance(layer, keras.layers.Conv2D)]
+    assert all(layer.compute_dtype == "bfloat16" for layer in convolutions if layer.name != "Conv2d_1a_7x7")
+
+
+def test_converter_is_slims_eval_preprocessing():
+    """One image, a batch, a list of sizes and tf.data: bit for bit ``preprocess_for_eval``."""
+    images = _decoded(PHOTOS[:3])
+    expected = np.stack([load_for_eval(str(f)) for f in PHOTOS[:3]])
+    converter = InceptionV2ImageConverter()
+    np.testing.assert_array_equal(np.asarray(converter(images[0].numpy())), expected[0])
+    np.testing.assert_array_equal(np.asarray(converter([image.numpy() for image in images])), expected)
+    same_size = tf.stack([images[0], images[0]])
+    np.testing.assert_array_equal(np.asarray(converter(same_size)), expected[[0, 0]])
+    mapped = next(iter(_raw_batches(images).map(converter)))
+    np.testing.assert_array_equal(mapped.numpy(), expected)
+    assert InceptionV2ImageConverter.from_config(converter.get_config()).crop_fraction == 0.875
+
+
+@pytest.fixture(scope="module")
+def preset(slim_checkpoints, tmp_path_factory) -> Path:
+    """``inception-v2 convert CKPT DST --preset`` from tf_slim's own 1001-class checkpoint."""
+    dst = tmp_path_factory.mktemp("hub") / "inception_v2_preset"
+    assert main(["convert", slim_checkpoints.path(version="V1"), str(dst), "--preset", "--quiet"]) == 0
+    return dst
+
+
+@pytest.mark.slow
+def test_preset_folder_and_model_card(preset, slim_checkpoints):
+    files = sorted(p.name for p in preset.iterdir())
+    for name in ("config.json", "model.weights.h5", "task.json", "task.weights.h5", "preprocessor.json"):
+        assert name in files
+    assert (
+        json.loads((preset / "config.json").read_text())["registered_name"]
+        == "inception_v2>InceptionV2Backbone"
+    )
+    card = (preset / "README.md").read_text()
+    assert sha384_of(slim_checkpoints.path(version="V1")) in card
+    assert "Apache License 2.0" in card and "not measured here" in card  # no accuracy claimed
+    assert main(["convert", slim_checkpoints.path(version="V1"), str(preset), "--preset"]) == 2  # exists
+
+
+@pytest.mark.slow
+def test_preset_computes_what_eval_and_slim_compute(preset, slim_checkpoints):
+    """Raw photos of several sizes through keras_hub's generic from_preset, against the eval
+    path (slim's preprocessing, InceptionV2, the frozen-weights inference function) and
+    tf_slim's graph on the same checkpoint."""
+    classifier = keras_hub.models.ImageClassifier.from_preset(str(preset))
+    assert type(classifier) is InceptionV2ImageClassifier
+    logits = classifier.predict(_raw_batches(_decoded(PHOTOS)), verbose=0)
+    batch = np.stack([load_for_eval(str(f)) for f in PHOTOS])
+    model = InceptionV2(weights=slim_checkpoints.path(), classifier_activation=None)
+    np.testing.assert_array_equal(logits, model.predict(batch, verbose=0))  # the same Keras graph
+    evaluated = np.asarray(inference_function(model)(batch))  # what `inception-v2 eval` runs
+    scale = max(1.0, float(np.abs(evaluated).max()))
+    assert np.abs(logits - evaluated).max() <= 1e-5 * scale
+    slim = slim_end_points(slim_checkpoints.path(), batch)["Logits"]
+    assert np.abs(logits - slim).max() <= 1e-4 * max(1.0, float(np.abs(slim).max()))
+    assert len(set(logits.argmax(-1))) >= 2, "the comparison is on predictions that vary"
+
+
+@pytest.mark.slow
+def test_backbone_from_preset_gives_slims_end_points(preset, slim_checkpoints):
+    backbone = keras_hub.models.Backbone.from_preset(str(preset))
+    assert type(backbone) is InceptionV2Backbone
+    batch = np.stack([load_for_eval(str(f)) for f in PHOTOS[:3]])
+    pyramid = keras.Model(backbone.inputs, backbone.pyramid_outputs).predict(batch, verbose=0)
+    model = InceptionV2(weights=slim_checkpoints.path(), include_top=False)
+    end_points = end_point_model(model, list(PYRAMID_END_POINTS.values())).predict(batch, verbose=0)
+    for level, end_point in PYRAMID_END_POINTS.items():
+        np.testing.assert_array_equal(pyramid[level], end_points[end_point])
+
+
+@pytest.mark.slow
+def test_new_head_fine_tunes_on_raw_images(preset):
+    classifier = InceptionV2ImageClassifier.from_preset(str(preset), num_classes=2)
+    head = classifier.get_layer("Logits__Conv2d_1c_1x1")
+    assert head.kernel.shape[-1] == 2 and classifier.backbone.get_layer("Mixed_5c").output.shape[-1] == 1024
+    before = head.kernel.numpy().copy()
+    classifier.backbone.trainable = False
+    images = _decoded(PHOTOS[:4])
+    labels = tf.constant([0, 0, 1, 1])
+    data = tf.data.Dataset.zip(_raw_batches(images), tf.data.Dataset.from_tensors(labels))
+    history = classifier.fit(data, epochs=1, verbose=0)
+    assert np.isfinite(history.history["loss"][0]) and not np.array_equal(head.kernel.numpy(), before)
+
+
+def test_bad_presets_are_refused_in_one_line(tmp_path):
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(InvalidArgument, match="no config.json"):
+        InceptionV2ImageClassifier.from_preset(str(tmp_path / "empty"))
+    other = keras_hub.models.VGGBackbone(stackwise_num_repeats=[1], stackwise_num_filters=[4])
+    other.save_to_preset(str(tmp_path / "vgg"))
+    with pytest.raises(InvalidArgument, match="VGGBackbone, not of Inception V2"):
+        InceptionV2Backbone.from_preset(str(tmp_path / "vgg"))
+    (tmp_path / "broken").mkdir()
+    (tmp_path / "broken" / "config.json").write_text("{not json")
+    with pytest.raises(InvalidArgument, match="not a KerasHub config"):
+        InceptionV2ImageClassifier.from_preset(str(tmp_path / "broken"))
+    with pytest.raises(InvalidArgument, match="num_classes must be an integer >= 1, got 0"):
+        InceptionV2ImageClassifier.from_preset(str(tmp_path / "vgg"), num_classes=0)
+    with pytest.raises(InvalidArgument, match="num_classes"):
+        InceptionV2ImageClassifier(InceptionV2Backbone(**SMALL), num_classes=0)
+
+
+def test_preset_option_without_keras_hub_names_the_extra(slim_checkpoints, tmp_path):
+    blocker = tmp_path / "blocker"
+    blocker.mkdir()
+    (blocker / "keras_hub.py").write_text("raise ImportError('keras_hub is not installed')\n")
+    done = subprocess.run(
+        command("convert", slim_checkpoints.path(version="V1"), str(tmp_path / "p"), "--preset"),
+        env=command_env(PYTHONPATH=str(blocker)),
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    line = one_error_line(done, "keras-hub", 'inception_v2[hub]"')
+    assert "Traceback" not in line and not (tmp_path / "p").exists()
+
+
+def test_import_order_does_not_matter():
+    """KerasHub finds the classes whether inception_v2 or keras_hub is imported first."""
+    for first, second in (("inception_v2", "keras_hub"), ("keras_hub", "inception_v2")):
+        code = (
+            f"import {first}, {second}, keras; "
+            "print(keras.saving.get_registered_object('inception_v2>InceptionV2ImageClassifier').__name__)"
+        )
+        done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+        assert done.stdout.strip().endswith("InceptionV2ImageClassifier"), done.stderr[-2000:]
