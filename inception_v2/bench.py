@@ -184,13 +184,17 @@ def format_report(report: dict) -> str:
     a = report["fast_path_agreement"]
     lines.append(
         f"reduced precision vs float32 on {a['images']} real images ({a['distinct_top1']} distinct top-1 "
-        f"classes, median top-1/top-2 margin {a['median_top1_margin']:.3g} logits):"
+        f"classes, median top-1/top-2 margin {a['median_top1_margin']:.3g} logits, "
+        f"{a.get('images_with_margin_ge_1', '?')} with a lead >= 1 logit):"
     )
     for name, r in a["paths"].items():
         worst = max(r["max_relative_error"].items(), key=lambda kv: kv[1])
+        clear = r.get("top1_agreement_where_margin_ge_1")
+        clear = f" ({100 * clear:.1f}% where the lead >= 1 logit)" if clear is not None else ""
         lines.append(
-            f"  {name}: top-1 agreement {100 * r['top1_agreement']:.1f}%, float32 top-1 in its top-5 "
-            f"{100 * r['top5_contains_float32_top1']:.1f}%, max relative error {worst[1]:.2e} ({worst[0]})"
+            f"  {name}: top-1 agreement {100 * r['top1_agreement']:.1f}%{clear}, float32 top-1 in its "
+            f"top-5 {100 * r['top5_contains_float32_top1']:.1f}%, max relative error {worst[1]:.2e} "
+            f"({worst[0]}), max logit error / spread {r.get('max_logit_error_over_spread', float('nan')):.2g}"
         )
     mem = report["eval_peak_rss_mib"]
     lines.append("eval peak RSS: " + ", ".join(f"{n} images {v:.0f} MiB" for n, v in mem.items()))

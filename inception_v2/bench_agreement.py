@@ -3,9 +3,11 @@ predictions vary image to image."""
 
 from __future__ import annotations
 
+import importlib.util
+
 import numpy as np
 
-from inception_v2.bench_speed import FAST_PATH, engines_to_time
+from inception_v2.bench_speed import FAST_PATH, INT8, engines_to_time
 from inception_v2.labels import top_k
 
 
@@ -21,8 +23,10 @@ def fast_path_agreement(images_count: int = 100, engines: tuple[str, ...] | None
     """
     import keras
 
+    from inception_v2.calibration import calibration_images
     from inception_v2.checkpoint import assign_checkpoint, model_variable_map
     from inception_v2.data import open_data
+    from inception_v2.example_data import example_data_path
     from inception_v2.hardware import cpu
     from inception_v2.inference import inference_function
     from inception_v2.live_weights import make_live
@@ -46,22 +50,33 @@ def fast_path_agreement(images_count: int = 100, engines: tuple[str, ...] | None
         variables = {n: keras.ops.convert_to_numpy(v.value) for n, v in model_variable_map(base).items()}
         assign_checkpoint(fast_model, variables)
         paths[FAST_PATH] = run_all(fast_model)
-    if "openvino" in engines and cpu().bfloat16_units and keras.backend.backend() == "tensorflow":
+    openvino = "openvino" in engines and keras.backend.backend() == "tensorflow"
+    if openvino and cpu().bfloat16_units:
         paths["openvino, bf16"] = run_all(base, engine="openvino", precision="bfloat16")
+    if openvino and importlib.util.find_spec("nncf") is not None:
+        held_out = calibration_images(example_data_path()).images  # not the images measured
+        paths[INT8] = run_all(base, engine="openvino", precision="int8", calibration=held_out)
     logits = reference["Logits"]
     ordered = np.sort(logits, axis=-1)
     top1 = logits.argmax(-1)
+    margin = ordered[:, -1] - ordered[:, -2]
+    clear = margin >= 1.0
+    spread = ordered[:, -1] - ordered[:, 0]
     result = {
         "images": len(images),
         "weights": "live: batch-norm statistics from these images, logits centred (live_weights)",
         "distinct_top1": int(len(set(top1.tolist()))),
-        "median_top1_margin": float(np.median(ordered[:, -1] - ordered[:, -2])),
+        "median_top1_margin": float(np.median(margin)),
+        "images_with_margin_ge_1": int(clear.sum()),
         "paths": {},
     }
     for name, out in paths.items():
         top5 = top_k(out["Logits"], 5)
+        agree = out["Logits"].argmax(-1) == top1
         result["paths"][name] = {
-            "top1_agreement": float((out["Logits"].argmax(-1) == top1).mean()),
+            "top1_agreement": float(agree.mean()),
+            "top1_agreement_where_margin_ge_1": float(agree[clear].mean()) if clear.any() else None,
+            "max_logit_error_over_spread": float((np.abs(out["Logits"] - logits).max(-1) / spread).max()),
             "top5_contains_float32_top1": float((top5 == top1[:, None]).any(-1).mean()),
             "max_relative_error": {
                 k: float(np.abs(out[k] - reference[k]).max() / np.abs(reference[k]).max()) for k in names

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import statistics
 import subprocess
@@ -12,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from inception_v2.bench_speed import images_per_second
+from inception_v2.bench_speed import INT8_CALIBRATION, images_per_second
 
 
 def run_worker(job: str, arguments: dict | list, env: dict | None = None) -> tuple[dict | None, str]:
@@ -43,6 +44,7 @@ def pipeline_and_eval(
     inference function on a fixed batch, timed just before each eval so that both see the
     same machine; the ratio is the median over ``rounds``.
     """
+    from inception_v2.calibration import calibration_images
     from inception_v2.data import open_data
     from inception_v2.evaluate import evaluate
     from inception_v2.hardware import fast_plan
@@ -65,17 +67,29 @@ def pipeline_and_eval(
             precision, fast_engine, _ = fast_plan(engine)
             if (precision, fast_engine) != ("float32", engine):  # else --fast is the float32 run
                 runs.append((f"{prefix}fast", precision, fast_engine))
+        if "openvino" in engines and importlib.util.find_spec("nncf") is not None:
+            runs.append(("openvino int8", "int8", "openvino"))
+        calibration = calibration_images(count=INT8_CALIBRATION)
         for label, precision, engine in runs:
             options = model_options(precision, engine)
             model = InceptionV2(weights=weights, classifier_activation=None, **options)
-            run = inference_function(model, precision=precision, engine=engine)
+            int8 = {"calibration": calibration} if precision == "int8" else {}
+            run = inference_function(
+                model, precision=precision, engine=engine, calibration=calibration.images if int8 else None
+            )
             alone, end_to_end = [], []
             for _ in range(rounds):
                 # Time the model alone for about as long as the eval that follows will take.
                 expected_rate = max(end_to_end or alone or [50.0])
                 alone.append(images_per_second(run, x, 0.8 * images / expected_rate))
                 result = evaluate(
-                    model, data, batch_size=batch, show_progress=False, precision=precision, engine=engine
+                    model,
+                    data,
+                    batch_size=batch,
+                    show_progress=False,
+                    precision=precision,
+                    engine=engine,
+                    **int8,
                 )
                 end_to_end.append(result.images_per_second)
             ratios = [e / a for e, a in zip(end_to_end, alone, strict=True)]

@@ -6,6 +6,7 @@ drift of a noisy machine hits all contenders alike; ratios are within one run.
 
 from __future__ import annotations
 
+import importlib.util
 import logging
 import statistics
 import time
@@ -17,6 +18,8 @@ BACKENDS = ("tensorflow", "jax", "torch")
 BATCHES = (1, 8, 32)
 SLIM = "slim graph (TF1 session)"
 FAST_PATH = "fast: folded BN, bf16"
+INT8 = "openvino, int8"
+INT8_CALIBRATION = 64  # images NNCF calibrates on in the bench (its default subset is 300)
 log = logging.getLogger("inception_v2")
 
 
@@ -79,6 +82,7 @@ def keras_contenders(
     """The variants timed on the current backend (float32 unless named otherwise): the
     Keras model's calls where ``engines`` has ``"keras"``, OpenVINO's where it has ``"openvino"``
     (TensorFlow backend only: OpenVINO converts from a ``tf.function``)."""
+    from inception_v2.calibration import calibration_images
     from inception_v2.hardware import cpu
     from inception_v2.inference import inference_function
     from inception_v2.model import FAST_INFERENCE, InceptionV2
@@ -103,6 +107,11 @@ def keras_contenders(
         contenders["openvino, float32"] = inference_function(plain, engine="openvino")
         if cpu().bfloat16_units:
             contenders["openvino, bf16"] = inference_function(plain, engine="openvino", precision="bfloat16")
+        if importlib.util.find_spec("nncf") is not None:  # int8: NNCF's defaults, the bundled images
+            calibration = calibration_images(count=INT8_CALIBRATION).images
+            contenders[INT8] = inference_function(
+                plain, engine="openvino", precision="int8", calibration=calibration
+            )
     if "keras" in engines and backend == "torch" and torch_compile:
         contenders["inference fn, folded BN, torch.compile"] = inference_function(folded, torch_compile=True)
         contenders["fast, torch.compile"] = inference_function(fast, torch_compile=True)

@@ -46,6 +46,7 @@ def predict_files(
     precision: str = "float32",
     engine: str = "keras",
     show_progress: bool = False,
+    calibration=None,
 ) -> Iterator[Prediction]:
     """Each image's ``top`` classes under the classifier of ``weights``, streamed.
 
@@ -56,6 +57,7 @@ def predict_files(
         recursive: look in the folders' sub-folders too.
         top, batch_size, precision, engine: as for ``classify_files``.
         show_progress: a bar on stderr, cleared before each prediction is handed on.
+        calibration: for int8, a ``calibration.CalibrationSet``.
 
     Returns:
         An iterator of ``Prediction``: one per file, in order, undecodable ones with ``error``.
@@ -82,6 +84,7 @@ def predict_files(
         precision=precision,
         engine=engine,
         progress=progress.update if progress else None,
+        calibration=calibration.images if calibration is not None else None,
     )
     return _cleared(stream, progress) if progress else stream
 
@@ -102,6 +105,7 @@ def classify_files(
     precision: str | None = None,
     engine: str = "keras",
     progress: Callable[[int], None] | None = None,
+    calibration: np.ndarray | None = None,
 ) -> Iterator[Prediction]:
     """Each file's ``top`` classes under ``model`` (probabilities out), in file order.
 
@@ -111,7 +115,7 @@ def classify_files(
         labels: ``(ids, names)`` by output index (``labels.labels_for``).
         top: classes per file (at most the model's).
         batch_size: images per forward pass.
-        precision, engine: as ``inference.inference_function``.
+        precision, engine, calibration: as ``inference.inference_function``.
         progress: called with the number of files done after each batch.
 
     Yields:
@@ -125,7 +129,7 @@ def classify_files(
 
     paths = [str(f) for f in files]
     data = EvalData(f"{len(paths)} image files", "files", files=paths, labels=[0] * len(paths))
-    run = inference_function(model, precision=precision, engine=engine)
+    run = inference_function(model, precision=precision, engine=engine, calibration=calibration)
     channels_first = model_data_format(model) == "channels_first"
     ids, names = labels
     pending = iter(paths)

@@ -212,7 +212,15 @@ def _add_precision_options(parser) -> None:
         choices=PRECISIONS,
         default=DEFAULT_PRECISION,
         help="float32: true float32, what reproduces slim (TF32 off on GPUs); tf32: allow TF32 on "
-        "GPUs (faster, ~1e-2 logit error); bfloat16: the fast path",
+        "GPUs (faster, ~1e-2 logit error); bfloat16: the fast path; int8: 8-bit integers on OpenVINO, "
+        "quantized by NNCF on --calibration images",
+    )
+    parser.add_argument(
+        "--calibration",
+        default=None,
+        metavar="DIR",
+        help="int8: a folder of images to calibrate on (sub-folders too); default: the 100 bundled "
+        "ImageNet validation images",
     )
     parser.add_argument(
         "--fast",
@@ -237,11 +245,23 @@ def _resolve_speed_options(args: argparse.Namespace) -> None:
         args.precision, args.engine, note = fast_plan(args.engine)
         if note:
             _say(args, note)
-    args.engine = args.engine or "keras"
+    if args.calibration and args.precision != "int8":
+        raise InvalidArgument("--calibration is for --precision int8")
+    args.engine = args.engine or ("openvino" if args.precision == "int8" else "keras")
+    args.calibration_set = None
     if args.engine == "openvino":
         from inception_v2.openvino_engine import import_openvino
 
         import_openvino()  # a missing extra is bad input, before any model is built
+    if args.precision == "int8":
+        from inception_v2.calibration import calibration_images
+        from inception_v2.openvino_engine import import_nncf
+        from inception_v2.precision import check_engine
+
+        check_engine(args.precision, args.engine)
+        import_nncf()
+        args.calibration_set = calibration_images(args.calibration)
+        _say(args, f"int8: calibrating on {args.calibration_set.describe()}")
 
 
 def _add_eval(subparsers) -> None:
@@ -299,6 +319,7 @@ def _run_eval(args: argparse.Namespace) -> int:
         overwrite=args.overwrite,
         precision=args.precision,
         engine=args.engine,
+        calibration=args.calibration_set,
     )
     print(result.to_json() if args.json else result.table())
     if result.skipped:
@@ -355,6 +376,7 @@ def _run_predict(args: argparse.Namespace) -> int:
         engine=args.engine,
         # On a terminal only: off one, stdout's results are the progress.
         show_progress=not args.quiet and sys.stderr.isatty(),
+        calibration=args.calibration_set,
     )
     first = True
     for prediction in predictions:

@@ -19,6 +19,7 @@ import keras
 import numpy as np
 
 from inception_v2.architecture import NUM_CLASSES, PRETRAINED
+from inception_v2.calibration import CalibrationSet
 from inception_v2.data import DataError, EvalData
 from inception_v2.errors import InvalidArgument
 from inception_v2.files import atomic_path, save_figure
@@ -66,8 +67,9 @@ class EvalResult:
     preprocessing: str = PREPROCESSING
     batch_size: int = 0
     labels_offset: int = 0
-    precision: str = ""  # what the model computed in: float32 (slim's), tf32 or bfloat16
+    precision: str = ""  # what the model computed in: float32 (slim's), tf32, bfloat16 or int8
     engine: str = ""  # what ran it: keras or openvino
+    calibration: str = ""  # int8: the images its quantization was calibrated on
     per_class: dict[int, list[int]] = field(default_factory=dict)  # label -> [top-1 correct, total]
     class_names: list[str] | None = field(default=None, repr=False)  # by label, for the report
     class_ids: list[str] | None = field(default=None, repr=False)  # ImageNet synsets by label
@@ -81,6 +83,7 @@ class EvalResult:
             ("throughput (warm)", f"{self.images_per_second:.1f} images/s"),
             ("precision", self.precision),
             ("engine", self.engine),
+            *([("calibration", self.calibration)] if self.calibration else []),
             ("weights", self.weights),
             ("data", self.data),
         ]
@@ -181,12 +184,14 @@ def evaluate(
     precision: str | None = None,
     engine: str = "keras",
     weights: str = "",
+    calibration: CalibrationSet | None = None,
 ) -> EvalResult:
     """Run ``model`` (logits out) over ``data`` and score it as slim does.
 
     The model runs through ``inference_function`` (weights frozen in, compiled once), in
     true float32 unless ``precision`` says otherwise (see ``inception_v2.precision``), on
-    ``engine`` (``"keras"`` or ``"openvino"``). Labels meet logits by ``label_space``
+    ``engine`` (``"keras"`` or ``"openvino"``; int8 on OpenVINO quantizes on ``calibration``,
+    named in the report). Labels meet logits by ``label_space``
     (``labels_offset``, ``class_names`` and ``class_ids`` override what it finds);
     ``weights`` names what was loaded, for the report.
 
@@ -204,8 +209,10 @@ def evaluate(
         class_ids=class_ids or space.ids,
     )
     progress = Progress(len(expected)) if show_progress else None
-    run = inference_function(model, precision=precision, engine=engine)
+    images = calibration.images if calibration is not None else None
+    run = inference_function(model, precision=precision, engine=engine, calibration=images)
     result.precision, result.engine = run.precision, run.engine
+    result.calibration = calibration.describe() if calibration is not None and run.precision == "int8" else ""
     nchw = model_data_format(model) == "channels_first"  # the pipeline gives NHWC
     skips, timer, hits = _Skips(result, expected, strict), _Timer(), _Hits()
     with _predictions_writer(predictions_csv, overwrite) as writer:

@@ -24,7 +24,11 @@ from inception_v2.runner import Runner
 
 
 def inference_function(
-    model: keras.Model, torch_compile: bool = False, precision: str | None = None, engine: str = "keras"
+    model: keras.Model,
+    torch_compile: bool = False,
+    precision: str | None = None,
+    engine: str = "keras",
+    calibration: np.ndarray | None = None,
 ) -> Runner:
     """``model(x, training=False)`` as a compiled function of ``x`` returning NumPy arrays.
 
@@ -34,7 +38,9 @@ def inference_function(
 
     ``precision`` (see ``inception_v2.precision``): ``None`` is the model's own, true
     float32 for a float32 model (TF32 off on GPUs for the duration of each call) and
-    ``"bfloat16"`` for a fast-path model; ``"tf32"`` allows TF32 on GPUs.
+    ``"bfloat16"`` for a fast-path model; ``"tf32"`` allows TF32 on GPUs; ``"int8"`` (OpenVINO
+    only) quantizes with NNCF on ``calibration``, preprocessed images
+    (``calibration.calibration_images``).
 
     TensorFlow: a ``tf.function`` with the weights as constants and the batch and image
     sizes left free (one trace). JAX: ``jax.jit`` of ``stateless_call`` (one compile per
@@ -50,7 +56,8 @@ def inference_function(
         from inception_v2.openvino_engine import openvino_function
 
         # float32 Keras: what OpenVINO converts, and what its first result must equal.
-        return openvino_function(model, _keras_runner(model, None, torch_compile), precision)
+        reference = _keras_runner(model, None, torch_compile)
+        return openvino_function(model, reference, precision, calibration)
     return _keras_runner(model, precision, torch_compile)
 
 

@@ -14,7 +14,9 @@ exceeds 1) raises ``EngineMismatch`` instead of being used.
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import sys
 
 import keras
 import numpy as np
@@ -24,8 +26,9 @@ from inception_v2.precision import check_precision, model_precision
 from inception_v2.runner import Runner
 
 TOLERANCE = 1e-4
-#: OpenVINO's inference precision for each of this package's precisions (CPU: no TF32).
-INFERENCE_PRECISION = {"float32": "f32", "tf32": "f32", "bfloat16": "bf16"}
+#: OpenVINO's inference precision for each of this package's precisions (CPU: no TF32). An int8
+#: model computes its quantized operations in int8 and the rest in float32.
+INFERENCE_PRECISION = {"float32": "f32", "tf32": "f32", "bfloat16": "bf16", "int8": "f32"}
 log = logging.getLogger("inception_v2")
 
 
@@ -42,21 +45,43 @@ def import_openvino():
     return openvino
 
 
-def openvino_function(model: keras.Model, reference: Runner, precision: str | None = None) -> Runner:
+def import_nncf():
+    try:
+        import nncf
+    except ImportError:
+        raise MissingExtra.named("openvino", "int8 needs NNCF, OpenVINO's quantization tool") from None
+    return nncf
+
+
+def quantize(converted, calibration: np.ndarray):
+    """NNCF's post-training quantization of an OpenVINO model, its defaults, on ``calibration``
+    (preprocessed images, one per calibration step)."""
+    nncf = import_nncf()
+    dataset = nncf.Dataset([calibration[i : i + 1] for i in range(len(calibration))])
+    with contextlib.redirect_stdout(sys.stderr):  # NNCF's progress bars: stdout holds results
+        return nncf.quantize(converted, dataset, subset_size=len(calibration))
+
+
+def openvino_function(
+    model: keras.Model, reference: Runner, precision: str | None = None, calibration: np.ndarray | None = None
+) -> Runner:
     """``model``'s forward pass on OpenVINO's CPU runtime, returning NumPy (see module doc).
 
     Args:
         model: a float32 model (folded or not).
         reference: ``model``'s float32 Keras runner (``inference.inference_function``): what
             OpenVINO converts (its TensorFlow graph) and what its first float32 result must equal.
-        precision: ``"bfloat16"`` asks OpenVINO for its own bfloat16 execution.
+        precision: ``"bfloat16"`` asks OpenVINO for its own bfloat16 execution; ``"int8"``
+            quantizes the converted model with NNCF on ``calibration`` first.
+        calibration: preprocessed images (NHWC, as the model takes them), for int8.
 
     Returns:
         A ``Runner`` (engine ``"openvino"``; ``reference`` itself if OpenVINO cannot convert).
 
     Raises:
-        MissingExtra: OpenVINO is not installed.
-        InvalidArgument: a bfloat16 model, or a backend other than TensorFlow.
+        MissingExtra: OpenVINO (or for int8, NNCF) is not installed.
+        InvalidArgument: a bfloat16 model, a backend other than TensorFlow, int8 without
+            calibration images.
         EngineMismatch: OpenVINO's float32 result differs from Keras's on the first batch.
     """
     openvino = import_openvino()
@@ -68,8 +93,14 @@ def openvino_function(model: keras.Model, reference: Runner, precision: str | No
         )
     if keras.backend.backend() != "tensorflow":
         raise InvalidArgument("the OpenVINO engine converts through TensorFlow: use KERAS_BACKEND=tensorflow")
+    if precision == "int8" and (calibration is None or not len(calibration)):
+        raise InvalidArgument("int8 needs calibration images (calibration.calibration_images)")
+    if precision == "int8":
+        import_nncf()  # a missing extra is the user's to fix, not a conversion to fall back from
     try:
         converted = openvino.convert_model(reference.graph_function)
+        if precision == "int8":
+            converted = quantize(converted, np.asarray(calibration, np.float32))
         compiled = openvino.Core().compile_model(
             converted,
             "CPU",
@@ -81,7 +112,7 @@ def openvino_function(model: keras.Model, reference: Runner, precision: str | No
     structure = model.output
     # OpenVINO names each output of a dict-output model after its key; others come in order.
     named = {name: o for o in compiled.outputs for name in o.get_names()}
-    checked = precision == "bfloat16"  # bfloat16 is not float32: nothing to compare with
+    checked = precision in ("bfloat16", "int8")  # not float32: nothing to compare with
 
     def call(x):
         nonlocal checked

@@ -11,6 +11,8 @@ restoring what was there (a user's training elsewhere in the process keeps its s
 - ``"tf32"``: TF32 allowed for float32 convolutions and matmuls (GPU speed, ~1e-2 logit error).
 - ``"bfloat16"``: the fast path, a model built with ``FAST_INFERENCE`` (batch norm folded,
   bfloat16 weights and activations; the stem and logits stay float32 and run as ``"float32"``).
+- ``"int8"``: 8-bit integers on OpenVINO's engine only: the float32 model converted, then
+  quantized by NNCF's post-training quantization on calibration images (``calibration``).
 
 On a CPU, float32 is float32 whatever is chosen: TF32 exists only on GPUs.
 """
@@ -26,8 +28,10 @@ from inception_v2.errors import InvalidArgument
 if TYPE_CHECKING:  # keras (and so TensorFlow) is imported only when a model runs
     import keras
 
-PRECISIONS = ("float32", "tf32", "bfloat16")
+PRECISIONS = ("float32", "tf32", "bfloat16", "int8")
 DEFAULT_PRECISION = "float32"
+#: Precisions only an engine other than Keras computes in, and that engine.
+ENGINE_ONLY = {"int8": "openvino"}
 #: The fast inference path: batch norm folded into the convs, bfloat16 weights and
 #: activations (AMX / AVX512-BF16 CPUs, GPUs); logits stay float32.
 FAST_INFERENCE = {"fold_batch_norm": True, "dtype": "bfloat16"}
@@ -37,6 +41,22 @@ def check_precision(precision: str) -> str:
     """``precision`` if it is one of ``PRECISIONS``, else a ``ValueError`` listing them."""
     if precision not in PRECISIONS:
         raise InvalidArgument(f"unknown precision {precision!r}; expected one of {', '.join(PRECISIONS)}")
+    return precision
+
+
+def check_engine(precision: str, engine: str) -> str:
+    """``precision`` if ``engine`` computes in it.
+
+    Raises:
+        InvalidArgument: an unknown precision, or int8 on the Keras engine.
+    """
+    check_precision(precision)
+    needed = ENGINE_ONLY.get(precision)
+    if needed and engine != needed:
+        raise InvalidArgument(
+            f"precision {precision} runs on the {needed} engine (--engine {needed}), not on {engine}: "
+            "Keras computes float32, tf32 or bfloat16"
+        )
     return precision
 
 
@@ -72,7 +92,7 @@ def resolve_precision(model: keras.Model, precision: str | None) -> str:
     own = model_precision(model)
     if precision is None:
         return own
-    check_precision(precision)
+    check_engine(precision, "keras")
     if (precision == "bfloat16") != (own == "bfloat16"):
         raise InvalidArgument(
             f"precision {precision!r} does not fit model {model.name!r}, which computes in {own}: "

@@ -3,7 +3,8 @@
 
 The library's bench measures and reports; whether a figure meets a goal the project set
 itself (float32 >= 1.2x slim's graph, the bfloat16 path >= 4x on a CPU with bfloat16
-units, eval end to end >= 0.9x the model alone, converter < 5 s, flat eval memory) is the
+units, int8 >= 3x at batch 1 and 4x at batch 32, eval end to end >= 0.9x the model alone,
+converter < 5 s, flat eval memory) is the
 project's business, so the verdicts live here. Same options as ``inception-v2 bench``.
 """
 
@@ -15,6 +16,7 @@ import sys
 from pathlib import Path
 
 from inception_v2.bench import FAST_PATH
+from inception_v2.bench_speed import INT8
 from inception_v2.cli import main
 
 #: The bench's contenders that compute slim's float32 (within 1e-4): the float32 target's candidates.
@@ -37,6 +39,10 @@ def targets(report: dict) -> list[tuple[str, bool]]:
         checks.append(
             (f"fast path >= 4x slim at batch 32 (bfloat16 units): x{ratio:.2f} ({best})", ratio >= 4)
         )
+    for batch, goal in (("1", 3.0), ("32", 4.0)):  # int8 on OpenVINO (VNNI, AMX), against slim's float32
+        if INT8 in ratios.get(batch, {}):
+            ratio = ratios[batch][INT8]
+            checks.append((f"int8 >= {goal:g}x slim at batch {batch}: x{ratio:.2f}", ratio >= goal))
     for label, e in report["pipeline"]["eval"].items():
         ratio = e["end_to_end_over_model_only"]
         checks.append((f"eval {label} end to end >= 0.9x model alone: x{ratio:.2f}", ratio >= 0.9))

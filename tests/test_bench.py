@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from inception_v2.bench import FAST_PATH, SLIM, format_report
-from inception_v2.bench_speed import _paired_ratios
+from inception_v2.bench_speed import INT8, _paired_ratios
 
 
 def _targets_script():
@@ -136,3 +136,14 @@ def test_workers_answer_in_json(converted_1001):
     assert result["ratio"] == {}, "no slim graph in another backend's process"
     result, last = run_worker("backend", {**race, "weights": "missing.weights.h5"})
     assert result is None and "missing.weights.h5" in last
+
+
+def test_int8_targets_against_slims_float32():
+    report = _report(fast_ratio=4.2, e2e=0.95, rss=(4000, 4100))
+    tf_result = report["backends"][0]
+    tf_result["ratio"]["1"] = {**tf_result["ratio"]["1"], INT8: 3.2}
+    tf_result["ratio"]["32"] = {**tf_result["ratio"]["32"], INT8: 3.5}
+    verdicts = dict(targets(report))
+    assert verdicts["int8 >= 3x slim at batch 1: x3.20"] is True
+    assert verdicts["int8 >= 4x slim at batch 32: x3.50"] is False
+    assert not any("int8" in text for text, _ in targets(_report(fast_ratio=4.2, e2e=0.95, rss=(1, 1))))

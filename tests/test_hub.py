@@ -233,3 +233,25 @@ def test_import_order_does_not_matter():
         )
         done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
         assert done.stdout.strip().endswith("InceptionV2ImageClassifier"), done.stderr[-2000:]
+
+
+@pytest.mark.slow
+def test_vision_backbone_harness_on_jax_both_data_formats():
+    """The harness skips channels_first on TensorFlow's CPU kernels (they lack it); on JAX it
+    runs the backbone in both layouts."""
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-q",
+            "-p",
+            "no:cacheprovider",
+            f"{__file__}::TestKerasHubHarness::test_vision_backbone",
+        ],
+        env=command_env(KERAS_BACKEND="jax"),
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+    assert done.returncode == 0 and "1 passed" in done.stdout, done.stdout[-3000:] + done.stderr[-3000:]

@@ -15,7 +15,7 @@ LAYERS = (
     {"architecture", "network"},  # the network: built, never loaded
     {"checkpoint", "keras_weights", "weights", "slim_reference", "download", "archive"},
     {"model", "convert"},  # the one factory (build, then load), and conversion through it
-    {"preprocessing", "data", "train_data", "labels"},
+    {"preprocessing", "data", "train_data", "labels", "calibration"},
     {"evaluate", "inference", "openvino_engine", "hardware", "finetune", "train", "backup", "distributed"}
     | {"bn_study_data", "bn_study_results", "bn_study"}
     | {"export", "live_weights", "example_data", "classify"}

@@ -93,4 +93,6 @@ def test_precision_must_fit_the_model():
         inference_function(fast, precision="float32")
     out = inference_function(plain, precision="tf32")(np.zeros((1, 64, 64, 3), np.float32))
     assert out.shape[0] == 1
-    assert set(PRECISIONS) == {"float32", "tf32", "bfloat16"}
+    assert set(PRECISIONS) == {"float32", "tf32", "bfloat16", "int8"}
+    with pytest.raises(ValueError, match="int8 runs on the openvino engine"):
+        inference_function(plain, precision="int8")
