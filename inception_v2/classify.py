@@ -19,6 +19,8 @@ from inception_v2.errors import DataError
 from inception_v2.interrupts import raise_if_interrupted
 from inception_v2.labels import labels_for, top_k
 from inception_v2.progress import Progress
+from inception_v2.quantized import is_quantized_model, load_quantized, quantized_labels
+from inception_v2.runner import Runner
 
 if TYPE_CHECKING:
     import keras
@@ -71,20 +73,27 @@ def predict_files(
     files = image_files(paths, recursive=recursive)
     if not any(is_image_file(f) for f in files):
         raise DataError(f"{', '.join(map(str, paths))}: no image could be decoded")
-    from inception_v2.model import classifier  # Keras and TensorFlow load here, after the checks
+    runner = None
+    if is_quantized_model(weights):  # a saved int8 model, run as it is
+        runner, record = load_quantized(weights)
+        model, classes, labels = None, record.classes, quantized_labels(weights, record.classes)
+    else:
+        from inception_v2.model import classifier  # Keras and TensorFlow load here, after the checks
 
-    model, classes = classifier(weights, precision, engine)
+        model, classes = classifier(weights, precision, engine)
+        labels = labels_for(weights, classes)
     progress = Progress(len(files)) if show_progress else None
     stream = classify_files(
         model,
         files,
-        labels_for(weights, classes),
+        labels,
         top=top,
         batch_size=batch_size,
         precision=precision,
         engine=engine,
         progress=progress.update if progress else None,
         calibration=calibration.images if calibration is not None else None,
+        runner=runner,
     )
     return _cleared(stream, progress) if progress else stream
 
@@ -106,6 +115,7 @@ def classify_files(
     engine: str = "keras",
     progress: Callable[[int], None] | None = None,
     calibration: np.ndarray | None = None,
+    runner: Runner | None = None,
 ) -> Iterator[Prediction]:
     """Each file's ``top`` classes under ``model`` (probabilities out), in file order.
 
@@ -117,6 +127,8 @@ def classify_files(
         batch_size: images per forward pass.
         precision, engine, calibration: as ``inference.inference_function``.
         progress: called with the number of files done after each batch.
+        runner: a compiled forward pass to use instead of ``model``'s (a saved int8 model's:
+            NHWC images in, logits out; ``model`` may then be None).
 
     Yields:
         A ``Prediction`` per file, undecodable files included (with ``error``), in order.
@@ -129,8 +141,11 @@ def classify_files(
 
     paths = [str(f) for f in files]
     data = EvalData(f"{len(paths)} image files", "files", files=paths, labels=[0] * len(paths))
-    run = inference_function(model, precision=precision, engine=engine, calibration=calibration)
-    channels_first = model_data_format(model) == "channels_first"
+    if runner is not None:
+        run, channels_first, logits = runner, False, True
+    else:
+        run = inference_function(model, precision=precision, engine=engine, calibration=calibration)
+        channels_first, logits = model_data_format(model) == "channels_first", False
     ids, names = labels
     pending = iter(paths)
     decoded = 0
@@ -140,6 +155,9 @@ def classify_files(
         if channels_first:
             images = np.transpose(images, (0, 3, 1, 2))  # the pipeline's NHWC to the model's NCHW
         probabilities = np.asarray(run(images))
+        if logits:  # a saved int8 model ends in logits
+            shifted = np.exp(probabilities - probabilities.max(-1, keepdims=True))
+            probabilities = shifted / shifted.sum(-1, keepdims=True)
         for path, row, best in zip(_ids(batch), probabilities, top_k(probabilities, top), strict=True):
             yield from _undecodable(pending, until=path)
             decoded += 1

@@ -45,6 +45,7 @@ COMMANDS = """commands:
   bn-study       Batch Normalization's paper in miniature: 6 variants trained from scratch
   export         a classifier as SavedModel, LiteRT or ONNX
   bench          speed against tf_slim's graph on this machine
+  quantize       an int8 model for OpenVINO (NNCF), which eval and predict take as --weights
   example-data   write the bundled ants/bees photos, to try finetune
   make-test-checkpoint  a random slim checkpoint built by tf_slim (tests, offline demos)
 
@@ -215,13 +216,7 @@ def _add_precision_options(parser) -> None:
         "GPUs (faster, ~1e-2 logit error); bfloat16: the fast path; int8: 8-bit integers on OpenVINO, "
         "quantized by NNCF on --calibration images",
     )
-    parser.add_argument(
-        "--calibration",
-        default=None,
-        metavar="DIR",
-        help="int8: a folder of images to calibrate on (sub-folders too); default: the 100 bundled "
-        "ImageNet validation images",
-    )
+    _add_calibration_option(parser, "int8: ")
     parser.add_argument(
         "--fast",
         action="store_true",
@@ -237,6 +232,16 @@ def _add_precision_options(parser) -> None:
     )
 
 
+def _add_calibration_option(parser, prefix: str = "") -> None:
+    parser.add_argument(
+        "--calibration",
+        default=None,
+        metavar="DIR",
+        help=f"{prefix}a folder of images to calibrate on (sub-folders too); default: the 100 bundled "
+        "ImageNet validation images",
+    )
+
+
 def _resolve_speed_options(args: argparse.Namespace) -> None:
     """Settle ``args.precision`` and ``args.engine`` (``--fast`` looks at this CPU)."""
     if args.fast:
@@ -245,6 +250,15 @@ def _resolve_speed_options(args: argparse.Namespace) -> None:
         args.precision, args.engine, note = fast_plan(args.engine)
         if note:
             _say(args, note)
+    from inception_v2.quantized import is_quantized_model  # standard library and NumPy only
+
+    if is_quantized_model(args.weights):  # saved int8: it runs as it was calibrated
+        if args.calibration:
+            raise InvalidArgument(f"--calibration: {args.weights} is already quantized; it runs as saved")
+        if args.engine == "keras" or args.precision not in ("float32", "int8") or args.fast:
+            raise InvalidArgument(f"{args.weights}: a quantized model runs in int8 on OpenVINO only")
+        args.precision, args.engine, args.calibration_set = "int8", "openvino", None
+        return
     if args.calibration and args.precision != "int8":
         raise InvalidArgument("--calibration is for --precision int8")
     args.engine = args.engine or ("openvino" if args.precision == "int8" else "keras")
@@ -715,6 +729,49 @@ def _run_export(args: argparse.Namespace) -> int:
     return 0
 
 
+# ----------------------------------------------------------------------------- quantize
+
+
+def _add_quantize(subparsers) -> None:
+    p = _add(
+        subparsers,
+        "quantize",
+        "save an int8 model for OpenVINO (NNCF post-training quantization)",
+        "Quantize the classifier of --weights to int8 with NNCF's post-training quantization on "
+        "--calibration images, and save it (OpenVINO IR and quantized.json: classes, preprocessing, "
+        "source and its SHA-384, calibration set, versions) in --out, atomically. eval and predict "
+        'take --out as --weights and run it without recalibrating (pip install "inception_v2[openvino]").',
+    )
+    p.add_argument("--weights", default="imagenet", help=WEIGHTS_HELP)
+    p.add_argument("--out", required=True, help="the folder to create")
+    _add_calibration_option(p)
+    p.add_argument(
+        "--calibration-size",
+        type=positive_int,
+        default=None,
+        metavar="N",
+        help="use N images (refused if the folder has fewer); default: all, at most 300",
+    )
+    p.add_argument("--overwrite", action="store_true", help="replace --out if quantize wrote it")
+    p.set_defaults(run=_run_quantize)
+
+
+def _run_quantize(args: argparse.Namespace) -> int:
+    from inception_v2.files import check_output_folder
+    from inception_v2.quantized import COMMAND, quantize_weights
+
+    check_output_folder(args.out, args.overwrite, COMMAND)  # before anything heavy
+    from inception_v2.calibration import calibration_images
+
+    calibration = calibration_images(args.calibration, args.calibration_size)
+    _say(args, f"int8: calibrating on {calibration.describe()}")
+    record = quantize_weights(args.weights, args.out, calibration, overwrite=args.overwrite)
+    print(
+        f"{args.weights} -> {args.out} (int8, {record.classes} classes; calibrated on {record.calibration})"
+    )
+    return 0
+
+
 # ----------------------------------------------------------------------------- small helpers
 
 
@@ -783,6 +840,7 @@ def build_parser() -> argparse.ArgumentParser:
         _add_bn_study,
         _add_export,
         _add_bench,
+        _add_quantize,
         _add_example_data,
         _add_test_checkpoint,
     ):

@@ -30,13 +30,10 @@ from inception_v2.labels import class_ids as imagenet_class_ids
 from inception_v2.labels import class_names as imagenet_class_names
 from inception_v2.model import classifier
 from inception_v2.network import model_data_format
+from inception_v2.preprocessing import PREPROCESSING
 from inception_v2.progress import Progress
-
-PREPROCESSING = (
-    "slim inception_preprocessing.preprocess_for_eval: decode to RGB, float [0,1], "
-    f"central_crop({PRETRAINED.crop_fraction}), TF1 bilinear resize to {PRETRAINED.image_size} "
-    "(align_corners=False, half_pixel_centers=False), (x - 0.5) * 2"
-)
+from inception_v2.quantized import is_quantized_model, load_quantized
+from inception_v2.runner import Runner
 
 
 def top1_correct(logits: np.ndarray, labels: np.ndarray) -> np.ndarray:
@@ -149,8 +146,8 @@ def label_space(
 def evaluate_weights(
     weights: str | Path, data: EvalData, precision: str = "float32", engine: str = "keras", **options
 ) -> EvalResult:
-    """``evaluate`` the classifier of ``weights`` (``"imagenet"`` or a path): what
-    ``inception-v2 eval`` runs.
+    """``evaluate`` the classifier of ``weights`` (``"imagenet"``, a path, or a folder that
+    ``inception-v2 quantize`` wrote, run as saved): what ``inception-v2 eval`` runs.
 
     Args:
         weights: as for ``InceptionV2``.
@@ -165,6 +162,12 @@ def evaluate_weights(
         InvalidArgument, CheckpointError: weights that cannot classify.
         DataError: as for ``evaluate``.
     """
+    if is_quantized_model(weights):  # a saved int8 model: run as it is, no recalibration
+        options.pop("calibration", None)
+        run, record = load_quantized(weights)
+        result = evaluate_runner(run, record.classes, data, weights=str(weights), **options)
+        result.calibration = record.calibration
+        return result
     model, _ = classifier(weights, precision, engine, classifier_activation=None)
     return evaluate(model, data, precision=precision, engine=engine, weights=str(weights), **options)
 
@@ -172,6 +175,46 @@ def evaluate_weights(
 def evaluate(
     model: keras.Model,
     data: EvalData,
+    precision: str | None = None,
+    engine: str = "keras",
+    calibration: CalibrationSet | None = None,
+    **options,
+) -> EvalResult:
+    """Run ``model`` (logits out) over ``data`` and score it as slim does.
+
+    The model runs through ``inference_function`` (weights frozen in, compiled once), in
+    true float32 unless ``precision`` says otherwise (see ``inception_v2.precision``), on
+    ``engine`` (``"keras"`` or ``"openvino"``; int8 on OpenVINO quantizes on ``calibration``,
+    named in the report); the scoring is ``evaluate_runner``'s.
+
+    Args:
+        model: the classifier, logits out.
+        data: the images and labels (``data.open_data``).
+        precision, engine, calibration: as for ``inference.inference_function``.
+        **options: ``evaluate_runner``'s: ``batch_size``, ``limit``, ``labels_offset``,
+            ``strict``, ``predictions_csv``, ``class_names``, ``class_ids``,
+            ``show_progress``, ``overwrite``, ``weights``.
+
+    Returns:
+        The ``EvalResult``.
+
+    Raises:
+        DataError, InvalidArgument: as for ``evaluate_runner``.
+    """
+    images = calibration.images if calibration is not None else None
+    run = inference_function(model, precision=precision, engine=engine, calibration=images)
+    channels_first = model_data_format(model) == "channels_first"
+    result = evaluate_runner(run, int(model.output.shape[-1]), data, channels_first, **options)
+    if calibration is not None and run.precision == "int8":
+        result.calibration = calibration.describe()
+    return result
+
+
+def evaluate_runner(
+    run: Runner,
+    classes: int,
+    data: EvalData,
+    channels_first: bool = False,
     batch_size: int = 50,
     limit: int | None = None,
     labels_offset: int | None = None,
@@ -181,24 +224,37 @@ def evaluate(
     class_ids: list[str] | None = None,
     show_progress: bool = True,
     overwrite: bool = False,
-    precision: str | None = None,
-    engine: str = "keras",
     weights: str = "",
-    calibration: CalibrationSet | None = None,
 ) -> EvalResult:
-    """Run ``model`` (logits out) over ``data`` and score it as slim does.
+    """Score a compiled forward pass (a ``Runner``: an engine's, or a saved int8 model's) of
+    ``classes`` logits over ``data`` as slim does, taking NHWC images (NCHW with
+    ``channels_first``).
 
-    The model runs through ``inference_function`` (weights frozen in, compiled once), in
-    true float32 unless ``precision`` says otherwise (see ``inception_v2.precision``), on
-    ``engine`` (``"keras"`` or ``"openvino"``; int8 on OpenVINO quantizes on ``calibration``,
-    named in the report). Labels meet logits by ``label_space``
-    (``labels_offset``, ``class_names`` and ``class_ids`` override what it finds);
-    ``weights`` names what was loaded, for the report.
+    Labels meet logits by ``label_space`` (``labels_offset``, ``class_names`` and
+    ``class_ids`` override what it finds). Unreadable images are skipped and listed in the
+    result, or raise ``DataError`` with ``strict``; a TFRecord missing a required key always
+    raises ``DataError``.
 
-    Unreadable images are skipped and listed in the result, or raise ``DataError``
-    with ``strict``. A TFRecord missing a required key always raises ``DataError``.
+    Args:
+        run: images in, logits out.
+        classes: the number of logits.
+        data: the images and labels.
+        channels_first: ``run`` takes NCHW.
+        batch_size, limit: images per batch; stop after ``limit`` images.
+        labels_offset, class_names, class_ids: override the label space found.
+        strict: an unreadable image is an error instead of skipped.
+        predictions_csv: write per-image predictions here (atomically).
+        show_progress: a bar on stderr.
+        overwrite: replace an existing ``predictions_csv``.
+        weights: what was loaded, for the report.
+
+    Returns:
+        The ``EvalResult``.
+
+    Raises:
+        DataError, InvalidArgument: as for ``evaluate``.
     """
-    space = label_space(int(model.output.shape[-1]), data, labels_offset, str(weights))
+    space = label_space(classes, data, labels_offset, str(weights))
     expected = data.expected_ids(limit)
     result = EvalResult(
         data=data.description,
@@ -209,11 +265,8 @@ def evaluate(
         class_ids=class_ids or space.ids,
     )
     progress = Progress(len(expected)) if show_progress else None
-    images = calibration.images if calibration is not None else None
-    run = inference_function(model, precision=precision, engine=engine, calibration=images)
     result.precision, result.engine = run.precision, run.engine
-    result.calibration = calibration.describe() if calibration is not None and run.precision == "int8" else ""
-    nchw = model_data_format(model) == "channels_first"  # the pipeline gives NHWC
+    nchw = channels_first  # the pipeline gives NHWC
     skips, timer, hits = _Skips(result, expected, strict), _Timer(), _Hits()
     with _predictions_writer(predictions_csv, overwrite) as writer:
         for batch in data.dataset(batch_size, limit):

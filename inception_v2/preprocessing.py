@@ -15,6 +15,12 @@ from inception_v2.architecture import PRETRAINED
 
 DEFAULT_SIZE = PRETRAINED.image_size
 CENTRAL_FRACTION = PRETRAINED.crop_fraction
+#: What reports say the preprocessing was.
+PREPROCESSING = (
+    "slim inception_preprocessing.preprocess_for_eval: decode to RGB, float [0,1], "
+    f"central_crop({PRETRAINED.crop_fraction}), TF1 bilinear resize to {PRETRAINED.image_size} "
+    "(align_corners=False, half_pixel_centers=False), (x - 0.5) * 2"
+)
 
 
 def decode_image(encoded):

@@ -15,7 +15,7 @@ from inception_v2.bn_study import StudySettings, run_study
 from inception_v2.bn_study_data import load_study_data
 from inception_v2.calibration import calibration_images
 from inception_v2.cli import main
-from inception_v2.errors import DataError, InvalidArgument, MissingFile
+from inception_v2.errors import CheckpointError, DataError, InvalidArgument, MissingFile
 from inception_v2.evaluate import EvalResult
 from inception_v2.example_data import example_data_path
 
@@ -116,3 +116,81 @@ def test_int8_misuse_is_one_line(tmp_path):
         assert done.returncode == 2, done.stderr[-2000:]
         lines = done.stderr.strip().splitlines()
         assert len(lines) == 1 and message in lines[0], done.stderr[-2000:]
+
+
+@pytest.fixture(scope="module")
+def quantized_folder(converted_1001, tmp_path_factory):
+    out = tmp_path_factory.mktemp("int8") / "inception_v2_int8"
+    calibration = str(example_data_path() / "train")
+    assert (
+        main(["quantize", "--weights", str(converted_1001), "--calibration", calibration, "--out", str(out)])
+        == 0
+    )
+    return out
+
+
+@pytest.mark.slow
+def test_quantize_saves_what_eval_and_predict_run_as_is(quantized_folder, converted_1001, capsys):
+    from inception_v2.download import sha384_of
+    from inception_v2.quantized import load_quantized
+
+    record = json.loads((quantized_folder / "quantized.json").read_text())
+    assert record["classes"] == 1001 and record["source_sha384"] == sha384_of(converted_1001)
+    assert record["calibration"].startswith("24 images from") and record["nncf"] and record["openvino"]
+    assert sorted(p.name for p in quantized_folder.iterdir()) == sorted(
+        ["model.xml", "model.bin", "quantized.json", "inception_v2_output.json"]
+    )
+    # The saved model computes what the same quantization in memory computes.
+    images = calibration_images(count=8).images
+    run, _ = load_quantized(quantized_folder)
+    model = InceptionV2(weights=str(converted_1001), classifier_activation=None)
+    calibration = calibration_images(example_data_path() / "train").images
+    fresh = inference_function(model, engine="openvino", precision="int8", calibration=calibration)
+    np.testing.assert_allclose(
+        run(images), fresh(images), rtol=0, atol=1e-4 * float(np.abs(fresh(images)).max())
+    )
+    capsys.readouterr()
+    assert main(["eval", "--weights", str(quantized_folder), "--limit", "10", "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert (report["precision"], report["engine"], report["count"]) == ("int8", "openvino", 10)
+    assert report["calibration"] == record["calibration"]
+    assert (
+        main(
+            [
+                "predict",
+                str(example_data_path() / "val" / "ants"),
+                "--weights",
+                str(quantized_folder),
+                "--json",
+            ]
+        )
+        == 0
+    )
+    predictions = json.loads(capsys.readouterr().out)
+    assert len(predictions) == 6 and abs(sum(t["probability"] for t in predictions[0]["top"]) - 1) < 0.5
+
+
+@pytest.mark.slow
+def test_quantized_model_misuse_is_one_line(quantized_folder, tmp_path, capsys):
+    capsys.readouterr()
+    assert main(["eval", "--weights", str(quantized_folder), "--engine", "keras"]) == 2
+    assert "runs in int8 on OpenVINO only" in capsys.readouterr().err
+    assert main(["eval", "--weights", str(quantized_folder), "--calibration", str(tmp_path)]) == 2
+    assert "already quantized" in capsys.readouterr().err
+    before = sorted(p.name for p in quantized_folder.iterdir())
+    assert main(["quantize", "--weights", "imagenet", "--out", str(quantized_folder)]) == 2  # exists
+    assert (
+        "--overwrite" in capsys.readouterr().err
+        and sorted(p.name for p in quantized_folder.iterdir()) == before
+    )
+    (tmp_path / "not_quantized").mkdir()
+    from inception_v2.quantized import load_quantized
+
+    with pytest.raises(CheckpointError, match="not a quantized model"):
+        load_quantized(tmp_path / "not_quantized")
+    few = tmp_path / "few"
+    few.mkdir()
+    (few / "a.jpg").write_bytes(next(example_data_path().glob("val/ants/*")).read_bytes())
+    argv = ["quantize", "--weights", "imagenet", "--calibration", str(few), "--calibration-size", "5"]
+    assert main([*argv, "--out", str(tmp_path / "q")]) == 2
+    assert "1 image files, 5 asked" in capsys.readouterr().err and not (tmp_path / "q").exists()
