@@ -304,6 +304,12 @@ def _add_eval(subparsers) -> None:
     p.add_argument("--predictions-csv", default=None, metavar="FILE", help="every image's label and top 5")
     p.add_argument("--report", default=None, metavar="FILE", help="write the JSON report here")
     p.add_argument("--plot", default=None, metavar="FILE", help="write a per-class accuracy PNG here")
+    p.add_argument(
+        "--plot-calibration",
+        default=None,
+        metavar="FILE",
+        help="write the reliability diagram (accuracy per top-1 confidence bin, ECE, NLL) as a PNG here",
+    )
     p.add_argument("--json", action="store_true", help="print the JSON report instead of the table")
     p.add_argument("--overwrite", action="store_true", help="replace existing report/CSV/plot files")
     _add_precision_options(p)
@@ -311,7 +317,7 @@ def _add_eval(subparsers) -> None:
 
 
 def _run_eval(args: argparse.Namespace) -> int:
-    for output in (args.predictions_csv, args.report, args.plot):
+    for output in (args.predictions_csv, args.report, args.plot, args.plot_calibration):
         if output:
             check_writable(output, args.overwrite)  # before anything heavy is loaded
     from inception_v2.data import open_data
@@ -348,6 +354,12 @@ def _run_eval(args: argparse.Namespace) -> int:
     if args.plot:
         plot_per_class(result, args.plot, overwrite=args.overwrite)
         _say(args, f"plot: {args.plot}")
+    if args.plot_calibration:
+        from inception_v2.reliability import plot_reliability
+
+        title = f"{os.path.basename(str(args.weights))} on {result.data}"  # wrapped by the plot
+        plot_reliability(result.reliability, args.plot_calibration, title, overwrite=args.overwrite)
+        _say(args, f"reliability diagram: {args.plot_calibration}")
     return 0
 
 

@@ -33,6 +33,7 @@ from inception_v2.network import model_data_format
 from inception_v2.preprocessing import PREPROCESSING
 from inception_v2.progress import Progress
 from inception_v2.quantized import is_quantized_model, load_quantized
+from inception_v2.reliability import Reliability, softmax
 from inception_v2.runner import Runner
 
 
@@ -67,6 +68,9 @@ class EvalResult:
     precision: str = ""  # what the model computed in: float32 (slim's), tf32, bfloat16 or int8
     engine: str = ""  # what ran it: keras or openvino
     calibration: str = ""  # int8: the images its quantization was calibrated on
+    nll: float | None = None  # mean negative log-likelihood of the true class (nats)
+    ece: float | None = None  # expected calibration error, 15 equal-width top-1 confidence bins
+    reliability: Reliability | None = field(default=None, repr=False)  # the bins behind ece
     per_class: dict[int, list[int]] = field(default_factory=dict)  # label -> [top-1 correct, total]
     class_names: list[str] | None = field(default=None, repr=False)  # by label, for the report
     class_ids: list[str] | None = field(default=None, repr=False)  # ImageNet synsets by label
@@ -77,6 +81,8 @@ class EvalResult:
             ("images skipped (unreadable)", f"{len(self.skipped):,}"),
             ("top-1 accuracy", f"{100 * self.top1:.2f} %"),
             *([("top-5 recall", f"{100 * self.top5:.2f} %")] if self.top5 is not None else []),
+            *([("NLL (true class)", f"{self.nll:.4f}")] if self.nll is not None else []),
+            *([("ECE (15 bins)", f"{100 * self.ece:.2f} %")] if self.ece is not None else []),
             ("throughput (warm)", f"{self.images_per_second:.1f} images/s"),
             ("precision", self.precision),
             ("engine", self.engine),
@@ -92,6 +98,7 @@ class EvalResult:
         keyed by synset for ImageNet (two classes share a name), else by name."""
         report = asdict(self)
         del report["class_names"], report["class_ids"]
+        report["reliability"] = self.reliability.table() if self.reliability is not None else None
         per_class = {}
         for label, (correct, total) in sorted(self.per_class.items()):
             name = self.class_names[label] if self.class_names else str(label)
@@ -290,6 +297,8 @@ def evaluate_runner(
     result.seconds, result.images_per_second = timer.finish(result.count)
     result.top1 = hits.top1 / result.count
     result.top5 = hits.top5 / result.count if result.num_classes > 5 else None
+    result.reliability = hits.reliability
+    result.nll, result.ece = hits.reliability.nll, hits.reliability.ece
     if progress:
         shown = f"top-1 {100 * result.top1:.2f}%"
         if result.top5 is not None:
@@ -314,6 +323,7 @@ class _Hits:
 
     top1: int = 0
     top5: int = 0
+    reliability: Reliability = field(default_factory=Reliability)
 
     def add(self, result: EvalResult, labels: np.ndarray, logits: np.ndarray, offset: int) -> None:
         result.num_classes = logits.shape[-1]
@@ -325,6 +335,7 @@ class _Hits:
         hit1 = top1_correct(logits, labels)
         self.top1 += int(hit1.sum())
         self.top5 += int(in_top_k(logits, labels, 5).sum())
+        self.reliability.add(logits, labels)
         result.count += len(labels)
         for label, hit in zip(labels.tolist(), hit1.tolist(), strict=True):
             entry = result.per_class.setdefault(label, [0, 0])
@@ -379,11 +390,6 @@ def _predictions_writer(path: str | Path | None, overwrite: bool):
         yield writer
 
 
-def _softmax(logits: np.ndarray) -> np.ndarray:
-    shifted = np.exp(logits - logits.max(axis=-1, keepdims=True))
-    return shifted / shifted.sum(axis=-1, keepdims=True)
-
-
 #: Per class: ``label``/``topK_label`` its name (its index without names), ``_index`` the
 #: model's output index, ``_synset`` the ImageNet synset (empty for other data sets).
 PREDICTION_COLUMNS = [
@@ -396,7 +402,7 @@ PREDICTION_COLUMNS = [
 
 
 def _write_predictions(writer, ids, labels, logits, class_names, class_ids) -> None:
-    probs = _softmax(logits.astype(np.float64))
+    probs = softmax(logits)
     best = top_k(logits, 5)
 
     def describe(i: int) -> list:
