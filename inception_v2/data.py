@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from inception_v2.errors import DataError, MissingFile
-from inception_v2.labels import data_path, read_ground_truth, synset_to_label
+from inception_v2.labels import data_path, read_ground_truth, synset_to_label, synsets
 from inception_v2.preprocessing import DEFAULT_SIZE, decode_image, preprocess_for_eval
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".gif", ".bmp", ".webp")
@@ -240,7 +240,10 @@ def class_folders(directory: str | Path) -> EvalData:
     names, members = list_class_folders(directory)
     synset_like = [n for n in names if SYNSET.match(n)]
     to_label = synset_to_label()
-    if synset_like:
+    if any(n.isdigit() for n in names):  # ImageNetV2: folder k is the k-th synset, sorted
+        label_of = imagenet_v2_labels(directory, names)
+        kind, class_list = "imagenet-v2", None
+    elif synset_like:
         unknown = [n for n in names if n not in to_label]
         if unknown:
             raise DataError(
@@ -259,13 +262,40 @@ def class_folders(directory: str | Path) -> EvalData:
             labels.append(label_of[name])
     if not files:
         raise DataError(f"{directory}: the class folders hold no images ({', '.join(IMAGE_SUFFIXES)})")
+    layout = "ImageNetV2 layout, " if kind == "imagenet-v2" else ""
     return EvalData(
-        f"{directory} ({len(files)} images in {len(names)} class folders)",
+        f"{directory} ({layout}{len(files)} images in {len(names)} class folders)",
         kind,
         files,
         labels,
         class_names=class_list,
     )
+
+
+def imagenet_v2_labels(directory: Path, names: list[str]) -> dict[str, int]:
+    """slim's label (1..1000) of each folder of an ImageNetV2 release (Recht et al. 2019):
+    folders ``0`` ... ``999``, each the 0-based index of its class in sorted-synset order.
+
+    Raises:
+        DataError: names that are not all numbers, or not exactly 0..999.
+    """
+    other = [n for n in names if not n.isdigit()]
+    if other:
+        raise DataError(
+            f"{directory}: numbered class folders (ImageNetV2) mixed with others: {', '.join(other[:5])}"
+        )
+    numbers = {int(n) for n in names}
+    expected = set(range(len(synsets())))
+    if numbers != expected:
+        missing = sorted(expected - numbers)[:5]
+        extra = sorted(numbers - expected)[:5]
+        problems = [
+            f"missing {', '.join(map(str, missing))}" if missing else "",
+            f"beyond 999: {extra}" if extra else "",
+        ]
+        found = "; ".join(p for p in problems if p)
+        raise DataError(f"{directory}: an ImageNetV2 folder holds class folders 0..999; {found}")
+    return {n: int(n) + 1 for n in names}  # sorted-synset index k is slim's label k + 1
 
 
 def tfrecords(pattern: str | Path) -> EvalData:
