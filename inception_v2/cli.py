@@ -305,6 +305,13 @@ def _add_eval(subparsers) -> None:
     p.add_argument("--report", default=None, metavar="FILE", help="write the JSON report here")
     p.add_argument("--plot", default=None, metavar="FILE", help="write a per-class accuracy PNG here")
     p.add_argument(
+        "--real-labels",
+        default=None,
+        metavar="FILE",
+        help="ReaL labels (JSON, 50,000 lists) for ReaL top-1 on ILSVRC2012 validation images; "
+        "default: the copy bundled with the package",
+    )
+    p.add_argument(
         "--plot-calibration",
         default=None,
         metavar="FILE",
@@ -323,6 +330,9 @@ def _run_eval(args: argparse.Namespace) -> int:
     from inception_v2.data import open_data
 
     data = open_data(args.data, args.ground_truth)
+    from inception_v2.labels import read_real_labels
+
+    real_labels = read_real_labels(args.real_labels) if data.imagenet or args.real_labels else None
     _resolve_speed_options(args)
 
     from inception_v2.evaluate import evaluate_weights, plot_per_class
@@ -340,8 +350,11 @@ def _run_eval(args: argparse.Namespace) -> int:
         precision=args.precision,
         engine=args.engine,
         calibration=args.calibration_set,
+        real_labels=real_labels,
     )
     print(result.to_json() if args.json else result.table())
+    if args.real_labels and result.real_top1 is None:
+        _say(args, f"ReaL: {data.description} holds no ILSVRC2012 validation images; ReaL top-1 not reported")
     if result.skipped:
         _say(
             args,

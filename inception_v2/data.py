@@ -73,7 +73,8 @@ class EvalData:
         return tf.data.Dataset.from_tensor_slices({"id": self.files, "label": self.labels})
 
     def dataset(self, batch_size: int, limit: int | None = None):
-        """Batched ``{"image", "label", "id", "valid"}``; undecodable images dropped."""
+        """Batched ``{"image", "label", "id", "filename", "valid"}``; undecodable images dropped.
+        ``filename``: the image's own file name (a TFRecord's ``image/filename``, may be empty)."""
         import tensorflow as tf
 
         autotune = tf.data.AUTOTUNE
@@ -92,6 +93,7 @@ class EvalData:
             "image": preprocess_for_eval(image, self.image_size, self.image_size),
             "label": tf.cast(element["label"], tf.int32),
             "id": element["id"],
+            "filename": tf.strings.regex_replace(element["id"], r"^.*[/\\]", ""),
             "valid": tf.constant(True),
         }
 
@@ -104,6 +106,7 @@ class EvalData:
             {
                 "image/encoded": tf.io.FixedLenFeature([], tf.string, default_value=""),
                 "image/class/label": tf.io.FixedLenFeature([], tf.int64, default_value=-1),
+                "image/filename": tf.io.FixedLenFeature([], tf.string, default_value=""),
             },
         )
         valid = tf.logical_and(
@@ -119,6 +122,7 @@ class EvalData:
             "image": image,
             "label": tf.cast(features["image/class/label"], tf.int32),
             "id": element["id"],
+            "filename": features["image/filename"],
             "valid": valid,
         }
 

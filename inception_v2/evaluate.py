@@ -20,7 +20,7 @@ import numpy as np
 
 from inception_v2.architecture import NUM_CLASSES, PRETRAINED
 from inception_v2.calibration import CalibrationSet
-from inception_v2.data import DataError, EvalData
+from inception_v2.data import VAL_NAME, DataError, EvalData
 from inception_v2.errors import InvalidArgument
 from inception_v2.files import atomic_path, save_figure
 from inception_v2.inference import inference_function
@@ -68,6 +68,8 @@ class EvalResult:
     precision: str = ""  # what the model computed in: float32 (slim's), tf32, bfloat16 or int8
     engine: str = ""  # what ran it: keras or openvino
     calibration: str = ""  # int8: the images its quantization was calibrated on
+    real_top1: float | None = None  # ReaL top-1 (Beyer et al. 2020) on ILSVRC2012 validation images
+    real_images: int | None = None  # the images ReaL covers here (its empty lists are left out)
     nll: float | None = None  # mean negative log-likelihood of the true class (nats)
     ece: float | None = None  # expected calibration error, 15 equal-width top-1 confidence bins
     reliability: Reliability | None = field(default=None, repr=False)  # the bins behind ece
@@ -81,6 +83,11 @@ class EvalResult:
             ("images skipped (unreadable)", f"{len(self.skipped):,}"),
             ("top-1 accuracy", f"{100 * self.top1:.2f} %"),
             *([("top-5 recall", f"{100 * self.top5:.2f} %")] if self.top5 is not None else []),
+            *(
+                [("ReaL top-1", f"{100 * self.real_top1:.2f} % ({self.real_images:,} images)")]
+                if self.real_top1 is not None
+                else []
+            ),
             *([("NLL (true class)", f"{self.nll:.4f}")] if self.nll is not None else []),
             *([("ECE (15 bins)", f"{100 * self.ece:.2f} %")] if self.ece is not None else []),
             ("throughput (warm)", f"{self.images_per_second:.1f} images/s"),
@@ -232,6 +239,7 @@ def evaluate_runner(
     show_progress: bool = True,
     overwrite: bool = False,
     weights: str = "",
+    real_labels: list[list[int]] | None = None,
 ) -> EvalResult:
     """Score a compiled forward pass (a ``Runner``: an engine's, or a saved int8 model's) of
     ``classes`` logits over ``data`` as slim does, taking NHWC images (NCHW with
@@ -254,6 +262,9 @@ def evaluate_runner(
         show_progress: a bar on stderr.
         overwrite: replace an existing ``predictions_csv``.
         weights: what was loaded, for the report.
+        real_labels: ReaL's lists (``labels.read_real_labels``): with an ImageNet head on
+            ILSVRC2012 validation images (named ``ILSVRC2012_val_*.JPEG``, or a TFRecord's
+            ``image/filename`` saying so), ``real_top1`` is reported beside slim's top-1.
 
     Returns:
         The ``EvalResult``.
@@ -275,6 +286,7 @@ def evaluate_runner(
     result.precision, result.engine = run.precision, run.engine
     nchw = channels_first  # the pipeline gives NHWC
     skips, timer, hits = _Skips(result, expected, strict), _Timer(), _Hits()
+    real = _Real(real_labels, space.offset) if real_labels is not None and classes in IMAGENET_HEADS else None
     with _predictions_writer(predictions_csv, overwrite) as writer:
         for batch in data.dataset(batch_size, limit):
             raise_if_interrupted()  # Ctrl-C that TensorFlow's iterator swallowed
@@ -284,6 +296,8 @@ def evaluate_runner(
             images = np.transpose(batch["image"], (0, 3, 1, 2)) if nchw else batch["image"]
             logits = np.asarray(run(images), dtype=np.float32).reshape(len(labels), -1)
             hits.add(result, labels, logits, space.offset)
+            if real is not None:
+                real.add(batch["filename"].numpy(), logits)
             if writer:
                 _write_predictions(writer, ids, labels, logits, result.class_names, result.class_ids)
             if progress:
@@ -297,6 +311,8 @@ def evaluate_runner(
     result.seconds, result.images_per_second = timer.finish(result.count)
     result.top1 = hits.top1 / result.count
     result.top5 = hits.top5 / result.count if result.num_classes > 5 else None
+    if real is not None and real.images:
+        result.real_top1, result.real_images = real.correct / real.images, real.images
     result.reliability = hits.reliability
     result.nll, result.ece = hits.reliability.nll, hits.reliability.ece
     if progress:
@@ -341,6 +357,25 @@ class _Hits:
             entry = result.per_class.setdefault(label, [0, 0])
             entry[0] += int(hit)
             entry[1] += 1
+
+
+class _Real:
+    """ReaL top-1 so far: an image counts when ReaL lists labels for it, and is right when the
+    top-1 (as a 0-based 1000-class index: slim's logit k is ReaL's k - 1) is among them."""
+
+    def __init__(self, lists: list[list[int]], offset: int):
+        self.lists, self.shift = lists, offset - 1  # logit index + shift = ReaL's index
+        self.correct = self.images = 0
+
+    def add(self, filenames, logits: np.ndarray) -> None:
+        predicted = logits.argmax(-1) + self.shift
+        for name, guess in zip(filenames, predicted.tolist(), strict=True):
+            match = VAL_NAME.search(name.decode() if isinstance(name, bytes) else str(name))
+            if match and 1 <= int(match.group(1)) <= len(self.lists):
+                labels = self.lists[int(match.group(1)) - 1]
+                if labels:
+                    self.images += 1
+                    self.correct += guess in labels
 
 
 class _Skips:

@@ -100,6 +100,42 @@ def read_ground_truth(path: str | Path) -> list[str]:
     return lines
 
 
+def read_real_labels(path: str | Path | None = None) -> list[list[int]]:
+    """The ReaL labels (Beyer et al. 2020): per ILSVRC2012 validation image, in file order, the
+    0-based 1000-class indices that count as correct (empty: the image is left out).
+
+    Args:
+        path: a JSON file of 50,000 lists; None: the copy bundled with the package.
+
+    Returns:
+        The lists.
+
+    Raises:
+        MissingFile: ``path`` does not exist.
+        DataError: not JSON, not 50,000 lists, or an entry that is not a class index 0..999.
+    """
+    import json
+
+    path = Path(path) if path is not None else data_path("imagenet_real_labels.json")
+    if not path.is_file():
+        raise MissingFile(f"{path}: no such ReaL labels file")
+    try:
+        lists = json.loads(path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise DataError(f"{path}: not a JSON file of ReaL labels ({e})") from None
+    if not isinstance(lists, list) or len(lists) != NUM_VALIDATION_IMAGES:
+        count = f"{len(lists):,} entries" if isinstance(lists, list) else f"a JSON {type(lists).__name__}"
+        raise DataError(
+            f"{path}: {count}, expected a list of {NUM_VALIDATION_IMAGES:,} lists (one per image)"
+        )
+    for number, labels in enumerate(lists, 1):
+        if not isinstance(labels, list) or not all(
+            isinstance(k, int) and 0 <= k < NUM_CLASSES - 1 for k in labels
+        ):
+            raise DataError(f"{path}: entry {number} is {labels!r}, not a list of class indices 0..999")
+    return lists
+
+
 def top_k(scores, k: int):
     """Indices of the ``k`` highest scores along the last axis, best first; ties keep index
     order (a stable sort), so the same scores always give the same classes."""
