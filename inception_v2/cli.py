@@ -46,6 +46,7 @@ COMMANDS = """commands:
   export         a classifier as SavedModel, LiteRT or ONNX
   bench          speed against tf_slim's graph on this machine
   quantize       an int8 model for OpenVINO (NNCF), which eval and predict take as --weights
+  explain        Grad-CAM overlays of each image's top classes
   example-data   write the bundled ants/bees photos, to try finetune
   make-test-checkpoint  a random slim checkpoint built by tf_slim (tests, offline demos)
 
@@ -754,6 +755,43 @@ def _run_export(args: argparse.Namespace) -> int:
     return 0
 
 
+# ----------------------------------------------------------------------------- explain
+
+
+def _add_explain(subparsers) -> None:
+    p = _add(
+        subparsers,
+        "explain",
+        "Grad-CAM overlays of each image's top classes (a look at why)",
+        "For each image, one PNG sheet in --out: the photo with the central crop the network sees "
+        "marked, then that crop with the Grad-CAM map of each of its top classes laid over it, named "
+        "with the class and its probability.",
+    )
+    p.add_argument("images", nargs="+", help="image files or folders of them")
+    p.add_argument("--weights", default="imagenet", help=WEIGHTS_HELP)
+    p.add_argument("--out", required=True, help="the folder to create")
+    p.add_argument("--end-point", default="Mixed_5c", help="slim's end point whose activations are weighed")
+    p.add_argument("--top", type=positive_int, default=3, help="classes per image")
+    p.add_argument("--overwrite", action="store_true", help="replace --out if explain wrote it")
+    p.set_defaults(run=_run_explain)
+
+
+def _run_explain(args: argparse.Namespace) -> int:
+    from inception_v2.architecture import END_POINTS
+    from inception_v2.files import check_output_folder
+
+    if args.end_point not in END_POINTS:
+        raise InvalidArgument(f"--end-point {args.end_point}: unknown; choose from {', '.join(END_POINTS)}")
+    check_output_folder(args.out, args.overwrite, "explain")  # before the model loads
+    from inception_v2.explain import explain_images
+
+    for sheet in explain_images(
+        args.weights, args.images, args.out, args.end_point, args.top, args.overwrite
+    ):
+        print(sheet)
+    return 0
+
+
 # ----------------------------------------------------------------------------- quantize
 
 
@@ -866,6 +904,7 @@ def build_parser() -> argparse.ArgumentParser:
         _add_export,
         _add_bench,
         _add_quantize,
+        _add_explain,
         _add_example_data,
         _add_test_checkpoint,
     ):

@@ -20,7 +20,7 @@ LAYERS = (
     | {"bn_study_data", "bn_study_results", "bn_study"}
     | {"export", "live_weights", "example_data", "classify"}
     | {"bench_speed", "bench_agreement", "bench_pipeline", "bench"}
-    | {"model_card", "hub", "quantized", "reliability"},
+    | {"model_card", "hub", "quantized", "reliability", "grad_cam", "explain"},
     {"cli", "__main__", "__init__", "bench_worker"},  # entry points
 )
 

@@ -1,0 +1,115 @@
+"""``inception-v2 explain``: for each image, Grad-CAM overlays of its top classes.
+
+Each sheet shows the photo as given, with the central crop the network sees marked on it, then
+for each of the top classes that crop (resized as evaluation resizes it) with the class's
+Grad-CAM map laid over it: aligned by construction, since map and picture are the network's own
+input. The colour bar says what the colours mean.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+
+from inception_v2.architecture import PRETRAINED
+from inception_v2.data import image_files
+from inception_v2.files import atomic_folder, check_output_folder, save_figure
+from inception_v2.grad_cam import grad_cam
+from inception_v2.labels import labels_for, top_k
+from inception_v2.model import classifier
+from inception_v2.preprocessing import load_for_eval
+
+COMMAND = "explain"
+
+
+def central_crop_box(
+    height: int, width: int, fraction: float = PRETRAINED.crop_fraction
+) -> tuple[int, int, int, int]:
+    """``(top, left, crop height, crop width)`` of TensorFlow's ``central_crop(fraction)``."""
+    offset = int(1 / ((1 - fraction) / 2.0)) if fraction < 1 else None
+    top = int(height / offset) if offset else 0
+    left = int(width / offset) if offset else 0
+    return top, left, height - 2 * top, width - 2 * left
+
+
+def explain_images(
+    weights: str | os.PathLike,
+    paths: list[str | os.PathLike],
+    out: str | os.PathLike,
+    end_point: str = "Mixed_5c",
+    top: int = 3,
+    overwrite: bool = False,
+) -> list[Path]:
+    """Write one PNG sheet per image into ``out``: the photo with the crop marked, then Grad-CAM
+    overlays of its ``top`` classes with their names and probabilities.
+
+    Args:
+        weights: ``"imagenet"`` or a path, as for ``InceptionV2`` (fine-tuned models too).
+        paths: image files, and folders of them.
+        out: the folder to create (written whole or not at all).
+        end_point: slim's end point whose activations the maps weigh.
+        top: classes per image.
+        overwrite: replace ``out`` if this command wrote it.
+
+    Returns:
+        The sheets written, in the order of the images.
+
+    Raises:
+        OutputExists, OutputError: ``out`` exists or cannot be written (checked first).
+        MissingFile, DataError: paths that do not exist or hold no image.
+        InvalidArgument: an end point the model does not have.
+    """
+    check_output_folder(out, overwrite, COMMAND)
+    files = image_files(paths)
+    model, classes = classifier(weights)
+    _, names = labels_for(weights, classes)
+    written = []
+    with atomic_folder(out, overwrite, COMMAND, weights=str(weights)) as staging:
+        for index, path in enumerate(files):
+            image = load_for_eval(str(path))[np.newaxis]
+            probabilities = np.asarray(model.predict(image, verbose=0))[0]
+            best = top_k(probabilities[np.newaxis], min(top, classes))[0]
+            maps = [grad_cam(model, image, int(k), end_point)[0] for k in best]
+            labels = [f"{rank}. {names[k]}  {100 * probabilities[k]:.1f} %" for rank, k in enumerate(best, 1)]
+            name = f"{index:03d}_{Path(path).stem}.png"
+            _sheet(Path(path), image[0], maps, labels, end_point, staging / name)
+            written.append(Path(out) / name)
+    return written
+
+
+def _upsample(heat: np.ndarray, size: int) -> np.ndarray:
+    """Bilinear upsampling of one map to ``size`` x ``size`` (cell centres aligned)."""
+    import tensorflow as tf
+
+    return tf.image.resize(heat[..., np.newaxis], (size, size), method="bilinear").numpy()[..., 0]
+
+
+def _sheet(path: Path, network_input: np.ndarray, maps, labels, end_point: str, png: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import tensorflow as tf
+
+    from inception_v2.preprocessing import decode_image
+
+    photo = decode_image(tf.io.read_file(str(path))).numpy()
+    top, left, height, width = central_crop_box(*photo.shape[:2])
+    seen = (network_input + 1.0) / 2.0  # the network's input, back to [0, 1] for display
+    panels = 1 + len(maps)
+    fig, axes = plt.subplots(1, panels, figsize=(3.2 * panels + 0.6, 3.9), dpi=100, layout="constrained")
+    axes[0].imshow(photo)
+    axes[0].add_patch(plt.Rectangle((left, top), width, height, fill=False, edgecolor="yellow", linewidth=2))
+    axes[0].set_title(f"{path.name}\n(yellow: the central crop the network sees)", fontsize=9)
+    shown = None
+    for axis, heat, label in zip(axes[1:], maps, labels, strict=True):
+        axis.imshow(np.clip(seen, 0, 1))
+        shown = axis.imshow(_upsample(heat, seen.shape[0]), cmap="jet", alpha=0.45, vmin=0, vmax=1)
+        axis.set_title(label, fontsize=9)
+    for axis in axes:
+        axis.set_axis_off()
+    bar = fig.colorbar(shown, ax=axes[1:], shrink=0.8, pad=0.02)
+    bar.set_label(f"Grad-CAM at {end_point}: 0 none, 1 the map's maximum", fontsize=8)
+    save_figure(fig, png)

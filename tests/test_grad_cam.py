@@ -1,0 +1,121 @@
+"""Grad-CAM: equal to an independent GradientTape computation, the same on every backend, and
+right on a constructed case whose answer is known."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import keras
+import numpy as np
+import pytest
+
+from inception_v2 import InceptionV2
+from inception_v2.errors import InvalidArgument
+from inception_v2.grad_cam import grad_cam
+
+SMALL = {"depth_multiplier": 0.25, "input_shape": (96, 96, 3), "classes": 5, "global_pool": True}
+
+
+def _small_model():
+    keras.utils.set_random_seed(0)
+    return InceptionV2(**SMALL)
+
+
+def _images(n: int = 3) -> np.ndarray:
+    return np.random.default_rng(0).uniform(-1, 1, (n, 96, 96, 3)).astype("float32")
+
+
+def test_equals_an_independent_gradient_tape():
+    import tensorflow as tf
+
+    model, images = _small_model(), _images()
+    maps = grad_cam(model, images, 2, end_point="Mixed_4e")
+    both = keras.Model(
+        model.input, [model.get_layer("Mixed_4e").output, model.get_layer("Logits__SpatialSqueeze").output]
+    )
+    with tf.GradientTape() as tape:
+        features, logits = both(images, training=False)
+        score = tf.reduce_sum(logits[:, 2])
+    gradient = tape.gradient(score, features).numpy()
+    expected = np.maximum((gradient.mean(axis=(1, 2), keepdims=True) * features.numpy()).sum(-1), 0)
+    expected /= expected.max(axis=(1, 2), keepdims=True)
+    assert maps.shape == (3, 6, 6) and np.abs(maps - expected).max() <= 1e-5
+    assert len({float(m.max()) for m in maps}) == 1 and maps.max() == 1.0
+
+
+def test_peaks_where_the_class_is_seen():
+    """A known answer: class 0 reads channel 0, class 1 channel 1 (global average, then a
+    dense layer); the image holds channel 0 only in its top-left quarter, channel 1 only
+    elsewhere. Class 0's map is that quarter, class 1's the rest."""
+    inputs = keras.Input((8, 8, 2))
+    features = keras.layers.Conv2D(2, 1, name="Mixed_5c")(inputs)
+    pooled = keras.layers.GlobalAveragePooling2D()(features)
+    logits = keras.layers.Dense(2, name="Logits__SpatialSqueeze")(pooled)
+    model = keras.Model(inputs, logits)
+    model.get_layer("Mixed_5c").set_weights([np.eye(2, dtype="float32")[None, None], np.zeros(2, "float32")])
+    model.get_layer("Logits__SpatialSqueeze").set_weights(
+        [np.eye(2, dtype="float32"), np.zeros(2, "float32")]
+    )
+    image = np.zeros((1, 8, 8, 2), "float32")
+    image[0, :4, :4, 0] = 1.0
+    image[0, :, :, 1] = 1.0
+    image[0, :4, :4, 1] = 0.0
+    quarter = np.zeros((8, 8), bool)
+    quarter[:4, :4] = True
+    class0, class1 = grad_cam(model, image, 0)[0], grad_cam(model, image, 1)[0]
+    assert (class0[quarter] == 1).all() and (class0[~quarter] == 0).all()
+    assert (class1[~quarter] == 1).all() and (class1[quarter] == 0).all()
+
+
+def test_unknown_end_point_is_refused():
+    with pytest.raises(InvalidArgument, match="unknown end point 'Mixed_9z'"):
+        grad_cam(_small_model(), _images(1), 0, end_point="Mixed_9z")
+
+
+OTHER_BACKEND = """
+import sys, numpy as np, keras
+from inception_v2 import InceptionV2
+from inception_v2.grad_cam import grad_cam
+model = InceptionV2(depth_multiplier=0.25, input_shape=(96, 96, 3), classes=5, global_pool=True)
+model.load_weights(sys.argv[1])
+images = np.load(sys.argv[2])
+np.save(sys.argv[3], grad_cam(model, images, np.array([0, 1, 4]), end_point="Mixed_5c"))
+"""
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("backend", ["jax", "torch"])
+def test_same_maps_on_every_backend(backend, tmp_path):
+    model, images = _small_model(), _images()
+    model.save_weights(tmp_path / "w.weights.h5")
+    np.save(tmp_path / "images.npy", images)
+    expected = grad_cam(model, images, np.array([0, 1, 4]), end_point="Mixed_5c")
+    env = {**os.environ, "KERAS_BACKEND": backend}
+    args = [str(tmp_path / "w.weights.h5"), str(tmp_path / "images.npy"), str(tmp_path / "maps.npy")]
+    done = subprocess.run(
+        [sys.executable, "-c", OTHER_BACKEND, *args], env=env, capture_output=True, text=True, timeout=600
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert np.abs(np.load(tmp_path / "maps.npy") - expected).max() <= 1e-4
+
+
+@pytest.mark.slow
+def test_explain_writes_one_sheet_per_image(converted_1001, tmp_path, capsys):
+    from inception_v2.cli import main
+    from inception_v2.example_data import example_data_path
+    from inception_v2.explain import central_crop_box
+
+    photos = sorted(example_data_path().glob("val/ants/*"))[:2]  # 333x500 and other shapes
+    out = tmp_path / "why"
+    argv = ["explain", *map(str, photos), "--weights", str(converted_1001), "--out", str(out), "--top", "2"]
+    assert main(argv) == 0
+    sheets = capsys.readouterr().out.split()
+    assert len(sheets) == 2 and all(open(s, "rb").read(8) == b"\x89PNG\r\n\x1a\n" for s in sheets)
+    assert main(argv) == 2  # never into an existing folder without --overwrite
+    assert "--overwrite" in capsys.readouterr().err
+    assert main([*argv[:-4], "--out", str(tmp_path / "x"), "--end-point", "Mixed_9z"]) == 2
+    assert "--end-point Mixed_9z: unknown" in capsys.readouterr().err and not (tmp_path / "x").exists()
+    # The crop drawn on the photo is TensorFlow's central_crop(0.875): 333x500 -> 20/31 off each side.
+    assert central_crop_box(333, 500) == (20, 31, 293, 438)
