@@ -306,6 +306,14 @@ def _add_eval(subparsers) -> None:
     p.add_argument("--report", default=None, metavar="FILE", help="write the JSON report here")
     p.add_argument("--plot", default=None, metavar="FILE", help="write a per-class accuracy PNG here")
     p.add_argument(
+        "--mistakes",
+        type=positive_int,
+        default=None,
+        metavar="N",
+        help="with --out-mistakes: a sheet of the N most confident wrong predictions under Grad-CAM",
+    )
+    p.add_argument("--out-mistakes", default=None, metavar="FILE", help="the mistakes sheet (PNG)")
+    p.add_argument(
         "--real-labels",
         default=None,
         metavar="FILE",
@@ -325,7 +333,9 @@ def _add_eval(subparsers) -> None:
 
 
 def _run_eval(args: argparse.Namespace) -> int:
-    for output in (args.predictions_csv, args.report, args.plot, args.plot_calibration):
+    if bool(args.mistakes) != bool(args.out_mistakes):
+        raise InvalidArgument("--mistakes N and --out-mistakes FILE go together")
+    for output in (args.predictions_csv, args.report, args.plot, args.plot_calibration, args.out_mistakes):
         if output:
             check_writable(output, args.overwrite)  # before anything heavy is loaded
     from inception_v2.data import open_data
@@ -352,6 +362,7 @@ def _run_eval(args: argparse.Namespace) -> int:
         engine=args.engine,
         calibration=args.calibration_set,
         real_labels=real_labels,
+        mistakes=args.mistakes or 0,
     )
     print(result.to_json() if args.json else result.table())
     if args.real_labels and result.real_top1 is None:
@@ -368,6 +379,20 @@ def _run_eval(args: argparse.Namespace) -> int:
     if args.plot:
         plot_per_class(result, args.plot, overwrite=args.overwrite)
         _say(args, f"plot: {args.plot}")
+    if args.out_mistakes:
+        from inception_v2.explain import mistakes_sheet
+
+        if result.mistakes:
+            mistakes_sheet(
+                args.weights,
+                result.mistakes,
+                result.class_names or [],
+                args.out_mistakes,
+                overwrite=args.overwrite,
+            )
+            _say(args, f"mistakes: {args.out_mistakes}")
+        else:
+            _say(args, "mistakes: none, no sheet written")
     if args.plot_calibration:
         from inception_v2.reliability import plot_reliability
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import heapq
 import json
 import time
 from dataclasses import asdict, dataclass, field
@@ -73,6 +74,7 @@ class EvalResult:
     nll: float | None = None  # mean negative log-likelihood of the true class (nats)
     ece: float | None = None  # expected calibration error, 15 equal-width top-1 confidence bins
     reliability: Reliability | None = field(default=None, repr=False)  # the bins behind ece
+    mistakes: list[dict] = field(default_factory=list)  # the most confident wrong top-1s, if asked
     per_class: dict[int, list[int]] = field(default_factory=dict)  # label -> [top-1 correct, total]
     class_names: list[str] | None = field(default=None, repr=False)  # by label, for the report
     class_ids: list[str] | None = field(default=None, repr=False)  # ImageNet synsets by label
@@ -240,6 +242,7 @@ def evaluate_runner(
     overwrite: bool = False,
     weights: str = "",
     real_labels: list[list[int]] | None = None,
+    mistakes: int = 0,
 ) -> EvalResult:
     """Score a compiled forward pass (a ``Runner``: an engine's, or a saved int8 model's) of
     ``classes`` logits over ``data`` as slim does, taking NHWC images (NCHW with
@@ -265,6 +268,8 @@ def evaluate_runner(
         real_labels: ReaL's lists (``labels.read_real_labels``): with an ImageNet head on
             ILSVRC2012 validation images (named ``ILSVRC2012_val_*.JPEG``, or a TFRecord's
             ``image/filename`` saying so), ``real_top1`` is reported beside slim's top-1.
+        mistakes: keep this many of the most confident wrong top-1 predictions
+            (``result.mistakes``: id, true and predicted index, confidence), most confident first.
 
     Returns:
         The ``EvalResult``.
@@ -287,6 +292,7 @@ def evaluate_runner(
     nchw = channels_first  # the pipeline gives NHWC
     skips, timer, hits = _Skips(result, expected, strict), _Timer(), _Hits()
     real = _Real(real_labels, space.offset) if real_labels is not None and classes in IMAGENET_HEADS else None
+    worst = _Mistakes(mistakes)
     with _predictions_writer(predictions_csv, overwrite) as writer:
         for batch in data.dataset(batch_size, limit):
             raise_if_interrupted()  # Ctrl-C that TensorFlow's iterator swallowed
@@ -298,6 +304,8 @@ def evaluate_runner(
             hits.add(result, labels, logits, space.offset)
             if real is not None:
                 real.add(batch["filename"].numpy(), logits)
+            if mistakes:
+                worst.add(ids, labels, logits)
             if writer:
                 _write_predictions(writer, ids, labels, logits, result.class_names, result.class_ids)
             if progress:
@@ -313,6 +321,7 @@ def evaluate_runner(
     result.top5 = hits.top5 / result.count if result.num_classes > 5 else None
     if real is not None and real.images:
         result.real_top1, result.real_images = real.correct / real.images, real.images
+    result.mistakes = worst.sorted()
     result.reliability = hits.reliability
     result.nll, result.ece = hits.reliability.nll, hits.reliability.ece
     if progress:
@@ -357,6 +366,27 @@ class _Hits:
             entry = result.per_class.setdefault(label, [0, 0])
             entry[0] += int(hit)
             entry[1] += 1
+
+
+class _Mistakes:
+    """The ``keep`` most confident wrong top-1 predictions so far (a bounded heap)."""
+
+    def __init__(self, keep: int):
+        self.keep, self.heap = keep, []
+
+    def add(self, ids: list[str], labels: np.ndarray, logits: np.ndarray) -> None:
+        probabilities = softmax(logits)
+        predicted = probabilities.argmax(-1)
+        for element_id, label, guess, row in zip(
+            ids, labels.tolist(), predicted.tolist(), probabilities, strict=True
+        ):
+            if guess != label:
+                entry = (float(row[guess]), element_id, int(label), int(guess))
+                (heapq.heappush if len(self.heap) < self.keep else heapq.heappushpop)(self.heap, entry)
+
+    def sorted(self) -> list[dict]:
+        keys = ("confidence", "id", "label_index", "predicted_index")
+        return [dict(zip(keys, entry, strict=True)) for entry in sorted(self.heap, reverse=True)]
 
 
 class _Real:

@@ -15,6 +15,7 @@ import numpy as np
 
 from inception_v2.architecture import PRETRAINED
 from inception_v2.data import image_files
+from inception_v2.errors import DataError
 from inception_v2.files import atomic_folder, check_output_folder, save_figure
 from inception_v2.grad_cam import grad_cam
 from inception_v2.labels import labels_for, top_k
@@ -77,6 +78,62 @@ def explain_images(
             _sheet(Path(path), image[0], maps, labels, end_point, staging / name)
             written.append(Path(out) / name)
     return written
+
+
+def mistakes_sheet(
+    weights: str | os.PathLike,
+    mistakes: list[dict],
+    class_names: list[str],
+    png: str | os.PathLike,
+    end_point: str = "Mixed_5c",
+    overwrite: bool = False,
+) -> Path:
+    """One PNG of ``mistakes`` (``EvalResult.mistakes``: image files), each the network's view of
+    the image under the Grad-CAM map of the class it wrongly chose, titled with what it chose (and
+    how sure it was) and what the image is.
+
+    Raises:
+        DataError: a mistake whose id is not an image file (TFRecord elements: give raw files).
+        OutputExists: ``png`` exists and not ``overwrite``.
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    missing = [m["id"] for m in mistakes if not Path(m["id"]).is_file()]
+    if missing:
+        raise DataError(
+            f"{missing[0]}: not an image file; the mistakes sheet needs image files, not TFRecords"
+        )
+    model, _ = classifier(weights)
+    columns = min(4, len(mistakes))
+    rows = -(-len(mistakes) // columns)
+    fig, axes = plt.subplots(
+        rows, columns, figsize=(3.3 * columns + 0.8, 3.6 * rows), dpi=100, layout="constrained"
+    )
+    axes = np.atleast_1d(axes).ravel()
+    shown = None
+    for axis, mistake in zip(axes, mistakes, strict=False):
+        image = load_for_eval(mistake["id"])[np.newaxis]
+        heat = grad_cam(model, image, mistake["predicted_index"], end_point)[0]
+        axis.imshow(np.clip((image[0] + 1) / 2, 0, 1))
+        shown = axis.imshow(_upsample(heat, image.shape[1]), cmap="jet", alpha=0.45, vmin=0, vmax=1)
+        chose = class_names[mistake["predicted_index"]]
+        truth = class_names[mistake["label_index"]]
+        said = f"said {_short(chose)} ({100 * mistake['confidence']:.0f} %)"
+        axis.set_title(f"{Path(mistake['id']).name}\n{said}\nis {_short(truth)}", fontsize=8)
+    for axis in axes:
+        axis.set_axis_off()
+    bar = fig.colorbar(shown, ax=list(axes), shrink=0.6, pad=0.02)
+    bar.set_label(f"Grad-CAM of the class chosen, at {end_point}: 0 none, 1 the map's maximum", fontsize=8)
+    fig.suptitle(f"the {len(mistakes)} most confident mistakes", fontsize=11)
+    return save_figure(fig, png, overwrite=overwrite)
+
+
+def _short(name: str, width: int = 26) -> str:
+    name = name.split(",")[0]
+    return name if len(name) <= width else name[: width - 1] + "…"
 
 
 def _upsample(heat: np.ndarray, size: int) -> np.ndarray:

@@ -119,3 +119,32 @@ def test_explain_writes_one_sheet_per_image(converted_1001, tmp_path, capsys):
     assert "--end-point Mixed_9z: unknown" in capsys.readouterr().err and not (tmp_path / "x").exists()
     # The crop drawn on the photo is TensorFlow's central_crop(0.875): 333x500 -> 20/31 off each side.
     assert central_crop_box(333, 500) == (20, 31, 293, 438)
+
+
+@pytest.mark.slow
+def test_eval_mistakes_sheet_holds_the_most_confident_wrong_predictions(converted_1001, tmp_path, capsys):
+    import csv
+    import json
+
+    from inception_v2.cli import main
+
+    report, sheet, predictions = tmp_path / "r.json", tmp_path / "mistakes.png", tmp_path / "p.csv"
+    argv = ["eval", "--weights", str(converted_1001), "--mistakes", "4", "--out-mistakes", str(sheet)]
+    assert main([*argv, "--report", str(report), "--predictions-csv", str(predictions), "--quiet"]) == 0
+    mistakes = json.loads(report.read_text())["mistakes"]
+    with open(predictions) as f:
+        wrong = [r for r in csv.DictReader(f) if r["top1_index"] != r["label_index"]]
+    confidence = {r["id"]: float(r["top1_prob"]) for r in wrong}
+    chosen = [m["id"] for m in mistakes]
+    assert len(chosen) == 4 and all(i in confidence for i in chosen)  # all of them wrong
+    left_out = max(c for i, c in confidence.items() if i not in chosen)
+    assert min(confidence[i] for i in chosen) >= left_out - 1e-6  # none surer was left out
+    assert [m["confidence"] for m in mistakes] == sorted((m["confidence"] for m in mistakes), reverse=True)
+    assert all(m["predicted_index"] != m["label_index"] for m in mistakes)
+    assert sheet.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    capsys.readouterr()
+    assert main(["eval", "--mistakes", "3"]) == 2
+    assert "--mistakes N and --out-mistakes FILE go together" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main(["eval", "--mistakes", "0", "--out-mistakes", str(tmp_path / "m.png")])
+    assert "--mistakes: must be at least 1" in capsys.readouterr().err
