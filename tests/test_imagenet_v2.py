@@ -1,6 +1,7 @@
 """ImageNetV2's layout (Recht et al. 2019): folders 0..999, each the 0-based index of its class
 in sorted-synset order. The bundled images laid out that way must score exactly as in their
-raw ILSVRC2012 folder, label for label, for a 1001-class head (slim's background at 0)."""
+raw ILSVRC2012 folder, label for label, for a 1001-class head (slim's background at 0) and a
+1000-class one."""
 
 from __future__ import annotations
 
@@ -36,11 +37,18 @@ def _labels(csv_path) -> dict[str, str]:
 
 
 @pytest.mark.slow
-def test_imagenet_v2_folders_score_as_the_raw_images(imagenet_v2, converted_1001, tmp_path, capsys):
+@pytest.mark.parametrize("classes", [1001, 1000])
+def test_imagenet_v2_folders_score_as_the_raw_images(
+    imagenet_v2, slim_checkpoints, tmp_path, capsys, classes
+):
+    from inception_v2 import convert_checkpoint
+
+    weights = tmp_path / f"c{classes}.weights.h5"
+    convert_checkpoint(slim_checkpoints.path(num_classes=classes), weights)
     data = open_data(imagenet_v2)
     assert data.kind == "imagenet-v2" and "ImageNetV2 layout" in data.description
     raw, v2 = tmp_path / "raw.csv", tmp_path / "v2.csv"
-    common = ["eval", "--weights", str(converted_1001), "--quiet", "--json"]
+    common = ["eval", "--weights", str(weights), "--quiet", "--json"]
     assert main([*common, "--predictions-csv", str(raw)]) == 0
     raw_report = json.loads(capsys.readouterr().out)
     assert main([*common, "--data", str(imagenet_v2), "--predictions-csv", str(v2)]) == 0

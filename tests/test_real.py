@@ -98,3 +98,27 @@ def test_real_on_other_data_says_so_and_carries_on(converted_1001, tmp_path, cap
     captured = capsys.readouterr()
     assert "ReaL top-1" not in captured.out and "images evaluated             3" in captured.out
     assert "holds no ILSVRC2012 validation images; ReaL top-1 not reported" in captured.err
+
+
+@pytest.mark.slow
+def test_real_from_tfrecords_by_their_filenames(converted_1001, tmp_path):
+    """slim's TFRecords name each image in ``image/filename``: ReaL finds it there."""
+    from test_eval import _labels_of, _sample, _write_slim_tfrecord
+
+    from inception_v2 import InceptionV2
+    from inception_v2.data import tfrecords
+    from inception_v2.evaluate import evaluate
+
+    files = _sample(20)
+    _write_slim_tfrecord(tmp_path / "validation-00000-of-00001", files, _labels_of(files))
+    model = InceptionV2(weights=str(converted_1001), classifier_activation=None)
+    first = tmp_path / "first.csv"
+    evaluate(model, tfrecords(tmp_path), batch_size=8, predictions_csv=first, show_progress=False)
+    with open(first) as f:
+        predicted = [int(r["top1_index"]) for r in csv.DictReader(f)]  # in the shard's order = files
+    lists = [[] for _ in range(50_000)]
+    for n, (image, guess) in enumerate(zip(files, predicted, strict=True)):
+        number = int(image.stem.rsplit("_", 1)[1])
+        lists[number - 1] = [guess - 1] if n < 15 else [(guess + 500) % 1000]  # 15 right, 5 wrong
+    result = evaluate(model, tfrecords(tmp_path), batch_size=8, show_progress=False, real_labels=lists)
+    assert (result.real_top1, result.real_images) == (0.75, 20)
