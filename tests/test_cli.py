@@ -80,6 +80,7 @@ def test_bad_numbers_are_refused_by_the_parser(args, fragment, tmp_path):
 def test_a_mistake_is_one_line_a_bug_keeps_its_traceback(monkeypatch, capsys):
     """Only the library's InputError kinds (and the file system's) mean bad input."""
     from inception_v2 import cli, errors
+    from inception_v2.cli import example_data
 
     def mistake(args):
         raise errors.DataError("somewhere: not what was asked")
@@ -87,11 +88,11 @@ def test_a_mistake_is_one_line_a_bug_keeps_its_traceback(monkeypatch, capsys):
     def bug(args):
         raise ValueError("a bug deep in a library")
 
-    monkeypatch.setattr(cli, "_run_example_data", mistake)
+    monkeypatch.setattr(example_data, "run", mistake)
     assert cli.main(["example-data", "x"], standalone=False) == 2
     expected = "inception-v2 example-data: error: somewhere: not what was asked"
     assert capsys.readouterr().err.strip() == expected
-    monkeypatch.setattr(cli, "_run_example_data", bug)
+    monkeypatch.setattr(example_data, "run", bug)
     with pytest.raises(ValueError, match="a bug deep in a library"):
         cli.main(["example-data", "x"], standalone=False)
 
@@ -102,10 +103,10 @@ def test_a_mistake_is_one_line_a_bug_keeps_its_traceback(monkeypatch, capsys):
 
         return run
 
-    monkeypatch.setattr(cli, "_run_example_data", missing("x/inside/file.txt"))
+    monkeypatch.setattr(example_data, "run", missing("x/inside/file.txt"))
     assert cli.main(["example-data", "x"], standalone=False) == 2
     assert "x/inside/file.txt" in capsys.readouterr().err
-    monkeypatch.setattr(cli, "_run_example_data", missing("/usr/lib/some/library/file.so"))
+    monkeypatch.setattr(example_data, "run", missing("/usr/lib/some/library/file.so"))
     with pytest.raises(FileNotFoundError):
         cli.main(["example-data", "x"], standalone=False)
     # Each kind is also the built-in exception a Python caller would catch.

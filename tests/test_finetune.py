@@ -226,7 +226,8 @@ def test_unreadable_training_files_are_reported(small_hymenoptera):
 
 
 def test_every_finetune_option_reaches_the_run_settings():
-    from inception_v2.cli import build_parser, finetune_settings
+    from inception_v2.cli import build_parser
+    from inception_v2.cli.finetune import finetune_settings
 
     args = build_parser().parse_args(
         [

@@ -1,0 +1,144 @@
+"""``inception-v2 eval``: top-1/top-5 with slim's protocol, and the report's files."""
+
+from __future__ import annotations
+
+import argparse
+import os
+
+from inception_v2.cli.options import (
+    WEIGHTS_HELP,
+    add_command,
+    add_precision_options,
+    positive_int,
+    resolve_speed_options,
+    say,
+    write_report,
+)
+from inception_v2.errors import InvalidArgument
+from inception_v2.files import check_writable
+
+
+def add(subparsers) -> None:
+    p = add_command(
+        subparsers,
+        "eval",
+        "evaluate on ImageNet (or class folders) as slim's eval_image_classifier does",
+        "Top-1 / top-5 with slim's eval preprocessing and metrics. Data: slim's "
+        "validation-*-of-00128 TFRecords, a folder of ILSVRC2012_val_*.JPEG, or class folders. "
+        "Without --data, the 100 ImageNet validation images bundled with the package.",
+    )
+    p.add_argument("--weights", default="imagenet", help=WEIGHTS_HELP)
+    p.add_argument("--data", default=None, help="TFRecord dir/glob, raw validation dir, or class folders")
+    p.add_argument(
+        "--ground-truth", default=None, help="50,000-line ground truth for a raw folder (default: bundled)"
+    )
+    p.add_argument("--batch-size", type=positive_int, default=50, help="images per batch")
+    p.add_argument("--limit", type=positive_int, default=None, help="evaluate only the first N images")
+    p.add_argument(
+        "--labels-offset",
+        type=int,
+        default=None,
+        help="subtract from labels (default: 0 for 1001-class models, 1 for 1000)",
+    )
+    p.add_argument("--strict", action="store_true", help="fail on the first unreadable image")
+    p.add_argument("--predictions-csv", default=None, metavar="FILE", help="every image's label and top 5")
+    p.add_argument("--report", default=None, metavar="FILE", help="write the JSON report here")
+    p.add_argument("--plot", default=None, metavar="FILE", help="write a per-class accuracy PNG here")
+    p.add_argument(
+        "--mistakes",
+        type=positive_int,
+        default=None,
+        metavar="N",
+        help="with --out-mistakes: a sheet of the N most confident wrong predictions under Grad-CAM",
+    )
+    p.add_argument("--out-mistakes", default=None, metavar="FILE", help="the mistakes sheet (PNG)")
+    p.add_argument(
+        "--real-labels",
+        default=None,
+        metavar="FILE",
+        help="ReaL labels (JSON, 50,000 lists) for ReaL top-1 on ILSVRC2012 validation images; "
+        "default: the copy bundled with the package",
+    )
+    p.add_argument(
+        "--plot-calibration",
+        default=None,
+        metavar="FILE",
+        help="write the reliability diagram (accuracy per top-1 confidence bin, ECE, NLL) as a PNG here",
+    )
+    p.add_argument("--json", action="store_true", help="print the JSON report instead of the table")
+    p.add_argument("--overwrite", action="store_true", help="replace existing report/CSV/plot files")
+    add_precision_options(p)
+    p.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    if bool(args.mistakes) != bool(args.out_mistakes):
+        raise InvalidArgument("--mistakes N and --out-mistakes FILE go together")
+    for output in (args.predictions_csv, args.report, args.plot, args.plot_calibration, args.out_mistakes):
+        if output:
+            check_writable(output, args.overwrite)  # before anything heavy is loaded
+    from inception_v2.data import open_data
+
+    data = open_data(args.data, args.ground_truth)
+    from inception_v2.labels import read_real_labels
+
+    real_labels = read_real_labels(args.real_labels) if data.imagenet or args.real_labels else None
+    resolve_speed_options(args)
+
+    from inception_v2.evaluate import evaluate_weights, plot_per_class
+
+    result = evaluate_weights(
+        args.weights,
+        data,
+        batch_size=args.batch_size,
+        limit=args.limit,
+        labels_offset=args.labels_offset,
+        strict=args.strict,
+        predictions_csv=args.predictions_csv,
+        show_progress=not args.quiet,
+        overwrite=args.overwrite,
+        precision=args.precision,
+        engine=args.engine,
+        calibration=args.calibration_set,
+        real_labels=real_labels,
+        mistakes=args.mistakes or 0,
+    )
+    print(result.to_json() if args.json else result.table())
+    if args.real_labels and result.real_top1 is None:
+        say(args, f"ReaL: {data.description} holds no ILSVRC2012 validation images; ReaL top-1 not reported")
+    if result.skipped:
+        say(
+            args,
+            f"skipped {len(result.skipped)} unreadable image(s):",
+            *[f"  {s}" for s in result.skipped[:20]],
+        )
+    write_report(args, result.to_json())
+    if args.predictions_csv:
+        say(args, f"predictions: {args.predictions_csv}")
+    if args.plot:
+        plot_per_class(result, args.plot, overwrite=args.overwrite)
+        say(args, f"plot: {args.plot}")
+    if args.out_mistakes:
+        from inception_v2.explain import mistakes_sheet
+
+        if result.mistakes:
+            mistakes_sheet(
+                args.weights,
+                result.mistakes,
+                result.class_names or [],
+                args.out_mistakes,
+                overwrite=args.overwrite,
+            )
+            say(args, f"mistakes: {args.out_mistakes}")
+        else:
+            say(args, "mistakes: none, no sheet written")
+    if args.plot_calibration:
+        from inception_v2.reliability import plot_reliability
+
+        title = f"{os.path.basename(str(args.weights))} on {result.data}"  # wrapped by the plot
+        plot_reliability(result.reliability, args.plot_calibration, title, overwrite=args.overwrite)
+        say(args, f"reliability diagram: {args.plot_calibration}")
+    return 0
+
+
+# ----------------------------------------------------------------------------- predict
