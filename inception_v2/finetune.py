@@ -15,9 +15,10 @@ import keras
 import numpy as np
 
 from inception_v2.architecture import DEFAULT_IMAGE_SIZE
+from inception_v2.checkpoint import assign_checkpoint, infer_config
 from inception_v2.errors import InvalidArgument
 from inception_v2.network import BASE_END_POINTS, build_inception_v2, scoped
-from inception_v2.weights import load_weights
+from inception_v2.weights import read_weights, resolve
 
 #: slim's ``weight_decay``: ``4e-5 * tf.nn.l2_loss(w)`` = ``4e-5 * sum(w**2) / 2``.
 SLIM_WEIGHT_DECAY = 4e-5
@@ -48,7 +49,13 @@ def build_classifier(
 ) -> keras.Model:
     """InceptionV2 with a new ``num_classes`` head on pretrained ``weights``; outputs logits.
 
+    The base is the network the weights' shapes imply (depth multiplier, minimum depth, stem),
+    as ``InceptionV2(weights=...)`` builds it; only the head is new.
+
     Args:
+      num_classes: the size of the new head.
+      weights: ``"imagenet"``, a slim checkpoint or a converted or fine-tuned file; ``None``:
+        random weights, slim's full-depth network.
       train: what trains: ``"head"`` (the Logits layer only), ``"all"``, or an end point
         such as ``"Mixed_5a"`` (it and everything after it).
       train_batch_norm: let batch norm in the trained part update its statistics, with
@@ -57,9 +64,26 @@ def build_classifier(
       weight_decay: slim's L2 on conv kernels (applied as Keras ``L2(weight_decay / 2)``).
       dtype: e.g. ``"mixed_bfloat16"`` (CPU) or ``"mixed_float16"`` (GPU); batch norm and
         the logits stay float32.
+
+    Returns:
+      The model, its base loaded and frozen up to ``train``, its head zero.
+
+    Raises:
+      InvalidArgument: an unknown ``train``.
+      CheckpointError, MissingFile: weights that cannot be read or are not Inception V2's.
     """
     if train not in TRAIN_CHOICES:
         raise InvalidArgument(f"train={train!r}; expected one of {', '.join(TRAIN_CHOICES)}")
+    variables, base = None, {}
+    if weights is not None:
+        path = resolve(weights)
+        variables = read_weights(path)
+        config = infer_config(variables)
+        base = dict(
+            depth_multiplier=config.depth_multiplier,
+            min_depth=config.min_depth,
+            use_separable_conv=config.use_separable_conv,
+        )
     model = build_inception_v2(
         include_top=True,
         input_shape=input_shape,
@@ -68,10 +92,11 @@ def build_classifier(
         dropout_keep_prob=dropout_keep_prob,
         dtype=dtype,
         name="inception_v2_classifier",
+        **base,
     )
-    if weights is not None:
+    if variables is not None:
         # As slim's train_image_classifier --checkpoint_exclude_scopes=InceptionV2/Logits.
-        load_weights(model, weights, exclude_scopes=("Logits",))
+        assign_checkpoint(model, variables, source=str(path), exclude_scopes=("Logits",))
     # A zero head starts at chance (loss ln N) instead of at the random logits of a
     # freshly initialised layer on large pretrained features, which can diverge.
     head = model.get_layer(scoped("Logits", "Conv2d_1c_1x1"))

@@ -166,7 +166,7 @@ def _kill_after_a_new_backup(command: list[str], env: dict, out: Path, wanted) -
 
 def test_resume_after_kill_9(slim_checkpoints, small_hymenoptera, tmp_path):
     out = tmp_path / "run"
-    command = _finetune_command(small_hymenoptera, out, slim_checkpoints.path())
+    command = _finetune_command(small_hymenoptera, out, slim_checkpoints.path(depth_multiplier=0.25))
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     # Killed in the middle of the second epoch, right after a step's backup ...
     killed_at = _kill_after_a_new_backup(command, env, out, lambda p: p["epoch"] == 1 and p["step"] >= 1)

@@ -126,8 +126,9 @@ def test_a_fine_tuning_run_through_what_people_do_to_it(slim_checkpoints, ants_b
     of the finished run (reported complete, nothing trained), more --epochs (continues), and
     --overwrite over a folder no run could resume (afresh; the user's own file kept)."""
     out = tmp_path / "run"
+    base = slim_checkpoints.path(depth_multiplier=0.25)  # a slim-shaped network, four times thinner
     args = [
-        "finetune", "--data", ants_bees, "--out", out, "--weights", slim_checkpoints.path(),
+        "finetune", "--data", ants_bees, "--out", out, "--weights", base,
         "--batch-size", "4", "--max-steps-per-epoch", "3", "--save-every", "1", "--no-color-distortion",
     ]  # fmt: skip
     live = subprocess.Popen(
