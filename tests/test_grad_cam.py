@@ -145,3 +145,40 @@ def test_eval_mistakes_sheet_holds_the_most_confident_wrong_predictions(converte
     with pytest.raises(SystemExit):
         main(["eval", "--mistakes", "0", "--out-mistakes", str(tmp_path / "m.png")])
     assert "--mistakes: must be at least 1" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_explain_names_a_fine_tuned_models_classes(tmp_path, monkeypatch):
+    """A fine-tuned model (weights with ``classes.json`` beside them, as finetune writes) is
+    explained in its own classes: their names on the sheet, each map its class's Grad-CAM."""
+    import json
+    from dataclasses import asdict
+
+    from inception_v2 import explain
+    from inception_v2.checkpoint import infer_config, model_variable_map
+    from inception_v2.example_data import example_data_path
+    from inception_v2.keras_weights import save_weights
+    from inception_v2.model import classifier
+    from inception_v2.preprocessing import load_for_eval
+
+    names = ["ant", "bee", "cricket", "dragonfly", "earwig"]
+    weights = tmp_path / "run" / "best.weights.h5"
+    weights.parent.mkdir()
+    model = _small_model()
+    save_weights(model, weights, asdict(infer_config(model_variable_map(model))))  # as finetune does
+    (weights.parent / "classes.json").write_text(json.dumps(names))
+    drawn = []
+    monkeypatch.setattr(
+        explain, "_sheet", lambda path, image, maps, labels, *rest: drawn.append((maps, labels))
+    )
+    photo = sorted(example_data_path().glob("val/bees/*"))[0]
+    explain.explain_images(weights, [photo], tmp_path / "why", end_point="Mixed_4e", top=2)
+
+    ((maps, labels),) = drawn
+    model, classes = classifier(weights)
+    image = load_for_eval(str(photo))[np.newaxis]
+    probabilities = np.asarray(model.predict(image, verbose=0))[0]
+    best = np.argsort(-probabilities)[:2]
+    assert classes == 5 and [label.split()[1] for label in labels] == [names[k] for k in best]
+    for k, shown in zip(best, maps, strict=True):
+        assert np.abs(shown - grad_cam(model, image, int(k), "Mixed_4e")[0]).max() <= 1e-6
