@@ -21,6 +21,7 @@ from inception_v2.bench_speed import (
     BACKENDS,
     BATCHES,
     FAST_PATH,
+    SAVED_INT8,
     SLIM,
     bench_backend,
     check_backends,
@@ -72,6 +73,7 @@ def run(
     quick: bool = False,
     torch_compile: bool = False,
     engine: str | None = None,
+    saved_int8: str | None = None,
 ) -> dict:
     """The whole benchmark; returns the report (``format_report`` makes it a table).
 
@@ -85,6 +87,8 @@ def run(
         torch_compile: also time ``torch.compile`` on the PyTorch backend.
         engine: time only ``"keras"`` or only ``"openvino"`` (with slim's graph); by default
             every engine installed. Other Keras backends are timed with the Keras engine only.
+        saved_int8: a model saved by ``inception-v2 quantize``, raced beside the others on the
+            TensorFlow backend as eval and predict run it (no recalibration).
 
     Returns:
         The report: machine, engines, converter time, per-backend throughput and ratios,
@@ -111,9 +115,13 @@ def run(
         weights = str(Path(tmp) / "inception_v2.weights.h5")
         conversion = convert_checkpoint(checkpoint, weights)  # timed by the converter itself
         report = {"machine": machine(), "engines": list(engines), "converter_seconds": conversion.seconds}
+        if saved_int8:
+            report["saved_int8"] = str(saved_int8)
         stage(f"tensorflow backend against slim's graph, batches {', '.join(map(str, batches))}")
         report["backends"] = [
-            bench_backend(weights, list(batches), rounds, seconds, checkpoint, engines=engines)
+            bench_backend(
+                weights, list(batches), rounds, seconds, checkpoint, engines=engines, saved_int8=saved_int8
+            )
         ]
         for backend in others:
             stage(f"{backend} backend (a subprocess)")
@@ -199,4 +207,6 @@ def format_report(report: dict) -> str:
     mem = report["eval_peak_rss_mib"]
     lines.append("eval peak RSS: " + ", ".join(f"{n} images {v:.0f} MiB" for n, v in mem.items()))
     lines.append(f"converter: {report['converter_seconds']:.1f} s")
+    if report.get("saved_int8"):
+        lines.append(f"{SAVED_INT8}: {report['saved_int8']}")
     return "\n".join(lines)

@@ -19,6 +19,7 @@ BATCHES = (1, 8, 32)
 SLIM = "slim graph (TF1 session)"
 FAST_PATH = "fast: folded BN, bf16"
 INT8 = "openvino, int8"
+SAVED_INT8 = "openvino, int8, saved"  # a model saved by inception-v2 quantize, run as saved
 INT8_CALIBRATION = 64  # images NNCF calibrates on in the bench (its default subset is 300)
 log = logging.getLogger("inception_v2")
 
@@ -87,6 +88,8 @@ def keras_contenders(
     from inception_v2.inference import inference_function
     from inception_v2.model import FAST_INFERENCE, InceptionV2
 
+    if not engines:
+        return {}
     plain = InceptionV2(weights=weights, classifier_activation=None)
     contenders = {}
     if "keras" in engines:
@@ -118,6 +121,19 @@ def keras_contenders(
     return contenders
 
 
+def saved_int8_contender(folder: str) -> dict[str, Callable]:
+    """A saved int8 model (``inception-v2 quantize``), run as eval and predict run it.
+
+    Raises:
+        CheckpointError: ``folder`` is not a quantized model, or it does not load.
+        MissingExtra: OpenVINO not installed.
+    """
+    from inception_v2.quantized import load_quantized
+
+    runner, _ = load_quantized(folder)
+    return {SAVED_INT8: runner}
+
+
 def bench_backend(
     weights: str,
     batches: list[int],
@@ -126,11 +142,23 @@ def bench_backend(
     slim_checkpoint: str | None = None,
     torch_compile: bool = False,
     engines: tuple[str, ...] = ("keras",),
+    saved_int8: str | None = None,
 ) -> dict:
     """Throughput of every contender at each batch size on the current Keras backend.
 
-    ``throughput``: median images/s; ``ratio``: median of per-round ratios to slim's graph
-    (only where slim runs in the same process, i.e. on the TensorFlow backend).
+    Args:
+        weights: the Keras contenders' weights (speed does not depend on their values).
+        batches, rounds, seconds: batch sizes; interleaved rounds and minimum seconds per
+            measurement.
+        slim_checkpoint: race tf_slim's graph on it too (the TensorFlow backend only).
+        torch_compile: also time ``torch.compile`` (the PyTorch backend).
+        engines: the engines whose contenders run (``keras_contenders``).
+        saved_int8: a saved int8 model folder to race as well.
+
+    Returns:
+        ``throughput``: median images/s per batch and contender; ``ratio``: median of per-round
+        ratios to slim's graph (where it runs in the same process, i.e. on the TensorFlow
+        backend); ``latency_ms_batch1``.
     """
     import keras
 
@@ -139,6 +167,8 @@ def bench_backend(
     backend = keras.backend.backend()
     results = {"backend": backend, "throughput": {}, "ratio": {}, "latency_ms_batch1": {}}
     contenders = keras_contenders(weights, backend, torch_compile, engines)
+    if saved_int8:
+        contenders.update(saved_int8_contender(saved_int8))
     if slim_checkpoint:
         contenders = {SLIM: _slim_runner(slim_checkpoint), **contenders}
     for batch in batches:

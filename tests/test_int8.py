@@ -194,3 +194,19 @@ def test_quantized_model_misuse_is_one_line(quantized_folder, tmp_path, capsys):
     argv = ["quantize", "--weights", "imagenet", "--calibration", str(few), "--calibration-size", "5"]
     assert main([*argv, "--out", str(tmp_path / "q")]) == 2
     assert "1 image files, 5 asked" in capsys.readouterr().err and not (tmp_path / "q").exists()
+
+
+@pytest.mark.slow
+def test_bench_races_a_saved_int8_model(quantized_folder, converted_1001, tmp_path, capsys):
+    """bench --weights DIR: the saved model races as eval runs it; anything else is refused."""
+    from inception_v2.bench_speed import SAVED_INT8, bench_backend
+
+    result = bench_backend(
+        str(converted_1001), [2], rounds=1, seconds=0.01, engines=(), saved_int8=str(quantized_folder)
+    )
+    assert list(result["throughput"]["2"]) == [SAVED_INT8] and result["throughput"]["2"][SAVED_INT8] > 0
+    capsys.readouterr()
+    assert main(["bench", "--weights", str(converted_1001), "--quick"]) == 2
+    assert "not a quantized model" in capsys.readouterr().err
+    assert main(["bench", "--weights", str(quantized_folder), "--engine", "keras", "--quick"]) == 2
+    assert "runs on OpenVINO" in capsys.readouterr().err

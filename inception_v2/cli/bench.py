@@ -39,6 +39,13 @@ def add(subparsers) -> None:
         help="time only this engine (with slim's graph); default: every engine installed",
     )
     p.add_argument(
+        "--weights",
+        default=None,
+        metavar="DIR",
+        help="a saved int8 model (inception-v2 quantize) to race too, run as eval and predict run it; "
+        "the other contenders use random weights (speed does not depend on their values)",
+    )
+    p.add_argument(
         "--quick",
         action="store_true",
         help="every stage once, small (~2 min on 2 cores): a smoke run, not numbers to quote",
@@ -61,8 +68,8 @@ def run(args: argparse.Namespace) -> int:
         check_backends,
         engines_to_time,
         format_report,
-        run,
     )
+    from inception_v2.bench import run as run_bench
 
     if args.report:
         check_writable(args.report, args.overwrite)
@@ -70,14 +77,26 @@ def run(args: argparse.Namespace) -> int:
         tuple(args.backends.split(",")) if args.backends else QUICK["backends"] if args.quick else BACKENDS
     )
     check_backends(backends)
-    engines_to_time(args.engine)  # a missing extra is bad input, before anything is measured
+    engines = engines_to_time(args.engine)  # a missing extra is bad input, before anything is measured
+    if args.weights:
+        from inception_v2.quantized import is_quantized_model
+
+        if not is_quantized_model(args.weights):
+            raise InvalidArgument(
+                f"--weights {args.weights}: not a quantized model (inception-v2 quantize writes one); "
+                "bench times random weights otherwise"
+            )
+        if "openvino" not in engines:
+            raise InvalidArgument(
+                f"--weights {args.weights}: a quantized model runs on OpenVINO, not --engine keras"
+            )
     batches = QUICK["batches"] if args.quick else BATCHES
     if args.batches:
         try:
             batches = tuple(positive_int(b) for b in args.batches.split(","))
         except argparse.ArgumentTypeError as e:
             raise InvalidArgument(f"--batches {args.batches}: {e}") from None
-    report = run(
+    report = run_bench(
         batches=batches,
         rounds=args.rounds,
         seconds=args.seconds,
@@ -85,6 +104,7 @@ def run(args: argparse.Namespace) -> int:
         quick=args.quick,
         torch_compile=args.torch_compile,
         engine=args.engine,
+        saved_int8=args.weights,
     )
     text = json.dumps(report, indent=2)
     print(text if args.json else format_report(report))
