@@ -180,8 +180,8 @@ def build_variant(variant: Variant, num_classes: int, settings: StudySettings, e
         optimizer=keras.optimizers.SGD(learning_rate_schedule(variant, settings), momentum=0.9),
         loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
         metrics=["accuracy"],
-        # Measured on 2 CPU cores, TensorFlow backend: XLA doubles the step time of this small
-        # network (104 vs 40 ms at the defaults) and its first step compiles for 27 s, not 13.
+        # XLA makes this small network's steps slower on CPUs, and its first step compiles
+        # longer (docs/performance.md, "The BN study without XLA").
         jit_compile=False,
         run_eagerly=eager,
     )
