@@ -144,7 +144,8 @@ def main(argv: Sequence[str] | None = None, standalone: bool | None = None) -> i
     """
     parser = build_parser()
     args = parser.parse_args(argv)
-    quiet = (argv is None if standalone is None else standalone) and not args.verbose
+    standalone = argv is None if standalone is None else standalone
+    quiet = standalone and not args.verbose
     try:
         with (
             interrupts.handled(),
@@ -161,12 +162,26 @@ def main(argv: Sequence[str] | None = None, standalone: bool | None = None) -> i
             then = "rerun the same command to resume"
         new_line = "\n" if sys.stderr.isatty() else ""  # off the progress bar's line
         print(f"{new_line}inception-v2 {args.command}: interrupted; {then}", file=sys.stderr, flush=True)
-        return EXIT_INTERRUPTED
+        return _stopped(EXIT_INTERRUPTED, standalone)
     except BrokenPipeError:
         # The reader of stdout went away (`| head`): stop quietly, and keep Python's exit-time
         # flush of stdout from failing again.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        return EXIT_CLOSED_PIPE
+        return _stopped(EXIT_CLOSED_PIPE, standalone)
+
+
+def _stopped(status: int, standalone: bool) -> int:
+    """The exit of a command stopped midway. Its own process ends here, without the
+    interpreter's teardown: the input pipeline's and the engines' native threads may still be
+    running, and their destructors can abort the process after the one line was printed
+    ("munmap_chunk(): invalid pointer", exit -6). Every file was already closed or renamed by
+    then, and every lock released, by the ``with`` blocks the interrupt unwound."""
+    if not standalone:
+        return status
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(OSError, ValueError):
+            stream.flush()
+    os._exit(status)
 
 
 @contextlib.contextmanager
