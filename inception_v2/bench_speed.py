@@ -121,19 +121,6 @@ def keras_contenders(
     return contenders
 
 
-def saved_int8_contender(folder: str) -> dict[str, Callable]:
-    """A saved int8 model (``inception-v2 quantize``), run as eval and predict run it.
-
-    Raises:
-        CheckpointError: ``folder`` is not a quantized model, or it does not load.
-        MissingExtra: OpenVINO not installed.
-    """
-    from inception_v2.quantized import load_quantized
-
-    runner, _ = load_quantized(folder)
-    return {SAVED_INT8: runner}
-
-
 def bench_backend(
     weights: str,
     batches: list[int],
@@ -168,7 +155,9 @@ def bench_backend(
     results = {"backend": backend, "throughput": {}, "ratio": {}, "latency_ms_batch1": {}}
     contenders = keras_contenders(weights, backend, torch_compile, engines)
     if saved_int8:
-        contenders.update(saved_int8_contender(saved_int8))
+        from inception_v2.quantized import load_quantized
+
+        contenders[SAVED_INT8] = load_quantized(saved_int8)[0]  # as eval and predict load it
     if slim_checkpoint:
         contenders = {SLIM: _slim_runner(slim_checkpoint), **contenders}
     for batch in batches:

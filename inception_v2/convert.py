@@ -111,7 +111,7 @@ def converted_model(
     tolerance: float = DEFAULT_TOLERANCE,
 ) -> tuple[keras.Model, Conversion]:
     """``source`` built and loaded (and with ``verify`` compared with slim's graph), not yet
-    written: what ``convert_checkpoint`` and ``preset.write_preset`` share.
+    written: what ``convert_checkpoint`` and ``hub.write_preset`` share.
 
     Returns:
         The model, and the ``Conversion`` so far (``destination`` is only recorded).

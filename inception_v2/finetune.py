@@ -15,10 +15,9 @@ import keras
 import numpy as np
 
 from inception_v2.architecture import DEFAULT_IMAGE_SIZE
-from inception_v2.checkpoint import assign_checkpoint, infer_config
 from inception_v2.errors import InvalidArgument
+from inception_v2.model import build_from_weights
 from inception_v2.network import BASE_END_POINTS, build_inception_v2, scoped
-from inception_v2.weights import read_weights, resolve
 
 #: slim's ``weight_decay``: ``4e-5 * tf.nn.l2_loss(w)`` = ``4e-5 * sum(w**2) / 2``.
 SLIM_WEIGHT_DECAY = 4e-5
@@ -74,17 +73,7 @@ def build_classifier(
     """
     if train not in TRAIN_CHOICES:
         raise InvalidArgument(f"train={train!r}; expected one of {', '.join(TRAIN_CHOICES)}")
-    variables, base = None, {}
-    if weights is not None:
-        path = resolve(weights)
-        variables = read_weights(path)
-        config = infer_config(variables)
-        base = dict(
-            depth_multiplier=config.depth_multiplier,
-            min_depth=config.min_depth,
-            use_separable_conv=config.use_separable_conv,
-        )
-    model = build_inception_v2(
+    arguments = dict(
         include_top=True,
         input_shape=input_shape,
         classes=num_classes,
@@ -92,11 +81,11 @@ def build_classifier(
         dropout_keep_prob=dropout_keep_prob,
         dtype=dtype,
         name="inception_v2_classifier",
-        **base,
     )
-    if variables is not None:
-        # As slim's train_image_classifier --checkpoint_exclude_scopes=InceptionV2/Logits.
-        assign_checkpoint(model, variables, source=str(path), exclude_scopes=("Logits",))
+    if weights is None:
+        model = build_inception_v2(**arguments)
+    else:  # As slim's train_image_classifier --checkpoint_exclude_scopes=InceptionV2/Logits.
+        model, _, _ = build_from_weights(weights, exclude_scopes=("Logits",), **arguments)
     # A zero head starts at chance (loss ln N) instead of at the random logits of a
     # freshly initialised layer on large pretrained features, which can diverge.
     head = model.get_layer(scoped("Logits", "Conv2d_1c_1x1"))

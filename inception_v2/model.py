@@ -86,13 +86,18 @@ def InceptionV2(
 
 
 def build_from_weights(
-    weights: str | os.PathLike, use_ema: bool = False, **model_kwargs
+    weights: str | os.PathLike,
+    use_ema: bool = False,
+    exclude_scopes: tuple[str, ...] = (),
+    **model_kwargs,
 ) -> tuple[keras.Model, CheckpointConfig, LoadReport]:
     """Build the network that ``weights``' shapes imply (classes, depth...) and load it.
 
     Args:
         weights: ``"imagenet"`` or a path, as for ``InceptionV2``.
         use_ema: take each variable's moving-average shadow.
+        exclude_scopes: slim scopes left as built (``("Logits",)`` with ``classes=N``: a new
+            head on the weights' base, as slim's ``--checkpoint_exclude_scopes``).
         **model_kwargs: override or add arguments (input size, classifier_activation, ...).
 
     Returns:
@@ -105,7 +110,9 @@ def build_from_weights(
     variables = read_weights(path)
     config = infer_config(variables)
     model = build_inception_v2(**{**config.model_kwargs(), **model_kwargs})
-    report = assign_checkpoint(model, variables, use_ema=use_ema, source=str(path))
+    report = assign_checkpoint(
+        model, variables, use_ema=use_ema, source=str(path), exclude_scopes=exclude_scopes
+    )
     return model, config, report
 
 
