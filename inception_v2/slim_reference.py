@@ -166,14 +166,17 @@ def random_slim_variables(
         batch_norms = [op for op in graph.get_operations() if op.type.startswith("FusedBatchNorm")]
         with tf.compat.v1.Session(graph=graph) as sess:
             sess.run(tf.compat.v1.global_variables_initializer())
-            for v in model_vars:
-                if v.op.name.endswith(("/beta", "/biases")):
-                    v.load(rng.normal(0.0, 0.2, v.shape).astype(np.float32), sess)
+            # One run per step, not one per variable: each new set of fetches builds an executor.
+            shifted = [v for v in model_vars if v.op.name.endswith(("/beta", "/biases"))]
+            sess.run(
+                [v.initializer for v in shifted],
+                {v.initializer.inputs[1]: rng.normal(0.0, 0.2, v.shape).astype(np.float32) for v in shifted},
+            )
             stats = sess.run(
                 [(op.outputs[1], op.outputs[2]) for op in batch_norms],
                 {inputs: smooth_random_images(calibration_batch, image_size, image_size, rng)},
             )
-            values = {v.op.name: sess.run(v) for v in model_vars}
+            values = dict(zip([v.op.name for v in model_vars], sess.run(model_vars), strict=True))
     for op, (mean, variance) in zip(batch_norms, stats, strict=True):
         scope = op.name.rsplit("/BatchNorm/", 1)[0].replace("InceptionV2/InceptionV2/", "InceptionV2/")
         std = np.sqrt(variance)

@@ -1,8 +1,12 @@
-"""Shared fixtures: slim checkpoints built once per test session by tf_slim itself."""
+"""Shared fixtures: slim checkpoints built once per test run by tf_slim itself, and the command
+as users run it."""
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -12,23 +16,46 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
-from inception_v2.slim_reference import (  # noqa: E402
-    random_slim_variables,
-    save_slim_variables,
-    smooth_random_images,
-)
-
 #: Files the tests read, copied into the repository (tests/data/README.md says from where).
 TEST_DATA = Path(__file__).resolve().parent / "data"
 
 
+@contextlib.contextmanager
+def _locked(path: Path):
+    """Hold an exclusive lock on ``path`` (created if missing): the pytest-xdist workers build
+    a shared file one at a time, and a waiting worker finds it made."""
+    with open(path, "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def once(path: Path, build) -> Path:
+    """``path``, made by ``build(temporary path)`` unless a worker of this run made it already."""
+    with _locked(path.with_name(path.name + ".lock")):
+        if not path.exists():
+            partial = path.with_name("partial-" + path.name)  # the same suffix: .weights.h5 stays one
+            if partial.is_dir():  # left by a build that failed in another test
+                shutil.rmtree(partial)
+            partial.unlink(missing_ok=True)
+            build(partial)
+            partial.rename(path)
+    return path
+
+
 class SlimCheckpoints:
-    """Builds random slim checkpoints on demand, each configuration once per session."""
+    """Random slim checkpoints built by tf_slim, each configuration once per test run.
+
+    The configurations live in a folder the pytest-xdist workers share; the first worker to
+    need one builds it under a file lock, the others read it. Every configuration is built from
+    the same seed (its shapes make its weights its own), so which worker builds it, and when,
+    does not change them."""
 
     def __init__(self, root: Path):
         self.root = root
         self._variables: dict[tuple, dict[str, np.ndarray]] = {}
-        self._paths: dict[tuple, str] = {}
 
     def variables(
         self, num_classes: int | None = 1001, depth_multiplier: float = 1.0, min_depth: int = 16
@@ -41,9 +68,17 @@ class SlimCheckpoints:
             w, b = "InceptionV2/Logits/Conv2d_1c_1x1/weights", "InceptionV2/Logits/Conv2d_1c_1x1/biases"
             self._variables[key] = {**base, w: base[w][..., :num_classes], b: base[b][:num_classes]}
         if key not in self._variables:
-            self._variables[key] = random_slim_variables(
-                num_classes, depth_multiplier, min_depth, seed=len(self._variables)
-            )
+            name = f"c{num_classes}_d{depth_multiplier}_m{min_depth}"
+
+            def build(partial: Path) -> None:
+                from inception_v2.slim_reference import random_slim_variables
+
+                variables = random_slim_variables(*key, seed=0)
+                with open(partial, "wb") as f:
+                    np.savez(f, **variables)
+
+            with np.load(once(self.root / f"{name}.npz", build)) as saved:
+                self._variables[key] = {k: saved[k] for k in saved.files}
             for value in self._variables[key].values():
                 value.setflags(write=False)  # shared by the session: a test must not change them
         return self._variables[key]
@@ -56,33 +91,45 @@ class SlimCheckpoints:
         version: str = "V2",
     ) -> str:
         """A checkpoint path as slim's Saver restores it (V1 file or V2 prefix)."""
-        key = (num_classes, depth_multiplier, min_depth, version)
-        if key not in self._paths:
-            name = f"c{num_classes}_d{depth_multiplier}_m{min_depth}_{version}"
-            self._paths[key] = save_slim_variables(
-                self.variables(num_classes, depth_multiplier, min_depth),
-                str(self.root / name / "inception_v2.ckpt"),
-                version,
-            )
-        return self._paths[key]
+        folder = self.root / f"c{num_classes}_d{depth_multiplier}_m{min_depth}_{version}"
+
+        def build(partial: Path) -> None:
+            from inception_v2.slim_reference import save_slim_variables
+
+            variables = self.variables(num_classes, depth_multiplier, min_depth)
+            save_slim_variables(variables, str(partial / "inception_v2.ckpt"), version)
+
+        once(folder, build)
+        return str(folder / "inception_v2.ckpt")
 
 
 @pytest.fixture(scope="session")
-def slim_checkpoints(tmp_path_factory) -> SlimCheckpoints:
-    return SlimCheckpoints(tmp_path_factory.mktemp("slim_checkpoints"))
+def shared_tmp(tmp_path_factory) -> Path:
+    """A folder of this test run that every pytest-xdist worker sees (the run's own without xdist)."""
+    base = tmp_path_factory.getbasetemp()
+    return base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
 
 
 @pytest.fixture(scope="session")
-def converted_1001(slim_checkpoints, tmp_path_factory) -> Path:
+def slim_checkpoints(shared_tmp) -> SlimCheckpoints:
+    root = shared_tmp / "slim_checkpoints"
+    root.mkdir(exist_ok=True)
+    return SlimCheckpoints(root)
+
+
+@pytest.fixture(scope="session")
+def converted_1001(slim_checkpoints, shared_tmp) -> Path:
     """The 1001-class checkpoint converted once to .weights.h5."""
     from inception_v2 import convert_checkpoint
 
-    dst = tmp_path_factory.mktemp("converted") / "inception_v2.weights.h5"
-    convert_checkpoint(slim_checkpoints.path(version="V1"), dst)
-    return dst
+    source = slim_checkpoints.path(version="V1")
+    folder = once(shared_tmp / "converted", lambda partial: partial.mkdir())
+    return once(folder / "inception_v2.weights.h5", lambda partial: convert_checkpoint(source, partial))
 
 
 def images(n: int, height: int = 224, width: int = 224, seed: int = 0) -> np.ndarray:
+    from inception_v2.slim_reference import smooth_random_images
+
     return smooth_random_images(n, height, width, np.random.default_rng(seed))
 
 
@@ -107,6 +154,20 @@ def run_command(*args, cwd=None, timeout: int = 600, **env: str) -> subprocess.C
     return subprocess.run(
         command(*args), env=command_env(**env), capture_output=True, text=True, cwd=cwd, timeout=timeout
     )
+
+
+def run_in_process(capsys, *args) -> subprocess.CompletedProcess:
+    """``inception-v2 ARGS`` as ``main`` runs it in this process, stdout and stderr captured.
+
+    The command's own code without a new interpreter's seconds of imports; what needs a
+    process of its own (signals, the interpreter's exit, another Keras backend, the quieting
+    of TensorFlow's C++ logs) uses ``run_command``."""
+    from inception_v2.cli import main
+
+    capsys.readouterr()
+    status = main([str(a) for a in args])
+    out, err = capsys.readouterr()
+    return subprocess.CompletedProcess(["inception-v2", *map(str, args)], status, out, err)
 
 
 def one_error_line(done: subprocess.CompletedProcess, *fragments: str, code: int = 2) -> str:

@@ -196,10 +196,12 @@ def test_eval_quiet_parseable_and_named(fine_tuned, ants_bees, tmp_path):
     assert table.stderr == ""  # --quiet: no progress
 
 
+@pytest.mark.slow
 def test_eval_two_class_model_on_imagenet_data(fine_tuned):
     one_error_line(cli("eval", "--weights", fine_tuned, "--limit", "2"), "2-class model", "own class folders")
 
 
+@pytest.mark.slow
 def test_eval_on_a_file_that_is_not_a_checkpoint(tmp_path):
     csv = tmp_path / "predictions.csv"
     csv.write_text("id,label\n")
@@ -266,6 +268,7 @@ def test_convert_verify_message_names_the_relative_tolerance(slim_checkpoints, t
     assert not any(noise in done.stderr for noise in NOISE), done.stderr
 
 
+@pytest.mark.slow
 def test_scripts_are_the_same_quiet_command(tmp_path):
     script = Path(__file__).resolve().parents[1] / "scripts" / "eval_imagenet.py"
     env = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}

@@ -23,7 +23,7 @@ def _only(directory: Path) -> list[str]:
 
 
 def _tarball(tar_path: Path, files: dict[str, Path]) -> Path:
-    with tarfile.open(tar_path, "w:gz") as tar:
+    with tarfile.open(tar_path, "w:gz", compresslevel=1) as tar:  # random floats: gzip gains nothing
         for arcname, path in files.items():
             tar.add(path, arcname=arcname)
     return tar_path
@@ -70,6 +70,7 @@ def test_verify_exit_code_above_tolerance(slim_checkpoints, tmp_path, capsys):
     assert list(tmp_path.iterdir()) == []
 
 
+@pytest.mark.slow
 def test_verification_catches_one_wrong_layer(slim_checkpoints, tmp_path):
     """One batch-norm beta off by 0.05 shows from its end point on, and not before."""
     from inception_v2.checkpoint import CheckpointConfig
@@ -258,6 +259,7 @@ def test_converted_file_is_read_as_slim_named_arrays(slim_checkpoints, converted
         np.testing.assert_array_equal(from_model[name], value, err_msg=name)
 
 
+@pytest.mark.slow
 def test_each_job_builds_only_the_model_it_returns(slim_checkpoints, converted_1001, tmp_path, monkeypatch):
     import inception_v2.model as model_module
     import inception_v2.network as network_module

@@ -197,6 +197,7 @@ def _slim_logits(checkpoint: str, files: list[Path]) -> np.ndarray:
             return np.concatenate([sess.run(logits, {encoded: f.read_bytes()}) for f in files])
 
 
+@pytest.mark.slow
 def test_tfrecord_eval_equals_slim_graph_per_image(slim_checkpoints, eval_model, tmp_path):
     files = _sample(24)
     labels = _labels_of(files)
@@ -407,6 +408,7 @@ def test_label_space_is_the_librarys():
         label_space(3, folders)
 
 
+@pytest.mark.slow
 def test_several_tfrecord_shards_interleaved_skip_nothing(eval_model, tmp_path):
     """ImageNet comes as 128 shards read four at a time (interleaved): an element arriving out
     of shard order is not a skipped one. One undecodable record is still found and named."""

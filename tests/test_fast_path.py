@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from inception_v2 import END_POINTS, FAST_INFERENCE, InceptionV2, end_point_model
 from inception_v2.checkpoint import fold_batch_norm, is_folded
@@ -46,6 +47,7 @@ def test_fold_batch_norm_arithmetic():
     )
 
 
+@pytest.mark.slow
 def test_fast_path_agrees_with_float32_on_real_images(converted_1001):
     """bf16 vs float32 on the 100 real images, in terms that do not depend on the CPU's kernels.
 

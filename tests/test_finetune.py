@@ -13,6 +13,7 @@ from pathlib import Path
 import keras
 import numpy as np
 import pytest
+from conftest import run_in_process
 
 from inception_v2.backup import BACKUP_FILE, backup_position
 from inception_v2.cli import main
@@ -164,7 +165,7 @@ def _kill_after_a_new_backup(command: list[str], env: dict, out: Path, wanted) -
     return position
 
 
-def test_resume_after_kill_9(slim_checkpoints, small_hymenoptera, tmp_path):
+def test_resume_after_kill_9(slim_checkpoints, small_hymenoptera, tmp_path, capsys):
     out = tmp_path / "run"
     command = _finetune_command(small_hymenoptera, out, slim_checkpoints.path(depth_multiplier=0.25))
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
@@ -178,7 +179,7 @@ def test_resume_after_kill_9(slim_checkpoints, small_hymenoptera, tmp_path):
     again = _kill_after_a_new_backup(command, env, out, lambda p: True)
     assert again["epoch"] == 1 and again["step"] >= 1, again
 
-    second = subprocess.run(command, env=env, capture_output=True, text=True, timeout=600)
+    second = run_in_process(capsys, *command[3:])  # the killed runs had processes of their own
     assert second.returncode == 0, second.stdout[-3000:] + second.stderr[-3000:]
     # Progress on stderr (plain lines off a terminal), the summary alone on stdout.
     assert "Epoch 1/3" not in second.stderr and "Epoch 2/3" in second.stderr, second.stderr
@@ -192,7 +193,7 @@ def test_resume_after_kill_9(slim_checkpoints, small_hymenoptera, tmp_path):
     assert list((out / "logs").rglob("events.out.tfevents.*")), "TensorBoard logs"
     assert not list(out.glob(".*.tmp*")), "no temporary files left"
     # Same command once more: nothing left to train, nothing retrained.
-    third = subprocess.run(command, env=env, capture_output=True, text=True, timeout=600)
+    third = run_in_process(capsys, *command[3:])
     assert third.returncode == 0 and "Epoch" not in third.stderr
     assert [int(r["epoch"]) for r in read_history(out / "history.csv")] == [1, 2, 3]
     # Other settings in the same folder are refused.

@@ -37,6 +37,7 @@ def test_inference_function_equals_slim(fold, slim_checkpoints, slim_reference):
     assert np.abs(outputs["Logits"] - reference["Logits"]).max() <= 1e-4
 
 
+@pytest.mark.slow
 def test_weights_are_read_when_the_function_is_made(converted_1001):
     model = InceptionV2(weights=str(converted_1001), classifier_activation=None)
     images = smooth_random_images(2, 224, 224, np.random.default_rng(0))

@@ -8,7 +8,7 @@ import json
 
 import numpy as np
 import pytest
-from conftest import run_command
+from conftest import run_in_process
 
 from inception_v2 import InceptionV2, inference_function
 from inception_v2.bn_study import StudySettings, run_study
@@ -104,7 +104,7 @@ def test_cli_eval_int8_names_its_calibration(converted_1001, capsys):
     assert "calibration                  24 images" in table
 
 
-def test_int8_misuse_is_one_line(tmp_path):
+def test_int8_misuse_is_one_line(tmp_path, capsys):
     (tmp_path / "empty").mkdir()
     cases = [
         (["--precision", "int8", "--engine", "keras"], "int8 runs on the openvino engine"),
@@ -112,7 +112,7 @@ def test_int8_misuse_is_one_line(tmp_path):
         (["--calibration", str(tmp_path / "empty")], "--calibration is for --precision int8"),
     ]
     for extra, message in cases:
-        done = run_command("eval", "--weights", "missing-is-checked-later.weights.h5", *extra)
+        done = run_in_process(capsys, "eval", "--weights", "missing-is-checked-later.weights.h5", *extra)
         assert done.returncode == 2, done.stderr[-2000:]
         lines = done.stderr.strip().splitlines()
         assert len(lines) == 1 and message in lines[0], done.stderr[-2000:]

@@ -68,6 +68,7 @@ print("OK")
 """
 
 
+@pytest.mark.slow
 def test_loaders_do_not_import_the_builder():
     """One direction: resolve -> read arrays -> infer -> assign needs no model module."""
     import subprocess

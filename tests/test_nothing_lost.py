@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import command, command_env, one_error_line
+from conftest import command, command_env, one_error_line, run_in_process
 from conftest import run_command as cli
 
 from inception_v2.example_data import write_example_data
@@ -120,11 +120,12 @@ def test_overwrite_replaces_the_commands_own_export(tmp_path):
 
 
 @pytest.mark.slow
-def test_a_fine_tuning_run_through_what_people_do_to_it(slim_checkpoints, ants_bees, tmp_path):
+def test_a_fine_tuning_run_through_what_people_do_to_it(slim_checkpoints, ants_bees, tmp_path, capsys):
     """One run folder through a second run started on it while it is live (refused, naming the
     live one), Ctrl-C (one line; the rerun resumes), `data/` for `data` (the same run), a rerun
     of the finished run (reported complete, nothing trained), more --epochs (continues), and
-    --overwrite over a folder no run could resume (afresh; the user's own file kept)."""
+    --overwrite over a folder no run could resume (afresh; the user's own file kept). The run
+    that is stopped runs in a process of its own; the reruns run in this one."""
     out = tmp_path / "run"
     base = slim_checkpoints.path(depth_multiplier=0.25)  # a slim-shaped network, four times thinner
     args = [
@@ -143,7 +144,7 @@ def test_a_fine_tuning_run_through_what_people_do_to_it(slim_checkpoints, ants_b
             break
     live.send_signal(signal.SIGSTOP)  # held still (its lock with it) while a second one starts
     try:
-        second = cli(*args, "--epochs", "3")
+        second = run_in_process(capsys, *args, "--epochs", "3")
     finally:
         live.send_signal(signal.SIGCONT)
     one_error_line(second, f"{out}: in use by a live run (pid {live.pid} on ", "use another --out")
@@ -158,7 +159,8 @@ def test_a_fine_tuning_run_through_what_people_do_to_it(slim_checkpoints, ants_b
     )
     assert not list(out.rglob(".*.tmp*")) and not (out / ".lock").exists(), "no temporary files, no lock"
 
-    resumed = cli(*args[:2], f"{ants_bees}/", *args[3:], "--epochs", "3")  # the same data, spelled otherwise
+    same_data = f"{ants_bees}/"  # the same folder, spelled otherwise
+    resumed = run_in_process(capsys, *args[:2], same_data, *args[3:], "--epochs", "3")
     assert resumed.returncode == 0, resumed.stderr[-3000:]
     assert (
         "resuming" in resumed.stderr and "Epoch 1/3" not in resumed.stderr and "Epoch 3/3" in resumed.stderr
@@ -166,21 +168,21 @@ def test_a_fine_tuning_run_through_what_people_do_to_it(slim_checkpoints, ants_b
     epochs = [line.split(",")[0] for line in (out / "history.csv").read_text().splitlines()]
     assert epochs[0] == "epoch" and epochs.count("epoch") == 1 and epochs[-1] == "3"
 
-    finished = cli(*args, "--epochs", "3")
+    finished = run_in_process(capsys, *args, "--epochs", "3")
     assert finished.returncode == 0, finished.stderr[-3000:]
     assert "Epoch" not in finished.stderr and "complete, 3 epochs trained" in finished.stderr
     result = json.loads(finished.stdout)
     assert result["epochs_run"] == 0 and result["final"] == json.loads(resumed.stdout)["final"]
     assert {"loss", "val_accuracy"} <= set(result["final"])
 
-    more = cli(*args, "--epochs", "4")
+    more = run_in_process(capsys, *args, "--epochs", "4")
     assert more.returncode == 0, more.stderr[-3000:]
     assert json.loads(more.stdout)["epochs_run"] == 1 and "Epoch 4/4" in more.stderr
     assert [line.split(",")[0] for line in (out / "history.csv").read_text().splitlines()][-1] == "4"
 
     (out / "my_notes.txt").write_text("keep me")
     (out / "history.csv").write_text("epoch,loss\nepoch,loss\n1,x\n")  # a state no run can resume
-    afresh = cli(*args, "--epochs", "1", "--overwrite")
+    afresh = run_in_process(capsys, *args, "--epochs", "1", "--overwrite")
     assert afresh.returncode == 0, afresh.stderr[-3000:]
     assert json.loads(afresh.stdout)["epochs_run"] == 1
     assert (out / "my_notes.txt").read_text() == "keep me"
@@ -212,8 +214,9 @@ def test_a_lock_left_by_a_killed_run_does_not_block(tmp_path):
         [
             sys.executable,
             "-c",
-            "import sys; from inception_v2.train import run_folder\n"
-            f"with run_folder({str(tmp_path)!r}).lock():\n"
+            # The lock alone (run_folder.RunFolder, which finetune's folders are): no TensorFlow to import.
+            "import sys; from pathlib import Path; from inception_v2.run_folder import RunFolder\n"
+            f"with RunFolder(Path({str(tmp_path)!r}), 'finetune', 'run.json', (), ()).lock():\n"
             "    print('locked', flush=True); sys.stdin.read()",
         ],
         stdin=subprocess.PIPE,

@@ -39,6 +39,7 @@ def _small():
     return InceptionV2(input_shape=(64, 64, 3), depth_multiplier=0.25, classifier_activation=None)
 
 
+@pytest.mark.slow
 def test_openvino_bfloat16_is_asked_not_chosen():
     model = _small()
     images = smooth_random_images(2, 64, 64, np.random.default_rng(0))

@@ -47,6 +47,7 @@ print("OK")
 """
 
 
+@pytest.mark.slow  # a process for each backend
 @pytest.mark.parametrize("backend", ["tensorflow", "jax", "torch"])
 def test_float32_during_the_call_and_restored_after(backend):
     env = {**os.environ, "KERAS_BACKEND": backend, "TF_CPP_MIN_LOG_LEVEL": "3"}
