@@ -13,7 +13,7 @@ import pytest
 
 from inception_v2 import InceptionV2, bn_study
 from inception_v2.architecture import conv_depths
-from inception_v2.bn_study import StudySettings, run_study, summarize
+from inception_v2.bn_study import StudySettings, run_study
 
 pytestmark = pytest.mark.slow  # trains, or runs several backends or commands: not in the quick subset
 
@@ -73,24 +73,6 @@ def test_slims_checkpoint_in_the_variants(slim_checkpoints):
     assert np.abs(expected[0] - expected[1]).max() > 0.1  # the logits depend on the image
     with pytest.raises(CheckpointError, match=r"trained with ReLU; activation='sigmoid'"):
         InceptionV2(activation="sigmoid", weights=path)
-
-
-def test_summary_counts_steps_to_the_baselines_best():
-    def curve(*accuracies):
-        return [{"step": 10 * i, "val_accuracy": a, "loss": None} for i, a in enumerate(accuracies)]
-
-    curves = {"Inception": curve(0.1, 0.5, 0.6), "BN-x5": curve(0.1, 0.7, 0.8)}
-    curves["BN-x5-Sigmoid"] = curve(0.1, 0.2)
-    table = {row["variant"]: row for row in summarize(curves)}
-    assert table["Inception"]["steps_to_baseline_best"] == 20 and table["Inception"]["speed_up"] == 1.0
-    assert table["BN-x5"]["steps_to_baseline_best"] == 10 and table["BN-x5"]["speed_up"] == 2.0
-    assert table["BN-x5"]["best_val_accuracy"] == 0.8 and table["BN-x5"]["best_at_step"] == 20
-    never = table["BN-x5-Sigmoid"]
-    assert never["steps_to_baseline_best"] is None and never["speed_up"] is None
-    # 95 % of the baseline's best (0.57): Inception at step 20 still, BN-x5 at 10, the third never
-    assert table["Inception"]["steps_to_baseline_best_95pc"] == 20
-    assert table["BN-x5"]["steps_to_baseline_best_95pc"] == 10 and table["BN-x5"]["speed_up_95pc"] == 2.0
-    assert never["steps_to_baseline_best_95pc"] is None
 
 
 def test_study_writes_resumes_and_refuses(tmp_path, monkeypatch):

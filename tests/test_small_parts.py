@@ -1,5 +1,6 @@
 """Quick checks of the parts whose full tests are slow (so the quick subset touches every module):
-strategy names, live weights, the bench's child-process entry, the crop box the explain sheets draw."""
+strategy names, live weights, the bench's child processes and agreement measure, the crop box the
+explain sheets draw, the BN study's table and curves file."""
 
 from __future__ import annotations
 
@@ -47,3 +48,45 @@ def test_explain_marks_tensorflows_central_crop():
         crop = tf.image.central_crop(tf.reshape(tf.range(height * width), (height, width, 1)), 0.875)
         assert crop.shape[:2] == (h, w)
         assert int(crop[0, 0, 0]) == top * width + left  # the same corner pixel
+
+
+def test_bn_study_summary_counts_steps_to_the_baselines_best(tmp_path):
+    from inception_v2.bn_study_results import read_curves, summarize, write_curves
+
+    def curve(*accuracies):
+        return [{"step": 10 * i, "val_accuracy": a, "loss": None} for i, a in enumerate(accuracies)]
+
+    curves = {"Inception": curve(0.1, 0.5, 0.6), "BN-x5": curve(0.1, 0.7, 0.8)}
+    curves["BN-x5-Sigmoid"] = curve(0.1, 0.2)
+    table = {row["variant"]: row for row in summarize(curves)}
+    assert table["Inception"]["steps_to_baseline_best"] == 20 and table["Inception"]["speed_up"] == 1.0
+    assert table["BN-x5"]["steps_to_baseline_best"] == 10 and table["BN-x5"]["speed_up"] == 2.0
+    assert table["BN-x5"]["best_val_accuracy"] == 0.8 and table["BN-x5"]["best_at_step"] == 20
+    never = table["BN-x5-Sigmoid"]
+    assert never["steps_to_baseline_best"] is None and never["speed_up"] is None
+    # 95 % of the baseline's best (0.57): Inception at step 20 still, BN-x5 at 10, the third never
+    assert table["Inception"]["steps_to_baseline_best_95pc"] == 20
+    assert table["BN-x5"]["steps_to_baseline_best_95pc"] == 10 and table["BN-x5"]["speed_up_95pc"] == 2.0
+    assert never["steps_to_baseline_best_95pc"] is None
+    write_curves(tmp_path / "curves.csv", curves)
+    assert read_curves(tmp_path / "curves.csv") == curves, "curves.csv reads back what was written"
+
+
+def test_bench_worker_failure_comes_back_as_its_last_line():
+    from inception_v2.bench_pipeline import run_worker
+
+    result, last = run_worker("nope", {})
+    assert result is None and "unknown job 'nope'" in last
+
+
+def test_fast_path_agreement_on_live_weights():
+    """The bench's agreement measure, on 4 images: live weights make the top-1 classes vary, and
+    bfloat16 moves every end point after the stem by a share of float32's largest value."""
+    from inception_v2.bench_agreement import fast_path_agreement
+
+    report = fast_path_agreement(images_count=4, engines=("keras",))
+    assert report["images"] == 4 and report["distinct_top1"] >= 2
+    ((name, path),) = report["paths"].items()
+    assert "bf16" in name and 0 <= path["top1_agreement"] <= 1
+    errors = path["max_relative_error"]
+    assert 0 < errors["Logits"] < 1 and all(0 <= e < 1 for e in errors.values())
