@@ -123,7 +123,8 @@ def converted_1001(slim_checkpoints, shared_tmp) -> Path:
     from inception_v2 import convert_checkpoint
 
     source = slim_checkpoints.path(version="V1")
-    folder = once(shared_tmp / "converted", lambda partial: partial.mkdir())
+    folder = shared_tmp / "converted"
+    folder.mkdir(exist_ok=True)
     return once(folder / "inception_v2.weights.h5", lambda partial: convert_checkpoint(source, partial))
 
 
