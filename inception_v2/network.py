@@ -39,6 +39,7 @@ from inception_v2.architecture import (  # noqa: F401  (names re-exported for us
     scoped,
 )
 from inception_v2.errors import InvalidArgument
+from inception_v2.initializers import kernel_initializer, name_keras_initializer
 
 #: What ``activation=`` takes: slim's ReLU, or the sigmoid of the paper's BN-x5-Sigmoid.
 ACTIVATIONS = {"relu": "Relu", "sigmoid": "Sigmoid"}  # name -> the scope slim gives its op
@@ -104,16 +105,18 @@ def conv2d_bn(
     and bias (see ``checkpoint.fold_batch_norm``): one pass over the activations less.
     ``batch_norm=False`` (the paper's Inception baseline) gives the conv a bias instead.
     """
-    x = layers.Conv2D(
+    conv = layers.Conv2D(
         filters,
         kernel_size,
         strides=strides,
         padding="same",
         use_bias=fold_batch_norm or not batch_norm,
-        kernel_initializer="he_normal",
+        kernel_initializer=kernel_initializer(),
         dtype=dtype,
         name=name,
-    )(x)
+    )
+    x = conv(x)
+    name_keras_initializer(conv)
     if batch_norm and not fold_batch_norm:
         x = layers.BatchNormalization(
             axis=channel_axis(),

@@ -30,6 +30,8 @@ for fold in (False, True):
     model = InceptionV2(weights=sys.argv[2], input_shape=images.shape[1:], classifier_activation=None,
                         fold_batch_norm=fold)
     outputs = end_point_model(model, ["Mixed_4e", "Logits"]).predict(images, verbose=0)
+    # Whichever drew the kernels (JAX: the host), a saved config names Keras' own initializer.
+    assert model.get_layer("Conv2d_2b_1x1").get_config()["kernel_initializer"]["class_name"] == "HeNormal"
     np.save(sys.argv[4] + ("_folded" if fold else "") + ".npy", np.asarray(outputs["Logits"]))
     if not fold:
         np.save(sys.argv[4] + "_mixed4e.npy", np.asarray(outputs["Mixed_4e"]))

@@ -58,7 +58,7 @@ from inception_v2 import InceptionV2
 from inception_v2.inference import inference_function
 model = InceptionV2(weights=sys.argv[1], classifier_activation=None, fold_batch_norm=True)
 run = model.predict_on_batch if sys.argv[2] == "predict_on_batch" else inference_function(model)
-x = np.zeros((32, 224, 224, 3), np.float32)
+x = np.zeros((2, 224, 224, 3), np.float32)
 for _ in range(3):
     run(x)
 """

@@ -53,20 +53,19 @@ def test_int8_is_the_openvino_engines():
 
 @pytest.mark.slow
 def test_int8_keeps_a_trained_networks_accuracy(tmp_path):
-    """A network that has learned something (BN-x30 of the BN study, 300 steps on the digits),
-    scored on its 359 held-out digits: int8, calibrated on training digits, stays near float32
-    (measured: 94.2 % -> 88.9 %; NNCF's presets, more calibration images or float stem and head
-    do not close it; the fully trained study's networks lose about one point, docs/performance.md).
-    A broken quantization (wrong input range, uncalibrated) falls to chance. Random weights would
-    say nothing: their logits are near-ties."""
+    """A network that has learned something (BN-x30 of the BN study, 150 steps on the digits),
+    scored on its 359 held-out digits: int8, calibrated on 150 training digits, stays near
+    float32 (87.2 % -> 84.4 % on a Zen 4 EPYC; the fully trained study's networks lose about one
+    point, docs/performance.md). A broken quantization (wrong input range, uncalibrated) falls to
+    chance. Random weights would say nothing: their logits are near-ties."""
     import keras
 
-    settings = StudySettings(steps=300, eval_every=300, variants=["BN-x30"])
+    settings = StudySettings(steps=150, eval_every=150, variants=["BN-x30"])
     run_study(settings, tmp_path / "study")
     model = keras.saving.load_model(tmp_path / "study" / "models" / "BN-x30.keras", safe_mode=True)
     data = load_study_data(None, settings.image_size, settings.validation_split, settings.seed)
     float32 = np.asarray(inference_function(model)(data.x_val)).argmax(-1)
-    calibration = data.x_train[:300]
+    calibration = data.x_train[:150]
     run = inference_function(model, engine="openvino", precision="int8", calibration=calibration)
     assert (run.precision, run.engine) == ("int8", "openvino")
     int8 = np.asarray(run(data.x_val)).argmax(-1)

@@ -93,3 +93,31 @@ def test_building_leaves_the_global_dtype_policy_alone(monkeypatch):
     # the stem and the classifier stay float32, as the fast path wants
     assert by_name["Conv2d_1a_7x7"] == "float32" and by_name["Logits__Conv2d_1c_1x1"] == "float32"
     assert keras.config.dtype_policy().name == "float32"
+
+
+def test_host_he_normal_draws_kerass_he_normal():
+    """JAX's kernels are drawn on the host: the same truncated normal as Keras' he_normal
+    (compared on Keras' own draws), reproducible under ``set_random_seed``, and the built
+    layer's config names Keras' HeNormal, so a model saved on JAX loads without this package."""
+    import keras
+
+    from inception_v2.initializers import HostHeNormal, kernel_initializer, name_keras_initializer
+
+    shape = (3, 3, 64, 96)
+    host = np.asarray(HostHeNormal(seed=3)(shape))
+    kerass = np.asarray(keras.initializers.HeNormal(seed=3)(shape))
+    assert host.shape == shape and host.dtype == np.float32
+    assert abs(host.std() / kerass.std() - 1) < 0.02 and abs(host.mean()) < 0.002
+    assert np.abs(host).max() <= np.abs(kerass).max() * 1.001, "truncated where Keras truncates"
+    np.testing.assert_array_equal(host, np.asarray(HostHeNormal(seed=3)(shape)))
+    keras.utils.set_random_seed(0)
+    first = np.asarray(HostHeNormal()(shape))
+    keras.utils.set_random_seed(0)
+    np.testing.assert_array_equal(first, np.asarray(HostHeNormal()(shape)))
+    assert not np.array_equal(first, host)
+    assert kernel_initializer() == "he_normal", "TensorFlow keeps Keras' own initializer"
+    conv = keras.layers.Conv2D(4, 3, kernel_initializer=HostHeNormal(seed=5))
+    conv.build((None, 8, 8, 2))
+    name_keras_initializer(conv)
+    assert conv.get_config()["kernel_initializer"]["class_name"] == "HeNormal"
+    assert conv.get_config()["kernel_initializer"]["config"]["seed"] == 5
