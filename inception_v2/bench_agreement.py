@@ -17,9 +17,13 @@ def fast_path_agreement(images_count: int = 100, engines: tuple[str, ...] | None
     images, logits centred), so agreement means something; a random checkpoint predicts
     nearly one class for every image.
 
-    Per path: top-1 agreement, float32 top-1 inside its top 5, and the max relative error
-    (max |diff| / max |float32|) per end point; for the reference: distinct top-1 classes and
-    the median top-1/top-2 logit margin (small margins make any rounding flip classes).
+    Args:
+        images_count: how many of the bundled images to measure on.
+        engines: the engines whose reduced precisions to measure (default: those installed).
+
+    Returns:
+        ``agreement``'s figures (small margins make any rounding flip classes), with the
+        weights described under ``"weights"``.
     """
     import keras
 
@@ -56,6 +60,24 @@ def fast_path_agreement(images_count: int = 100, engines: tuple[str, ...] | None
     if openvino and importlib.util.find_spec("nncf") is not None:
         held_out = calibration_images(example_data_path()).images  # not the images measured
         paths[INT8] = run_all(base, engine="openvino", precision="int8", calibration=held_out)
+    weights = "live: batch-norm statistics from these images, logits centred (live_weights)"
+    return {"weights": weights, **agreement(reference, paths)}
+
+
+def agreement(reference: dict[str, np.ndarray], paths: dict[str, dict[str, np.ndarray]]) -> dict:
+    """How far each path's outputs are from float32's, image by image.
+
+    Args:
+        reference: float32's outputs per end point (``"Logits"`` among them), images first.
+        paths: per path name, its outputs on the same images and end points.
+
+    Returns:
+        ``{"images", "distinct_top1", "median_top1_margin", "images_with_margin_ge_1", "paths"}``:
+        float32's spread of predictions and of top-1/top-2 margins, then per path top-1
+        agreement (overall and where float32's top-1 leads by >= 1 logit), float32's top-1
+        inside the path's top 5, the largest logit error over the logits' spread, and the max
+        relative error (max |diff| / max |float32|) per end point.
+    """
     logits = reference["Logits"]
     ordered = np.sort(logits, axis=-1)
     top1 = logits.argmax(-1)
@@ -63,8 +85,7 @@ def fast_path_agreement(images_count: int = 100, engines: tuple[str, ...] | None
     clear = margin >= 1.0
     spread = ordered[:, -1] - ordered[:, 0]
     result = {
-        "images": len(images),
-        "weights": "live: batch-norm statistics from these images, logits centred (live_weights)",
+        "images": len(logits),
         "distinct_top1": int(len(set(top1.tolist()))),
         "median_top1_margin": float(np.median(margin)),
         "images_with_margin_ge_1": int(clear.sum()),
@@ -79,7 +100,7 @@ def fast_path_agreement(images_count: int = 100, engines: tuple[str, ...] | None
             "max_logit_error_over_spread": float((np.abs(out["Logits"] - logits).max(-1) / spread).max()),
             "top5_contains_float32_top1": float((top5 == top1[:, None]).any(-1).mean()),
             "max_relative_error": {
-                k: float(np.abs(out[k] - reference[k]).max() / np.abs(reference[k]).max()) for k in names
+                k: float(np.abs(out[k] - reference[k]).max() / np.abs(reference[k]).max()) for k in reference
             },
         }
     return result

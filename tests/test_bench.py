@@ -147,3 +147,17 @@ def test_int8_targets_against_slims_float32():
     assert verdicts["int8 >= 3x slim at batch 1: x3.20"] is True
     assert verdicts["int8 >= 4x slim at batch 32: x3.50"] is False
     assert not any("int8" in text for text, _ in targets(_report(fast_ratio=4.2, e2e=0.95, rss=(1, 1))))
+
+
+@pytest.mark.slow
+def test_fast_path_agreement_on_live_weights():
+    """The bench's agreement measure, on 4 images: live weights make the top-1 classes vary, and
+    bfloat16 moves every end point after the stem by a share of float32's largest value."""
+    from inception_v2.bench_agreement import fast_path_agreement
+
+    report = fast_path_agreement(images_count=4, engines=("keras",))
+    assert report["images"] == 4 and report["distinct_top1"] >= 2
+    ((name, path),) = report["paths"].items()
+    assert "bf16" in name and 0 <= path["top1_agreement"] <= 1
+    errors = path["max_relative_error"]
+    assert 0 < errors["Logits"] < 1 and all(0 <= e < 1 for e in errors.values())

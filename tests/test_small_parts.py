@@ -1,5 +1,5 @@
 """Quick checks of the parts whose full tests are slow (so the quick subset touches every module):
-strategy names, live weights, the bench's child processes and agreement measure, the crop box the
+strategy names, live weights, the bench's child processes and agreement figures, the crop box the
 explain sheets draw, the BN study's table and curves file."""
 
 from __future__ import annotations
@@ -79,14 +79,25 @@ def test_bench_worker_failure_comes_back_as_its_last_line():
     assert result is None and "unknown job 'nope'" in last
 
 
-def test_fast_path_agreement_on_live_weights():
-    """The bench's agreement measure, on 4 images: live weights make the top-1 classes vary, and
-    bfloat16 moves every end point after the stem by a share of float32's largest value."""
-    from inception_v2.bench_agreement import fast_path_agreement
+def test_agreement_counts_what_a_reduced_precision_changed():
+    """The bench's agreement figures on a known answer: four images, six classes; the reduced
+    path flips image 1 (float32 leads by 0.5) and image 3 (leads by 4.9, but the path's top 5
+    still holds float32's top-1)."""
+    from inception_v2.bench_agreement import agreement
 
-    report = fast_path_agreement(images_count=4, engines=("keras",))
-    assert report["images"] == 4 and report["distinct_top1"] >= 2
-    ((name, path),) = report["paths"].items()
-    assert "bf16" in name and 0 <= path["top1_agreement"] <= 1
-    errors = path["max_relative_error"]
-    assert 0 < errors["Logits"] < 1 and all(0 <= e < 1 for e in errors.values())
+    logits = np.array(
+        [[3, 0, -1, 0, 0, 0], [0, 2, 1.5, 0, 0, 0], [1, 0, 0.2, 0, 0, 0], [0, 0.1, 5, 0, 0, 0]], np.float32
+    )
+    changed = logits.copy()
+    changed[1, 2], changed[3, 1] = 2.5, 5.5
+    features = np.ones((4, 2), np.float32)
+    reference = {"Logits": logits, "Mixed_5c": features * 4}
+    result = agreement(reference, {"bf16": {"Logits": changed, "Mixed_5c": features * 5}})
+    assert result["images"] == 4 and result["distinct_top1"] == 3
+    assert result["median_top1_margin"] == pytest.approx((0.8 + 3.0) / 2)  # margins 3, 0.5, 0.8, 4.9
+    assert result["images_with_margin_ge_1"] == 2
+    path = result["paths"]["bf16"]
+    assert path["top1_agreement"] == 0.5 and path["top1_agreement_where_margin_ge_1"] == 0.5
+    assert path["top5_contains_float32_top1"] == 1.0
+    assert path["max_logit_error_over_spread"] == pytest.approx(5.4 / 5.0)  # image 3: 5.4 over 5 - 0
+    assert path["max_relative_error"] == pytest.approx({"Logits": 5.4 / 5.0, "Mixed_5c": 0.25})
