@@ -44,7 +44,7 @@ def test_real_top1_matches_the_predictions(slim_checkpoints, tmp_path, capsys, c
     from inception_v2 import convert_checkpoint
 
     weights = tmp_path / f"c{classes}.weights.h5"
-    convert_checkpoint(slim_checkpoints.path(num_classes=classes), weights)
+    convert_checkpoint(slim_checkpoints.path(num_classes=classes, depth_multiplier=0.25), weights)
     first = tmp_path / "first.csv"
     assert main(["eval", "--weights", str(weights), "--predictions-csv", str(first), "--quiet"]) == 0
     expected, covered = _crafted(first, shift, tmp_path / "real.json")
