@@ -40,7 +40,7 @@ def grad_cam(
     features = model.get_layer(name).output
     logits = model.get_layer(end_point_layer_name("Logits", model)).output
     body, head = keras.Model(model.inputs, features), keras.Model(features, logits)
-    values = keras.ops.convert_to_numpy(body(images, training=False))
+    values = _forward(body, images)
     chosen = np.broadcast_to(np.asarray(class_index), (len(values),)).astype(np.int64)
     gradients = _gradient(head, values, chosen)
     channel_axis = 1 if model_data_format(model) == "channels_first" else -1
@@ -50,6 +50,19 @@ def grad_cam(
     maps = np.maximum((weights * values).sum(-1), 0.0)
     peak = maps.max(axis=(1, 2), keepdims=True)
     return np.where(peak > 0, maps / np.where(peak > 0, peak, 1.0), 0.0).astype(np.float32)
+
+
+def _forward(body: keras.Model, images: np.ndarray) -> np.ndarray:
+    """``body``'s output on ``images``; on JAX compiled as one program (run eagerly, JAX
+    compiles each operation for its shape, which costs more than the network itself)."""
+    if keras.backend.backend() != "jax":
+        return keras.ops.convert_to_numpy(body(images, training=False))
+    import jax
+
+    trainable = [v.value for v in body.trainable_variables]
+    frozen = [v.value for v in body.non_trainable_variables]
+    run = jax.jit(lambda x: body.stateless_call(trainable, frozen, x, training=False)[0])
+    return np.asarray(run(images))
 
 
 def _gradient(head: keras.Model, features: np.ndarray, classes: np.ndarray) -> np.ndarray:
@@ -74,7 +87,7 @@ def _gradient(head: keras.Model, features: np.ndarray, classes: np.ndarray) -> n
             out, _ = head.stateless_call(trainable, frozen, x, training=False)
             return out[rows, classes].sum()
 
-        return np.asarray(jax.grad(score)(features))
+        return np.asarray(jax.jit(jax.grad(score))(features))
     import torch
 
     device = head.weights[0].value.device if head.weights else "cpu"  # where the model's weights are
