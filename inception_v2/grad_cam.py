@@ -61,8 +61,9 @@ def _forward(body: keras.Model, images: np.ndarray) -> np.ndarray:
 
     trainable = [v.value for v in body.trainable_variables]
     frozen = [v.value for v in body.non_trainable_variables]
-    run = jax.jit(lambda x: body.stateless_call(trainable, frozen, x, training=False)[0])
-    return np.asarray(run(images))
+    # The weights go in as arguments: captured, they would be compiled in as constants.
+    run = jax.jit(lambda t, f, x: body.stateless_call(t, f, x, training=False)[0])
+    return np.asarray(run(trainable, frozen, images))
 
 
 def _gradient(head: keras.Model, features: np.ndarray, classes: np.ndarray) -> np.ndarray:
@@ -83,11 +84,11 @@ def _gradient(head: keras.Model, features: np.ndarray, classes: np.ndarray) -> n
         trainable = [v.value for v in head.trainable_variables]
         frozen = [v.value for v in head.non_trainable_variables]
 
-        def score(x):
-            out, _ = head.stateless_call(trainable, frozen, x, training=False)
+        def score(x, t, f):
+            out, _ = head.stateless_call(t, f, x, training=False)
             return out[rows, classes].sum()
 
-        return np.asarray(jax.jit(jax.grad(score))(features))
+        return np.asarray(jax.jit(jax.grad(score))(features, trainable, frozen))
     import torch
 
     device = head.weights[0].value.device if head.weights else "cpu"  # where the model's weights are
