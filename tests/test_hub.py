@@ -241,8 +241,8 @@ def test_import_order_does_not_matter():
 def test_vision_backbone_harness_on_jax_both_data_formats():
     """The harness skips channels_first on TensorFlow's CPU kernels (they lack it); on JAX it
     runs the backbone in both layouts. It checks shapes, saving and quantization, not numbers
-    against slim, so XLA's code generator is told not to optimise: its ~470 compilations
-    (every operation eagerly, then the compiled model, per layout) take half the time."""
+    against slim, so XLA's code generator is told not to optimise the programs it compiles
+    (the model per layout, and what the harness runs eagerly)."""
     done = subprocess.run(
         [
             sys.executable,
