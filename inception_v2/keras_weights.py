@@ -70,6 +70,36 @@ def save_weights(
     return destination
 
 
+def save_keras_and_weights(
+    model: keras.Model, stem: str | os.PathLike, config: dict, overwrite: bool = False
+) -> tuple[Path, Path]:
+    """Save ``model`` as ``STEM.keras`` and ``STEM.weights.h5``, each as ``save_weights`` does.
+
+    Keras' saving walks the model's object graph in Python; this walks it once: the
+    ``.weights.h5`` is the archive's own weights file (the same layout ``model.save_weights``
+    writes) with the model arguments and slim names added.
+
+    Returns:
+        The two paths.
+
+    Raises:
+        OutputExists, OutputError: as ``save_weights``.
+    """
+    import h5py
+
+    archive_path = save_weights(model, f"{stem}.keras", config, overwrite)
+    destination = Path(f"{stem}.weights.h5")
+    with atomic_path(destination, overwrite=overwrite) as tmp:
+        with zipfile.ZipFile(archive_path) as archive:
+            tmp.write_bytes(archive.read(ARCHIVE_WEIGHTS))
+            paths = archive.read(VARIABLES_FILE) if VARIABLES_FILE in archive.namelist() else None
+        with h5py.File(tmp, "a") as f:
+            f.attrs[CONFIG_ATTRIBUTE] = json.dumps(config)
+            if paths is not None:
+                f.attrs[VARIABLES_ATTRIBUTE] = paths.decode()
+    return archive_path, destination
+
+
 def read_keras_weights(path: str | os.PathLike) -> dict[str, np.ndarray]:
     """``{slim name: array}`` from a converted ``.weights.h5`` or ``.keras`` file.
 

@@ -20,6 +20,7 @@ import csv
 import json
 import logging
 import os
+import shutil
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -33,7 +34,7 @@ from inception_v2.errors import DataError, InvalidArgument
 from inception_v2.files import atomic_path, save_figure
 from inception_v2.finetune import build_classifier
 from inception_v2.interrupts import raise_if_interrupted
-from inception_v2.keras_weights import save_weights
+from inception_v2.keras_weights import save_keras_and_weights
 from inception_v2.run_folder import RunFolder, normalise_path
 from inception_v2.train_data import ClassFolders, make_dataset, scan_class_folders, split
 
@@ -153,19 +154,17 @@ class _SaveModels(keras.callbacks.Callback):
             rate,
             logs.get("val_accuracy", float("nan")),
         )
-        self._save("last")
+        last = save_keras_and_weights(self.model, self.out / "last", self.config, overwrite=True)
         if logs.get("val_accuracy", -1.0) > self.best:
             self.best = float(logs["val_accuracy"])
-            self._save("best")
+            for path in last:  # the same model: copied, not saved again
+                with atomic_path(self.out / path.name.replace("last", "best", 1), overwrite=True) as tmp:
+                    shutil.copyfile(path, tmp)
             with atomic_path(self.state_path, overwrite=True) as tmp:
                 tmp.write_text(json.dumps({"best_val_accuracy": self.best, "best_epoch": epoch + 1}))
         history = self.out / "history.csv"  # CSVLogger, earlier in the list, has written it
         if history.exists():
             plot_curves(history, self.out / "curves.png")
-
-    def _save(self, name: str) -> None:
-        save_weights(self.model, self.out / f"{name}.keras", self.config, overwrite=True)
-        save_weights(self.model, self.out / f"{name}.weights.h5", self.config, overwrite=True)
 
 
 class _StopOnInterrupt(keras.callbacks.Callback):

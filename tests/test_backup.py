@@ -7,7 +7,9 @@ import pytest
 
 keras = pytest.importorskip("keras")
 
-from inception_v2.backup import BACKUP_FILE, Backup, backup_position, restore  # noqa: E402
+import h5py  # noqa: E402
+
+from inception_v2.backup import BACKUP_FILE, KERAS_LAYOUT_FILE, Backup, backup_position, restore  # noqa: E402
 from inception_v2.errors import DataError  # noqa: E402
 
 X = np.random.default_rng(0).random((40, 3), dtype=np.float32)
@@ -94,3 +96,35 @@ def test_a_foreign_backup_file_is_refused_by_name(tmp_path):
     (tmp_path / BACKUP_FILE).write_bytes(b"not HDF5")
     with pytest.raises(DataError, match=BACKUP_FILE):
         restore(_model(), tmp_path)
+
+
+def test_a_backup_in_the_earlier_keras_weights_layout_still_resumes(tmp_path):
+    trained, _ = _fit(tmp_path / "run")
+    legacy = tmp_path / KERAS_LAYOUT_FILE
+    trained.save_weights(legacy)  # what this package wrote before its own format
+    with h5py.File(legacy, "a") as f:
+        f.attrs["epoch"], f.attrs["step"] = 2, 0
+    restored = _model()
+    assert restore(restored, tmp_path) == 2
+    for a, b in zip(
+        trained.weights + trained.optimizer.variables,
+        restored.weights + restored.optimizer.variables,
+        strict=True,
+    ):
+        np.testing.assert_array_equal(keras.ops.convert_to_numpy(a), keras.ops.convert_to_numpy(b))
+    _, epochs_run = _fit(tmp_path)
+    assert epochs_run == 1 and backup_position(tmp_path) == {"epoch": EPOCHS, "step": 0}
+    assert not legacy.exists(), "superseded by the new backup"
+
+
+def test_another_models_backup_is_refused_before_anything_changes(tmp_path):
+    _fit(tmp_path)
+    wider = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2)])
+    wider.compile(keras.optimizers.Adam(1e-2), "mse")
+    before = [keras.ops.convert_to_numpy(v) for v in wider.weights]
+    with pytest.raises(
+        DataError, match=rf"{BACKUP_FILE}: cannot be loaded into this run's model .*float32\[3, 1\]"
+    ):
+        restore(wider, tmp_path)
+    for a, b in zip(before, wider.weights, strict=True):
+        np.testing.assert_array_equal(a, keras.ops.convert_to_numpy(b))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import shutil
 import tarfile
@@ -257,6 +258,28 @@ def test_converted_file_is_read_as_slim_named_arrays(slim_checkpoints, converted
     assert set(from_model) == set(slim)
     for name, value in slim.items():
         np.testing.assert_array_equal(from_model[name], value, err_msg=name)
+
+
+def test_keras_and_weights_files_written_from_one_save(tmp_path):
+    """Fine-tuning's last/best pair: the .weights.h5 taken from the .keras archive is a Keras
+    weights file (loads with load_weights) that carries the slim names and model arguments."""
+    from inception_v2.keras_weights import read_keras_weights, save_keras_and_weights
+
+    model = InceptionV2(weights=None, classes=3, depth_multiplier=0.25, input_shape=(64, 64, 3))
+    config = dataclasses.asdict(infer_config(model_variable_map(model)))
+    archive, weights = save_keras_and_weights(model, tmp_path / "last", config)
+    assert (archive.name, weights.name) == ("last.keras", "last.weights.h5")
+    expected = {n: keras.ops.convert_to_numpy(v) for n, v in model_variable_map(model).items()}
+    for path in (archive, weights):
+        arrays = read_keras_weights(path)
+        assert set(arrays) == set(expected)
+        for name, value in expected.items():
+            np.testing.assert_array_equal(arrays[name], value, err_msg=f"{path.name}: {name}")
+    fresh = InceptionV2(weights=None, classes=3, depth_multiplier=0.25, input_shape=(64, 64, 3))
+    fresh.load_weights(weights)
+    for a, b in zip(model.weights, fresh.weights, strict=True):
+        np.testing.assert_array_equal(keras.ops.convert_to_numpy(a), keras.ops.convert_to_numpy(b))
+    assert _only(tmp_path) == ["last.keras", "last.weights.h5"]
 
 
 @pytest.mark.slow
