@@ -128,6 +128,18 @@ def converted_1001(slim_checkpoints, shared_tmp) -> Path:
     return once(folder / "inception_v2.weights.h5", lambda partial: convert_checkpoint(source, partial))
 
 
+@pytest.fixture(scope="session")
+def converted_thin(slim_checkpoints, shared_tmp) -> Path:
+    """A 1001-class slim network four times thinner (depth multiplier 0.25), converted once:
+    for what needs ImageNet's label space and a real command but not the full width."""
+    from inception_v2 import convert_checkpoint
+
+    source = slim_checkpoints.path(depth_multiplier=0.25)
+    folder = shared_tmp / "converted"
+    folder.mkdir(exist_ok=True)
+    return once(folder / "thin.weights.h5", lambda partial: convert_checkpoint(source, partial))
+
+
 def images(n: int, height: int = 224, width: int = 224, seed: int = 0) -> np.ndarray:
     from inception_v2.slim_reference import smooth_random_images
 

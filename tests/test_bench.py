@@ -123,11 +123,11 @@ def test_fp32_peak_per_cycle_knows_double_pumped_avx512():
 
 
 @pytest.mark.slow
-def test_workers_answer_in_json(converted_1001):
+def test_workers_answer_in_json(converted_thin, converted_1001):
     """bench's child processes: eval's own peak memory, another backend's race, a failure's last line."""
     from inception_v2.bench_pipeline import run_worker
 
-    argv = ["eval", "--weights", str(converted_1001), "--limit", "4", "--quiet"]
+    argv = ["eval", "--weights", str(converted_thin), "--limit", "4", "--quiet"]
     result, _ = run_worker("eval-memory", argv)
     assert result["peak_rss_kib"] > 100 * 1024, "an eval process holds the model: over 100 MiB"
     race = {"weights": str(converted_1001), "batches": [2], "rounds": 1, "seconds": 0.01}

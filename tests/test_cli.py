@@ -29,7 +29,7 @@ def fine_tuned(slim_checkpoints, tmp_path_factory) -> Path:
     from inception_v2.keras_weights import save_weights
 
     run = tmp_path_factory.mktemp("run")
-    model = build_classifier(2, weights=slim_checkpoints.path())
+    model = build_classifier(2, weights=slim_checkpoints.path(depth_multiplier=0.25))
     head = model.get_layer("Logits__Conv2d_1c_1x1")
     head.set_weights(
         [np.random.default_rng(0).normal(0, 0.01, w.shape).astype("float32") for w in head.get_weights()]
@@ -135,7 +135,15 @@ def test_help_version_and_commands():
 @pytest.mark.slow
 def test_failed_finetune_leaves_out_as_it_was(slim_checkpoints, ants_bees, tmp_path):
     out = tmp_path / "runs" / "b"
-    done = cli("finetune", "--data", ants_bees, "--out", out, "--weights", slim_checkpoints.path())
+    done = cli(
+        "finetune",
+        "--data",
+        ants_bees,
+        "--out",
+        out,
+        "--weights",
+        slim_checkpoints.path(depth_multiplier=0.25),
+    )
     one_error_line(done, "24 training images, fewer than one batch of 32", "--batch-size")
     assert not out.exists() and not out.parent.exists()
     one_error_line(cli("finetune", "--data", tmp_path / "nothing", "--out", out), "no such data directory")
@@ -209,11 +217,11 @@ def test_eval_on_a_file_that_is_not_a_checkpoint(tmp_path):
     assert "magic number" not in line
 
 
-def test_existing_output_says_which_option(converted_1001, tmp_path):
+def test_existing_output_says_which_option(converted_thin, tmp_path):
     report = tmp_path / "r.json"
     report.write_text("mine")
     one_error_line(
-        cli("eval", "--weights", converted_1001, "--report", report), "already exists", "--overwrite"
+        cli("eval", "--weights", converted_thin, "--report", report), "already exists", "--overwrite"
     )
     assert report.read_text() == "mine"
 
@@ -261,7 +269,12 @@ def test_export_format_follows_the_extension(tmp_path):
 @pytest.mark.slow
 def test_convert_verify_message_names_the_relative_tolerance(slim_checkpoints, tmp_path):
     done = cli(
-        "convert", slim_checkpoints.path(), tmp_path / "m.weights.h5", "--verify", "--verify-batch", "1"
+        "convert",
+        slim_checkpoints.path(depth_multiplier=0.25),
+        tmp_path / "m.weights.h5",
+        "--verify",
+        "--verify-batch",
+        "1",
     )
     assert done.returncode == 0, done.stderr[-3000:]
     assert "x max(1, max |slim|)" in done.stdout

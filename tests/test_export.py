@@ -73,9 +73,9 @@ def test_export_round_trip(classifier, tmp_path, fmt, name, runner):
         export(classifier, path, fmt)
 
 
-def test_cli_export(converted_1001, tmp_path):
+def test_cli_export(converted_thin, tmp_path):
     out = tmp_path / "imagenet.tflite"
-    assert main(["export", "--weights", str(converted_1001), "--out", str(out), "--format", "litert"]) == 0
+    assert main(["export", "--weights", str(converted_thin), "--out", str(out), "--format", "litert"]) == 0
     images = smooth_random_images(1, 224, 224, np.random.default_rng(6))
     probabilities = _run_litert(out, images)
     assert probabilities.shape == (1, 1001) and abs(float(probabilities.sum()) - 1.0) < 1e-4

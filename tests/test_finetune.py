@@ -65,7 +65,9 @@ def _frozen_state(model) -> dict[str, np.ndarray]:
 
 def test_head_only_lowers_loss_and_freezes_base(slim_checkpoints, small_hymenoptera):
     # No dropout and full batches: the loss on these images must fall step by step.
-    model = build_classifier(2, weights=slim_checkpoints.path(), train="head", dropout_keep_prob=1.0)
+    model = build_classifier(
+        2, weights=slim_checkpoints.path(depth_multiplier=0.25), train="head", dropout_keep_prob=1.0
+    )
     assert [w.path for w in model.trainable_weights] == [
         "Logits__Conv2d_1c_1x1/kernel",
         "Logits__Conv2d_1c_1x1/bias",
@@ -84,7 +86,11 @@ def test_head_only_lowers_loss_and_freezes_base(slim_checkpoints, small_hymenopt
 
 def test_full_finetune_changes_base_and_batch_norm(slim_checkpoints, small_hymenoptera):
     model = build_classifier(
-        2, weights=slim_checkpoints.path(), train="all", train_batch_norm=True, batch_norm_momentum=0.5
+        2,
+        weights=slim_checkpoints.path(depth_multiplier=0.25),
+        train="all",
+        train_batch_norm=True,
+        batch_norm_momentum=0.5,
     )
     images, labels = _batch(small_hymenoptera / "train", 8)
     kernel = "Mixed_3b__Branch_0__Conv2d_0a_1x1"
@@ -98,7 +104,7 @@ def test_full_finetune_changes_base_and_batch_norm(slim_checkpoints, small_hymen
 
 
 def test_train_from_end_point(slim_checkpoints):
-    model = build_classifier(3, weights=slim_checkpoints.path(), train="Mixed_5a")
+    model = build_classifier(3, weights=slim_checkpoints.path(depth_multiplier=0.25), train="Mixed_5a")
     trainable = {w.path.split("/")[0] for w in model.trainable_weights}
     assert (
         "Mixed_5b__Branch_0__Conv2d_0a_1x1" in trainable
@@ -110,7 +116,9 @@ def test_train_from_end_point(slim_checkpoints):
 
 
 def test_mixed_precision_trains(slim_checkpoints, small_hymenoptera):
-    model = build_classifier(2, weights=slim_checkpoints.path(), train="head", dtype="mixed_bfloat16")
+    model = build_classifier(
+        2, weights=slim_checkpoints.path(depth_multiplier=0.25), train="head", dtype="mixed_bfloat16"
+    )
     assert model.get_layer("Mixed_3b__Branch_0__Conv2d_0a_1x1").compute_dtype == "bfloat16"
     assert model.output.dtype == "float32"
     images, labels = _batch(small_hymenoptera / "train", 8)

@@ -102,13 +102,13 @@ def test_same_maps_on_every_backend(backend, tmp_path):
 
 
 @pytest.mark.slow
-def test_explain_writes_one_sheet_per_image(converted_1001, tmp_path, capsys):
+def test_explain_writes_one_sheet_per_image(converted_thin, tmp_path, capsys):
     from inception_v2.cli import main
     from inception_v2.example_data import example_data_path
 
     photos = sorted(example_data_path().glob("val/ants/*"))[:2]  # 333x500 and other shapes
     out = tmp_path / "why"
-    argv = ["explain", *map(str, photos), "--weights", str(converted_1001), "--out", str(out), "--top", "2"]
+    argv = ["explain", *map(str, photos), "--weights", str(converted_thin), "--out", str(out), "--top", "2"]
     assert main(argv) == 0
     sheets = capsys.readouterr().out.split()
     assert len(sheets) == 2 and all(open(s, "rb").read(8) == b"\x89PNG\r\n\x1a\n" for s in sheets)
@@ -119,14 +119,14 @@ def test_explain_writes_one_sheet_per_image(converted_1001, tmp_path, capsys):
 
 
 @pytest.mark.slow
-def test_eval_mistakes_sheet_holds_the_most_confident_wrong_predictions(converted_1001, tmp_path, capsys):
+def test_eval_mistakes_sheet_holds_the_most_confident_wrong_predictions(converted_thin, tmp_path, capsys):
     import csv
     import json
 
     from inception_v2.cli import main
 
     report, sheet, predictions = tmp_path / "r.json", tmp_path / "mistakes.png", tmp_path / "p.csv"
-    argv = ["eval", "--weights", str(converted_1001), "--mistakes", "4", "--out-mistakes", str(sheet)]
+    argv = ["eval", "--weights", str(converted_thin), "--mistakes", "4", "--out-mistakes", str(sheet)]
     assert main([*argv, "--report", str(report), "--predictions-csv", str(predictions), "--quiet"]) == 0
     mistakes = json.loads(report.read_text())["mistakes"]
     with open(predictions) as f:

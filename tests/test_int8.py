@@ -76,12 +76,12 @@ def test_int8_keeps_a_trained_networks_accuracy(tmp_path):
 
 
 @pytest.mark.slow
-def test_quantized_network_holds_int8_operations(converted_1001):
+def test_quantized_network_holds_int8_operations(converted_thin):
     import openvino
 
     from inception_v2.openvino_engine import quantize
 
-    model = InceptionV2(weights=str(converted_1001), classifier_activation=None)
+    model = InceptionV2(weights=str(converted_thin), depth_multiplier=0.25, classifier_activation=None)
     converted = openvino.convert_model(inference_function(model).graph_function)
     quantized = quantize(converted, calibration_images(count=8).images)
     kinds = [op.get_type_name() for op in quantized.get_ops()]
@@ -90,9 +90,9 @@ def test_quantized_network_holds_int8_operations(converted_1001):
 
 
 @pytest.mark.slow
-def test_cli_eval_int8_names_its_calibration(converted_1001, capsys):
+def test_cli_eval_int8_names_its_calibration(converted_thin, capsys):
     """stdout is the report alone (NNCF's progress bars go to stderr), and it names the set."""
-    argv = ["eval", "--weights", str(converted_1001), "--precision", "int8", "--limit", "20", "--json"]
+    argv = ["eval", "--weights", str(converted_thin), "--precision", "int8", "--limit", "20", "--json"]
     assert main([*argv, "--calibration", str(example_data_path() / "train")]) == 0
     report = json.loads(capsys.readouterr().out)
     assert (report["precision"], report["engine"]) == ("int8", "openvino")
@@ -118,23 +118,23 @@ def test_int8_misuse_is_one_line(tmp_path, capsys):
 
 
 @pytest.fixture(scope="module")
-def quantized_folder(converted_1001, tmp_path_factory):
+def quantized_folder(converted_thin, tmp_path_factory):
     out = tmp_path_factory.mktemp("int8") / "inception_v2_int8"
     calibration = str(example_data_path() / "train")
     assert (
-        main(["quantize", "--weights", str(converted_1001), "--calibration", calibration, "--out", str(out)])
+        main(["quantize", "--weights", str(converted_thin), "--calibration", calibration, "--out", str(out)])
         == 0
     )
     return out
 
 
 @pytest.mark.slow
-def test_quantize_saves_what_eval_and_predict_run_as_is(quantized_folder, converted_1001, capsys):
+def test_quantize_saves_what_eval_and_predict_run_as_is(quantized_folder, converted_thin, capsys):
     from inception_v2.download import sha384_of
     from inception_v2.quantized import load_quantized
 
     record = json.loads((quantized_folder / "quantized.json").read_text())
-    assert record["classes"] == 1001 and record["source_sha384"] == sha384_of(converted_1001)
+    assert record["classes"] == 1001 and record["source_sha384"] == sha384_of(converted_thin)
     assert record["calibration"].startswith("24 images from") and record["nncf"] and record["openvino"]
     assert sorted(p.name for p in quantized_folder.iterdir()) == sorted(
         ["model.xml", "model.bin", "quantized.json", "inception_v2_output.json"]
@@ -142,7 +142,7 @@ def test_quantize_saves_what_eval_and_predict_run_as_is(quantized_folder, conver
     # The saved model computes what the same quantization in memory computes.
     images = calibration_images(count=8).images
     run, _ = load_quantized(quantized_folder)
-    model = InceptionV2(weights=str(converted_1001), classifier_activation=None)
+    model = InceptionV2(weights=str(converted_thin), depth_multiplier=0.25, classifier_activation=None)
     calibration = calibration_images(example_data_path() / "train").images
     fresh = inference_function(model, engine="openvino", precision="int8", calibration=calibration)
     np.testing.assert_allclose(
@@ -196,16 +196,16 @@ def test_quantized_model_misuse_is_one_line(quantized_folder, tmp_path, capsys):
 
 
 @pytest.mark.slow
-def test_bench_races_a_saved_int8_model(quantized_folder, converted_1001, tmp_path, capsys):
+def test_bench_races_a_saved_int8_model(quantized_folder, converted_thin, tmp_path, capsys):
     """bench --weights DIR: the saved model races as eval runs it; anything else is refused."""
     from inception_v2.bench_speed import SAVED_INT8, bench_backend
 
     result = bench_backend(
-        str(converted_1001), [2], rounds=1, seconds=0.01, engines=(), saved_int8=str(quantized_folder)
+        str(converted_thin), [2], rounds=1, seconds=0.01, engines=(), saved_int8=str(quantized_folder)
     )
     assert list(result["throughput"]["2"]) == [SAVED_INT8] and result["throughput"]["2"][SAVED_INT8] > 0
     capsys.readouterr()
-    assert main(["bench", "--weights", str(converted_1001), "--quick"]) == 2
+    assert main(["bench", "--weights", str(converted_thin), "--quick"]) == 2
     assert "not a quantized model" in capsys.readouterr().err
     assert main(["bench", "--weights", str(quantized_folder), "--engine", "keras", "--quick"]) == 2
     assert "runs on OpenVINO" in capsys.readouterr().err

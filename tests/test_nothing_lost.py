@@ -68,7 +68,7 @@ def many_images(tmp_path_factory) -> Path:
 
 
 @pytest.mark.slow
-def test_overwrite_does_not_replace_a_folder_the_command_did_not_write(converted_1001, tmp_path):
+def test_overwrite_does_not_replace_a_folder_the_command_did_not_write(converted_thin, tmp_path):
     """export --out onto a fine-tuning run's own folder deleted the run. Now: refused, untouched."""
     run = tmp_path / "runs" / "g"
     run.mkdir(parents=True)
@@ -239,12 +239,12 @@ def test_a_lock_left_by_a_killed_run_does_not_block(tmp_path):
 
 
 @pytest.mark.slow
-def test_ctrl_c_during_eval_is_one_line_and_writes_nothing(converted_1001, many_images, tmp_path):
+def test_ctrl_c_during_eval_is_one_line_and_writes_nothing(converted_thin, many_images, tmp_path):
     report = tmp_path / "r.json"
     args = [
         "eval",
         "--weights",
-        converted_1001,
+        converted_thin,
         "--data",
         many_images,
         "--batch-size",
@@ -258,8 +258,8 @@ def test_ctrl_c_during_eval_is_one_line_and_writes_nothing(converted_1001, many_
 
 
 @pytest.mark.slow
-def test_ctrl_c_during_predict(converted_1001, many_images):
-    args = ["predict", many_images / "n01440764", "--weights", converted_1001, "--batch-size", "4"]
+def test_ctrl_c_during_predict(converted_thin, many_images):
+    args = ["predict", many_images / "n01440764", "--weights", converted_thin, "--batch-size", "4"]
     done = start_and_interrupt(args, "00000.JPEG", on_stdout=True)  # the first result printed
     one_error_line(done, "inception-v2 predict: interrupted; the images shown were classified", code=130)
 
@@ -284,12 +284,12 @@ def one_line_after_progress(done: subprocess.CompletedProcess, message: str) -> 
 
 
 @pytest.mark.slow
-def test_a_closed_pipe_ends_quietly(converted_1001):
+def test_a_closed_pipe_ends_quietly(converted_thin):
     """`predict ... | head -1`: the reader goes away; no BrokenPipeError traceback."""
     images = sorted(SAMPLE.iterdir())[:8]
     process = subprocess.Popen(
         command(
-            "predict", *images, "--weights", converted_1001, "--top", "1001", "--batch-size", "2", "--quiet"
+            "predict", *images, "--weights", converted_thin, "--top", "1001", "--batch-size", "2", "--quiet"
         ),
         env=command_env(),
         stdout=subprocess.PIPE,
@@ -366,7 +366,7 @@ def test_option_values_and_missing_extras_are_one_line(tmp_path):
 
 
 @pytest.mark.slow
-def test_predict_reads_folders_as_files_recursively_and_webp(converted_1001, tmp_path):
+def test_predict_reads_folders_as_files_recursively_and_webp(converted_thin, tmp_path):
     from PIL import Image
 
     images = tmp_path / "images"
@@ -376,21 +376,21 @@ def test_predict_reads_folders_as_files_recursively_and_webp(converted_1001, tmp
     (images / "sub" / "b.JPEG").write_bytes(second.read_bytes())
     (images / "c.png").write_text("not an image")
     webp = images / "a.webp"
-    flat = cli("predict", images, webp, "--weights", converted_1001, "--json", "--top", "1")
+    flat = cli("predict", images, webp, "--weights", converted_thin, "--json", "--top", "1")
     assert flat.returncode == 0, flat.stderr[-3000:]
     found = json.loads(flat.stdout)
     assert [r["image"] for r in found] == [str(webp), str(webp)]  # in its folder, then named
     assert found[0]["top"] == found[1]["top"], "the folder's WebP is read as the named one"
     assert flat.stderr.strip().splitlines() == [f"skipped: {images / 'c.png'}: cannot be decoded as an image"]
-    deep = cli("predict", images, "--recursive", "--weights", converted_1001, "--json", "--top", "1")
+    deep = cli("predict", images, "--recursive", "--weights", converted_thin, "--json", "--top", "1")
     assert deep.returncode == 0, deep.stderr[-3000:]
     assert [r["image"] for r in json.loads(deep.stdout)] == [str(webp), str(images / "sub" / "b.JPEG")]
 
 
 @pytest.mark.slow
-def test_torch_backend_eval_has_no_tracer_warnings(converted_1001):
+def test_torch_backend_eval_has_no_tracer_warnings(converted_thin):
     done = cli(
-        "eval", "--weights", converted_1001, "--limit", "4", "--batch-size", "2", KERAS_BACKEND="torch"
+        "eval", "--weights", converted_thin, "--limit", "4", "--batch-size", "2", KERAS_BACKEND="torch"
     )
     assert done.returncode == 0, done.stderr[-3000:]
     assert "TracerWarning" not in done.stderr and "Warning" not in done.stderr, done.stderr

@@ -85,7 +85,7 @@ def test_bad_real_labels_are_one_line(tmp_path, capsys):
 
 
 @pytest.mark.slow
-def test_real_on_other_data_says_so_and_carries_on(converted_1001, tmp_path, capsys):
+def test_real_on_other_data_says_so_and_carries_on(converted_thin, tmp_path, capsys):
     """ImageNetV2-like folders whose files are not ILSVRC2012 validation images: a note, no figure."""
     root = tmp_path / "v2"
     for k in range(1000):
@@ -93,7 +93,7 @@ def test_real_on_other_data_says_so_and_carries_on(converted_1001, tmp_path, cap
     for k, image in enumerate(sorted(data_path("imagenet_val_sample").iterdir())[:3]):
         (root / str(k) / f"{k}.jpeg").write_bytes(image.read_bytes())
     bundled = str(data_path("imagenet_real_labels.json"))
-    argv = ["eval", "--weights", str(converted_1001), "--data", str(root), "--real-labels", bundled]
+    argv = ["eval", "--weights", str(converted_thin), "--data", str(root), "--real-labels", bundled]
     assert main(argv) == 0
     captured = capsys.readouterr()
     assert "ReaL top-1" not in captured.out and "images evaluated             3" in captured.out
@@ -101,7 +101,7 @@ def test_real_on_other_data_says_so_and_carries_on(converted_1001, tmp_path, cap
 
 
 @pytest.mark.slow
-def test_real_from_tfrecords_by_their_filenames(converted_1001, tmp_path):
+def test_real_from_tfrecords_by_their_filenames(converted_thin, tmp_path):
     """slim's TFRecords name each image in ``image/filename``: ReaL finds it there."""
     from test_eval import _labels_of, _sample, _write_slim_tfrecord
 
@@ -111,7 +111,7 @@ def test_real_from_tfrecords_by_their_filenames(converted_1001, tmp_path):
 
     files = _sample(20)
     _write_slim_tfrecord(tmp_path / "validation-00000-of-00001", files, _labels_of(files))
-    model = InceptionV2(weights=str(converted_1001), classifier_activation=None)
+    model = InceptionV2(weights=str(converted_thin), depth_multiplier=0.25, classifier_activation=None)
     first = tmp_path / "first.csv"
     evaluate(model, tfrecords(tmp_path), batch_size=8, predictions_csv=first, show_progress=False)
     with open(first) as f:
