@@ -217,11 +217,11 @@ def test_eval_on_a_file_that_is_not_a_checkpoint(tmp_path):
     assert "magic number" not in line
 
 
-def test_existing_output_says_which_option(converted_thin, tmp_path):
+def test_existing_output_says_which_option(converted_1001, tmp_path):
     report = tmp_path / "r.json"
     report.write_text("mine")
     one_error_line(
-        cli("eval", "--weights", converted_thin, "--report", report), "already exists", "--overwrite"
+        cli("eval", "--weights", converted_1001, "--report", report), "already exists", "--overwrite"
     )
     assert report.read_text() == "mine"
 

@@ -63,6 +63,8 @@ def test_verify_exit_code_above_tolerance(slim_checkpoints, tmp_path, capsys):
                 "--verify",
                 "--tolerance",
                 "1e-12",
+                "--verify-batch",
+                "1",
             ]
         )
         == 1

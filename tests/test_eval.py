@@ -220,6 +220,7 @@ def test_tfrecord_eval_equals_slim_graph_per_image(slim_checkpoints, eval_model,
     assert result.top5 == in_top_k(reference, np.array(labels), 5).mean()
 
 
+@pytest.mark.slow
 def test_raw_directory_and_class_folders_agree(eval_model, tmp_path):
     files = _sample(12)
     raw = tmp_path / "raw"

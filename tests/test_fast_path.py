@@ -76,6 +76,7 @@ def test_fast_path_agrees_with_float32_on_real_images(converted_1001):
     assert (fast.argmax(-1) == reference.argmax(-1))[clear].all()
 
 
+@pytest.mark.slow
 def test_cli_eval_fast(converted_1001, capsys):
     assert main(["eval", "--weights", str(converted_1001), "--fast", "--limit", "20", "--quiet"]) == 0
     assert "images evaluated             20" in capsys.readouterr().out
