@@ -117,27 +117,26 @@ def slim_checkpoints(shared_tmp) -> SlimCheckpoints:
     return SlimCheckpoints(root)
 
 
+def _converted_once(shared_tmp: Path, source: str, name: str) -> Path:
+    """The slim checkpoint ``source`` converted once per test run to ``converted/NAME``."""
+    from inception_v2 import convert_checkpoint
+
+    folder = shared_tmp / "converted"
+    folder.mkdir(exist_ok=True)
+    return once(folder / name, lambda partial: convert_checkpoint(source, partial))
+
+
 @pytest.fixture(scope="session")
 def converted_1001(slim_checkpoints, shared_tmp) -> Path:
     """The 1001-class checkpoint converted once to .weights.h5."""
-    from inception_v2 import convert_checkpoint
-
-    source = slim_checkpoints.path(version="V1")
-    folder = shared_tmp / "converted"
-    folder.mkdir(exist_ok=True)
-    return once(folder / "inception_v2.weights.h5", lambda partial: convert_checkpoint(source, partial))
+    return _converted_once(shared_tmp, slim_checkpoints.path(version="V1"), "inception_v2.weights.h5")
 
 
 @pytest.fixture(scope="session")
 def converted_thin(slim_checkpoints, shared_tmp) -> Path:
     """A 1001-class slim network four times thinner (depth multiplier 0.25), converted once:
     for what needs ImageNet's label space and a real command but not the full width."""
-    from inception_v2 import convert_checkpoint
-
-    source = slim_checkpoints.path(depth_multiplier=0.25)
-    folder = shared_tmp / "converted"
-    folder.mkdir(exist_ok=True)
-    return once(folder / "thin.weights.h5", lambda partial: convert_checkpoint(source, partial))
+    return _converted_once(shared_tmp, slim_checkpoints.path(depth_multiplier=0.25), "thin.weights.h5")
 
 
 def images(n: int, height: int = 224, width: int = 224, seed: int = 0) -> np.ndarray:
