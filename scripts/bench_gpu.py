@@ -13,14 +13,14 @@ with the package (central crop 0.875, bilinear resize with Pillow); each precisi
 against a float64 run of the same network on the same backend: max |diff|, top-1 agreement,
 top-5 set agreement, and how varied the reference is (distinct top-1 classes, median margin).
 
-Speed: batch norm folded, inputs already on the device, images/s and TFLOP/s against the
-card's dense peak where the card is known.
+Speed: batch norm folded, inputs already on the device, images/s and TFLOP/s (from the
+multiply-adds of the network run) against the card's dense peak where the card is known.
 
     python scripts/bench_gpu.py --json gpu.json
     python scripts/bench_gpu.py --backends torch --data-formats channels_last,channels_first
 
-On a CPU it runs too (``--image-size 64 --fidelity-images 8 --batches 1 --seconds 0.2`` is a
-smoke test); TF32 exists only on GPUs, so there "tf32" equals "float32".
+On a CPU it runs too (``--image-size 64 --depth-multiplier 0.25 --fidelity-images 8 --batches 1
+--seconds 0.2`` is a smoke test); TF32 exists only on GPUs, so there "tf32" equals "float32".
 """
 
 from __future__ import annotations
@@ -36,8 +36,6 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-
-from inception_v2.architecture import GFLOP_PER_IMAGE  # noqa: E402  (after the path is set)
 
 # Dense tensor-core peaks from NVIDIA's datasheets (TFLOP/s). "float32" rows run in true
 # float32 (no tensor cores: the FP32 peak); "tf32" rows may use TF32 tensor cores.
@@ -57,6 +55,7 @@ if job == "fidelity" and settings["backend"] == "jax":
     jax.config.update("jax_enable_x64", True)  # for the float64 reference
 import keras
 from inception_v2.checkpoint import assign_checkpoint, model_variable_map
+from inception_v2.flops import multiply_adds
 from inception_v2.inference import inference_function
 from inception_v2.labels import top_k
 from inception_v2.network import build_inception_v2, image_shape
@@ -84,7 +83,9 @@ def run_all(run, images, batch):
 
 def build(data_format, **kwargs):
     keras.config.set_image_data_format(data_format)
-    return build_inception_v2(classifier_activation=None, input_shape=image_shape(size, size), **kwargs)
+    return build_inception_v2(
+        classifier_activation=None, input_shape=image_shape(size, size),
+        depth_multiplier=settings["depth_multiplier"], **kwargs)
 
 if job == "fidelity":
     images = np.load(settings["images"])
@@ -133,7 +134,8 @@ else:
                     run(x)  # returns NumPy: each call waits for the device
                     n += 1
                 rate = n * batch / (time.perf_counter() - start)
-                emit(kind="speed", **what, images_per_s=rate, first_call_s=first)
+                emit(kind="speed", **what, images_per_s=rate, first_call_s=first,
+                     gflop_per_image=2 * multiply_adds(model) / 1e9)
 """
 
 
@@ -202,9 +204,8 @@ def peak_for(device: str) -> dict[str, float] | None:
 class Printer:
     """Prints each row as it arrives (and adds TFLOP/s to speed rows)."""
 
-    def __init__(self, image_size: int):
+    def __init__(self):
         self.device: dict[str, str] = {}
-        self.flop_scale = (image_size / 224) ** 2
 
     def __call__(self, row: dict) -> None:
         tag = f"[{row['backend']} {row['job']}]"
@@ -225,7 +226,7 @@ class Printer:
                 flush=True,
             )
         elif kind == "speed":
-            row["tflops"] = row["images_per_s"] * GFLOP_PER_IMAGE * self.flop_scale / 1000
+            row["tflops"] = row["images_per_s"] * row["gflop_per_image"] / 1000
             peak = peak_for(self.device.get(row["backend"], ""))
             share = f" = {100 * row['tflops'] / peak[row['precision']]:.1f}% of peak" if peak else ""
             print(
@@ -249,6 +250,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--fidelity-images", type=int, default=100, help="0: no fidelity job")
     parser.add_argument("--no-speed", action="store_true")
     parser.add_argument("--image-size", type=int, default=224)
+    parser.add_argument("--depth-multiplier", type=float, default=1.0, help="a thinner network (smoke tests)")
     parser.add_argument("--torch-compile", action="store_true", help="torch.compile on the PyTorch backend")
     parser.add_argument("--json", default=None, help="write every row here")
     args = parser.parse_args(argv)
@@ -262,9 +264,10 @@ def main(argv: list[str] | None = None) -> int:
         "data_formats": args.data_formats.split(","),
         "seconds": args.seconds,
         "image_size": args.image_size,
+        "depth_multiplier": args.depth_multiplier,
         "torch_compile": args.torch_compile,
     }
-    printer = Printer(args.image_size)
+    printer = Printer()
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         images = Path(tmp) / "images.npy"

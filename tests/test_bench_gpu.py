@@ -8,6 +8,9 @@ from pathlib import Path
 
 import pytest
 
+from inception_v2.flops import multiply_adds
+from inception_v2.network import build_inception_v2, image_shape
+
 SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "bench_gpu.py"
 
 
@@ -24,7 +27,7 @@ def test_bench_gpu_smoke(tmp_path, capsys):
     out = tmp_path / "gpu.json"
     # PyTorch: the backend of GPU machines that runs eagerly, so no minute of CPU compiling here.
     argv = ["--backends", "torch", "--batches", "2", "--precisions", "float32,bfloat16", "--seconds", "0.1"]
-    argv += ["--image-size", "64", "--fidelity-images", "6", "--json", str(out)]
+    argv += ["--image-size", "64", "--depth-multiplier", "0.25", "--fidelity-images", "6", "--json", str(out)]
     argv += ["--budget", "1e9"]  # no budget: every row runs however busy this machine is
     assert bench_gpu.main(argv) == 0
     rows = json.loads(out.read_text())
@@ -39,8 +42,12 @@ def test_bench_gpu_smoke(tmp_path, capsys):
     assert 1e-4 < fidelity["bfloat16"]["max_abs_diff"] < 1.0  # bfloat16 is measurably not float32
     speed = {r["precision"]: r for r in by_kind["speed"]}
     assert speed["float32"]["batch"] == 2 and speed["float32"]["images_per_s"] > 0
+    # FLOP/s count the network that ran: 64x64 images, a quarter of the channels.
+    thin = build_inception_v2(input_shape=image_shape(64, 64), depth_multiplier=0.25, fold_batch_norm=True)
+    assert speed["float32"]["gflop_per_image"] == 2 * multiply_adds(thin) / 1e9
     assert (
-        abs(speed["float32"]["tflops"] - speed["float32"]["images_per_s"] * 3.87e-3 * (64 / 224) ** 2) < 1e-9
+        speed["float32"]["tflops"]
+        == speed["float32"]["images_per_s"] * speed["float32"]["gflop_per_image"] / 1000
     )
     printed = capsys.readouterr().out
     assert "[torch fidelity] float32" in printed and "[torch speed] bfloat16" in printed

@@ -12,7 +12,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "inception_v2"
 #: its own layer, the layers before it, and the common modules.
 COMMON = {"errors", "files", "run_folder", "interrupts", "precision", "progress", "runner"}
 LAYERS = (
-    {"architecture", "initializers", "network"},  # the network: built, never loaded
+    {"architecture", "initializers", "network", "flops"},  # the network: built, never loaded
     {"checkpoint", "keras_weights", "weights", "slim_reference", "download", "archive"},
     {"model", "convert"},  # the one factory (build, then load), and conversion through it
     {"preprocessing", "data", "train_data", "labels", "calibration"},

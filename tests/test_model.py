@@ -52,6 +52,24 @@ def test_architecture_arithmetic_equals_the_built_model(kwargs):
     assert {name.replace("/", SCOPE_SEPARATOR): d for name, d in expected.items()} == built
 
 
+def test_multiply_adds_counted_from_the_layers():
+    """By hand on a small model (a nested one inside), and the release network's published count."""
+    import keras
+
+    from inception_v2.architecture import GFLOP_PER_IMAGE
+    from inception_v2.flops import multiply_adds
+
+    inner = keras.Sequential([keras.Input((4, 4, 8)), keras.layers.DepthwiseConv2D(3, padding="same")])
+    inputs = keras.Input((8, 8, 2))
+    x = keras.layers.Conv2D(8, 3, strides=2, padding="same")(inputs)  # 4x4 positions x 3x3x2x8
+    x = inner(x)  # 4x4 positions x 3x3x8
+    x = keras.layers.SeparableConv2D(6, 3, padding="same", depth_multiplier=2)(x)  # 4x4 x (3x3x8x2 + 16x6)
+    x = keras.layers.Dense(5)(keras.layers.GlobalAveragePooling2D()(x))  # 6x5
+    small = keras.Model(inputs, x)
+    assert multiply_adds(small) == 16 * 144 + 16 * 72 + 16 * (144 + 96) + 30
+    assert round(2 * multiply_adds(InceptionV2()) / 1e9, 2) == GFLOP_PER_IMAGE
+
+
 LOADERS_ALONE = """
 import sys
 import numpy as np
