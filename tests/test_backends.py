@@ -47,10 +47,19 @@ np.save(sys.argv[4] + "_nchw_mixed4e.npy", np.transpose(outputs["Mixed_4e"], (0,
 """
 
 
-@pytest.mark.parametrize("backend", ["jax", "torch"])
-def test_backend_logits_equal_tensorflow(backend, converted_1001, slim_checkpoints, tmp_path):
+@pytest.fixture(scope="module")
+def on_tensorflow(converted_1001, slim_checkpoints):
+    """The images, and their logits from TensorFlow's Keras and slim's end points: computed
+    once, compared with each other backend."""
     # 225x193: odd sizes exercise each backend's SAME padding (extra pixel bottom/right).
     images = smooth_random_images(2, 225, 193, np.random.default_rng(7))
+    tf_model = InceptionV2(weights=str(converted_1001), input_shape=(225, 193, 3), classifier_activation=None)
+    return images, tf_model.predict(images, verbose=0), slim_end_points(slim_checkpoints.path(), images)
+
+
+@pytest.mark.parametrize("backend", ["jax", "torch"])
+def test_backend_logits_equal_tensorflow(backend, converted_1001, on_tensorflow, tmp_path):
+    images, tf_logits, reference = on_tensorflow
     np.save(tmp_path / "images.npy", images)
     env = {**os.environ, "KERAS_BACKEND": backend}
     done = subprocess.run(
@@ -70,14 +79,11 @@ def test_backend_logits_equal_tensorflow(backend, converted_1001, slim_checkpoin
     )
     assert done.returncode == 0, done.stderr[-3000:]
 
-    tf_model = InceptionV2(weights=str(converted_1001), input_shape=(225, 193, 3), classifier_activation=None)
-    tf_logits = tf_model.predict(images, verbose=0)
     other = np.load(tmp_path / "out.npy")
     assert np.abs(other - tf_logits).max() <= 1e-4
     np.testing.assert_allclose(np.load(tmp_path / "out_folded.npy"), tf_logits, atol=1e-4)
     np.testing.assert_allclose(np.load(tmp_path / "out_function.npy"), tf_logits, atol=1e-4)
     # And against slim itself, so a bug shared by both Keras backends cannot hide.
-    reference = slim_end_points(slim_checkpoints.path(), images)
     assert np.abs(other - reference["Logits"]).max() <= 1e-4
     scale = np.abs(reference["Mixed_4e"]).max()
     assert np.abs(np.load(tmp_path / "out_mixed4e.npy") - reference["Mixed_4e"]).max() <= 1e-4 * scale

@@ -1,5 +1,7 @@
 """The command line as a user meets it: each mistake one line and exit 2, nothing left behind;
-quiet, parseable output; one vocabulary. Every case runs the real command in a subprocess."""
+quiet, parseable output; one vocabulary. The real command runs in a subprocess where the
+process is what is tested (the parser's exit, TensorFlow's C++ noise on file descriptor 2, the
+scripts); elsewhere ``main`` runs in this process, the same code without a new interpreter."""
 
 from __future__ import annotations
 
@@ -10,7 +12,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import one_error_line
+from conftest import one_error_line, run_in_process
 from conftest import run_command as cli
 
 from inception_v2.example_data import write_example_data
@@ -133,9 +135,10 @@ def test_help_version_and_commands():
 
 
 @pytest.mark.slow
-def test_failed_finetune_leaves_out_as_it_was(slim_checkpoints, ants_bees, tmp_path):
+def test_failed_finetune_leaves_out_as_it_was(slim_checkpoints, ants_bees, tmp_path, capsys):
     out = tmp_path / "runs" / "b"
-    done = cli(
+    done = run_in_process(
+        capsys,
         "finetune",
         "--data",
         ants_bees,
@@ -146,7 +149,10 @@ def test_failed_finetune_leaves_out_as_it_was(slim_checkpoints, ants_bees, tmp_p
     )
     one_error_line(done, "24 training images, fewer than one batch of 32", "--batch-size")
     assert not out.exists() and not out.parent.exists()
-    one_error_line(cli("finetune", "--data", tmp_path / "nothing", "--out", out), "no such data directory")
+    one_error_line(
+        run_in_process(capsys, "finetune", "--data", tmp_path / "nothing", "--out", out),
+        "no such data directory",
+    )
     assert not out.parent.exists()
 
 
@@ -189,7 +195,7 @@ def test_bn_study_bad_data_and_settings_write_nothing(tmp_path, capsys):
 
 
 @pytest.mark.slow
-def test_eval_quiet_parseable_and_named(fine_tuned, ants_bees, tmp_path):
+def test_eval_quiet_parseable_and_named(fine_tuned, ants_bees, tmp_path, capsys):
     report = tmp_path / "r.json"
     done = cli("eval", "--weights", fine_tuned, "--data", ants_bees / "val", "--report", report, "--json")
     assert done.returncode == 0, done.stderr[-3000:]
@@ -199,21 +205,26 @@ def test_eval_quiet_parseable_and_named(fine_tuned, ants_bees, tmp_path):
     assert printed["top5"] is None, "2 classes: top-5 says nothing"
     assert set(printed["per_class"]) == {"ants", "bees"}
     assert printed["per_class"]["ants"]["total"] == 6
-    table = cli("eval", "--weights", fine_tuned, "--data", ants_bees / "val", "--quiet")
+    table = run_in_process(capsys, "eval", "--weights", fine_tuned, "--data", ants_bees / "val", "--quiet")
     assert "top-1 accuracy" in table.stdout and "top-5" not in table.stdout
     assert table.stderr == ""  # --quiet: no progress
 
 
 @pytest.mark.slow
-def test_eval_two_class_model_on_imagenet_data(fine_tuned):
-    one_error_line(cli("eval", "--weights", fine_tuned, "--limit", "2"), "2-class model", "own class folders")
+def test_eval_two_class_model_on_imagenet_data(fine_tuned, capsys):
+    one_error_line(
+        run_in_process(capsys, "eval", "--weights", fine_tuned, "--limit", "2"),
+        "2-class model",
+        "own class folders",
+    )
 
 
 @pytest.mark.slow
-def test_eval_on_a_file_that_is_not_a_checkpoint(tmp_path):
+def test_eval_on_a_file_that_is_not_a_checkpoint(tmp_path, capsys):
     csv = tmp_path / "predictions.csv"
     csv.write_text("id,label\n")
-    line = one_error_line(cli("eval", "--weights", csv), str(csv), "not in TensorFlow's checkpoint format")
+    done = run_in_process(capsys, "eval", "--weights", csv)
+    line = one_error_line(done, str(csv), "not in TensorFlow's checkpoint format")
     assert "magic number" not in line
 
 
@@ -230,13 +241,13 @@ def test_existing_output_says_which_option(converted_1001, tmp_path):
 
 
 @pytest.mark.slow
-def test_predict_fine_tuned_folder_and_undecodable(fine_tuned, ants_bees, tmp_path):
+def test_predict_fine_tuned_folder_and_undecodable(fine_tuned, ants_bees, tmp_path, capsys):
     folder = tmp_path / "images"
     folder.mkdir()
     for src in sorted((ants_bees / "val" / "ants").iterdir())[:2]:
         (folder / src.name).write_bytes(src.read_bytes())
     (folder / "broken.jpg").write_bytes(b"\xff\xd8\xff\xe0 not really")
-    done = cli("predict", folder, "--weights", fine_tuned, "--json", "--top", "5")
+    done = run_in_process(capsys, "predict", folder, "--weights", fine_tuned, "--json", "--top", "5")
     assert done.returncode == 0, done.stderr[-3000:]
     results = json.loads(done.stdout)
     assert len(results) == 2  # the two good images, the broken one skipped

@@ -1,7 +1,8 @@
 """What people do to a command line in real life loses nothing: ``--overwrite`` on a folder the
 command did not write, two runs on one folder, Ctrl-C, a closed pipe, bad outputs found only
-at the end. Each case runs the real command in a subprocess and checks the exit code, the one
-line on stderr, and the folders afterwards."""
+at the end. Each case checks the exit code, the one line on stderr, and the folders
+afterwards. What a process goes through (signals, a closed pipe, TensorFlow's own output,
+another backend) runs the real command in a subprocess; the rest runs ``main`` in this one."""
 
 from __future__ import annotations
 
@@ -339,23 +340,16 @@ def test_bad_outputs_are_refused_before_the_work_and_leave_nothing(tmp_path):
     assert (tmp_path / "p.csv").read_text() == "mine"
 
 
-@pytest.mark.slow
-def test_option_values_and_missing_extras_are_one_line(tmp_path):
+def test_option_values_and_missing_extras_are_one_line(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
     one_error_line(
-        cli("finetune", "--data", "d", "--out", "o", "--optimizer", "sgd", "--momentum", "-3", cwd=tmp_path),
+        run_in_process(
+            capsys, "finetune", "--data", "d", "--out", "o", "--optimizer", "sgd", "--momentum", "-3"
+        ),
         "--momentum must be in [0, 1), got -3.0",
     )
-    missing_onnx = (
-        "import sys; sys.modules['tf2onnx'] = None; from inception_v2.cli import main; "
-        "sys.exit(main(sys.argv[1:], standalone=True))"
-    )
-    done = subprocess.run(
-        [sys.executable, "-c", missing_onnx, "export", "--out", "m.onnx"],
-        cwd=tmp_path,
-        env=command_env(),
-        capture_output=True,
-        text=True,
-    )
+    monkeypatch.setitem(sys.modules, "tf2onnx", None)  # import tf2onnx -> ImportError
+    done = run_in_process(capsys, "export", "--out", "m.onnx")
     one_error_line(
         done, "ONNX export needs tf2onnx and onnx", 'pip install "inception_v2[export]"', '-e ".[export]"'
     )
@@ -366,7 +360,7 @@ def test_option_values_and_missing_extras_are_one_line(tmp_path):
 
 
 @pytest.mark.slow
-def test_predict_reads_folders_as_files_recursively_and_webp(converted_thin, tmp_path):
+def test_predict_reads_folders_as_files_recursively_and_webp(converted_thin, tmp_path, capsys):
     from PIL import Image
 
     images = tmp_path / "images"
@@ -376,13 +370,17 @@ def test_predict_reads_folders_as_files_recursively_and_webp(converted_thin, tmp
     (images / "sub" / "b.JPEG").write_bytes(second.read_bytes())
     (images / "c.png").write_text("not an image")
     webp = images / "a.webp"
-    flat = cli("predict", images, webp, "--weights", converted_thin, "--json", "--top", "1")
+    flat = run_in_process(
+        capsys, "predict", images, webp, "--weights", converted_thin, "--json", "--top", "1"
+    )
     assert flat.returncode == 0, flat.stderr[-3000:]
     found = json.loads(flat.stdout)
     assert [r["image"] for r in found] == [str(webp), str(webp)]  # in its folder, then named
     assert found[0]["top"] == found[1]["top"], "the folder's WebP is read as the named one"
     assert flat.stderr.strip().splitlines() == [f"skipped: {images / 'c.png'}: cannot be decoded as an image"]
-    deep = cli("predict", images, "--recursive", "--weights", converted_thin, "--json", "--top", "1")
+    deep = run_in_process(
+        capsys, "predict", images, "--recursive", "--weights", converted_thin, "--json", "--top", "1"
+    )
     assert deep.returncode == 0, deep.stderr[-3000:]
     assert [r["image"] for r in json.loads(deep.stdout)] == [str(webp), str(images / "sub" / "b.JPEG")]
 

@@ -29,3 +29,29 @@ def float32_math_state() -> str:
         exact = all(value in ("ieee", False, inherit) for _, _, value in _torch_flags())
         return "float32" if exact else "tf32"
     return "float32"
+
+
+def check_float32_during_the_call() -> None:
+    """On the current backend: an inference function computes in the precision asked (true
+    float32 unless ``"tf32"``) while it runs, recorded by a layer inside the model, and the
+    user's own setting (each framework's default: TF32 allowed) is back after each call."""
+    import keras
+    import numpy as np
+
+    from inception_v2.inference import inference_function
+
+    seen = []
+    inputs = keras.Input((8, 8, 3))
+    x = keras.layers.Conv2D(4, 3)(inputs)
+    x = keras.layers.Lambda(lambda t: (seen.append(float32_math_state()), t)[1])(x)
+    model = keras.Model(inputs, x)
+    images = np.ones((2, 8, 8, 3), np.float32)
+    user = float32_math_state()
+    assert user == "tf32", user
+    for precision, expected in ((None, "float32"), ("float32", "float32"), ("tf32", "tf32")):
+        seen.clear()
+        run = inference_function(model, precision=precision)
+        run(images)
+        run(images)
+        assert seen and set(seen) == {expected}, (precision, seen)
+        assert float32_math_state() == user, (precision, float32_math_state())
