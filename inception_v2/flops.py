@@ -42,9 +42,7 @@ def multiply_adds(model: keras.Model) -> int:
             positions = _spatial_outputs(layer)
             depthwise, pointwise = layer.depthwise_kernel.shape, layer.pointwise_kernel.shape
             total += positions * (math.prod(depthwise) + math.prod(pointwise))
-        elif isinstance(layer, keras.layers.DepthwiseConv2D):
-            total += _spatial_outputs(layer) * math.prod(layer.kernel.shape)
-        elif isinstance(layer, keras.layers.Conv2D):
+        elif isinstance(layer, (keras.layers.Conv2D, keras.layers.DepthwiseConv2D)):
             total += _spatial_outputs(layer) * math.prod(layer.kernel.shape)
         elif isinstance(layer, keras.layers.Dense):
             total += math.prod(layer.kernel.shape)

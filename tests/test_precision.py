@@ -32,17 +32,21 @@ print("OK")
 """
 
 
-def test_float32_during_the_call_and_restored_after_on_tensorflow():
-    """This process's backend (the suite runs on TensorFlow), in this process."""
+@pytest.mark.parametrize(
+    "backend",
+    # This process's backend runs here; each other one in a process of its own (slow).
+    [
+        "tensorflow",
+        pytest.param("jax", marks=pytest.mark.slow),
+        pytest.param("torch", marks=pytest.mark.slow),
+    ],
+)
+def test_float32_during_the_call_and_restored_after(backend):
     import keras
 
-    assert keras.backend.backend() == "tensorflow"
-    check_float32_during_the_call()
-
-
-@pytest.mark.slow  # a process for each backend
-@pytest.mark.parametrize("backend", ["jax", "torch"])
-def test_float32_during_the_call_and_restored_after(backend):
+    if backend == keras.backend.backend():
+        check_float32_during_the_call()
+        return
     env = {**os.environ, "KERAS_BACKEND": backend, "TF_CPP_MIN_LOG_LEVEL": "3"}
     done = subprocess.run(
         [sys.executable, "-c", RECORD_DURING_CALL, backend, str(HELPERS)],
