@@ -163,8 +163,8 @@ def load_images(n: int, size: int):
     return np.stack(images)
 
 
-def run_child(backend: str, settings: dict, report) -> list[dict]:
-    """One job on one Keras backend in its own process; rows are reported as they come."""
+def run_child(backend: str, settings: dict, report) -> None:
+    """One job on one Keras backend in its own process; each row is reported as it comes."""
     env = {**os.environ, "KERAS_BACKEND": backend, "TF_CPP_MIN_LOG_LEVEL": "3"}
     env["PYTHONPATH"] = os.pathsep.join([str(ROOT), env.get("PYTHONPATH", "")])
     settings = {**settings, "backend": backend}
@@ -175,26 +175,26 @@ def run_child(backend: str, settings: dict, report) -> list[dict]:
         stderr=subprocess.PIPE,
         text=True,
     )
-    rows = []
+    tag = {"backend": backend, "job": settings["job"]}
     # The child skips what starts after its budget; one measurement already running may finish.
     watchdog = threading.Timer(settings["budget"] * 1.5 + 60, child.kill)
     watchdog.start()
     try:
         for line in child.stdout:
             if line.startswith("{"):
-                rows.append({"backend": backend, "job": settings["job"], **json.loads(line)})
-                report(rows[-1])
+                report({**tag, **json.loads(line)})
+    except BaseException:  # Ctrl-C, or our own stdout closed: the child stops with us
+        child.kill()
+        child.wait()
+        raise
     finally:
         watchdog.cancel()
     child.wait()
     if child.returncode == -9:
-        rows.append({"backend": backend, "job": settings["job"], "kind": "stopped", "why": "over budget"})
-        report(rows[-1])
+        report({**tag, "kind": "stopped", "why": "over budget"})
     elif child.returncode != 0:
         error = (child.stderr.read().strip().splitlines() or ["?"])[-1]
-        rows.append({"backend": backend, "job": settings["job"], "kind": "error", "error": error})
-        report(rows[-1])
-    return rows
+        report({**tag, "kind": "error", "error": error})
 
 
 def peak_for(device: str) -> dict[str, float] | None:
@@ -268,25 +268,40 @@ def main(argv: list[str] | None = None) -> int:
         "torch_compile": args.torch_compile,
     }
     printer = Printer()
-    rows = []
-    with tempfile.TemporaryDirectory() as tmp:
-        images = Path(tmp) / "images.npy"
-        if args.fidelity_images:
-            np.save(images, load_images(args.fidelity_images, args.image_size))
-        for backend in args.backends.split(","):
-            start = time.time()
+    rows: list[dict] = []
+
+    def report(row: dict) -> None:
+        rows.append(row)  # kept before printing: a closed stdout loses no measured row
+        printer(row)
+
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            images = Path(tmp) / "images.npy"
             if args.fidelity_images:
-                job = {**settings, "job": "fidelity", "images": str(images), "budget": args.budget}
-                rows += run_child(backend, job, printer)
-            if not args.no_speed:
-                left = max(args.budget - (time.time() - start), 0.0)
-                rows += run_child(backend, {**settings, "job": "speed", "budget": left}, printer)
-    if args.json:
+                np.save(images, load_images(args.fidelity_images, args.image_size))
+            for backend in args.backends.split(","):
+                start = time.time()
+                if args.fidelity_images:
+                    job = {**settings, "job": "fidelity", "images": str(images), "budget": args.budget}
+                    run_child(backend, job, report)
+                if not args.no_speed:
+                    left = max(args.budget - (time.time() - start), 0.0)
+                    run_child(backend, {**settings, "job": "speed", "budget": left}, report)
+    except KeyboardInterrupt:
+        kept = f"; the rows measured so far ({len(rows)}) are in {args.json}" if args.json and rows else ""
+        print(f"bench_gpu: interrupted{kept}", file=sys.stderr)
+        status = 130
+    except BrokenPipeError:  # `| head`: stop quietly; no second failure at the exit-time flush
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        status = 141
+    else:
+        status = 0
+    if args.json and (rows or status == 0):  # an interrupted run with nothing measured writes nothing
         from inception_v2.files import atomic_path
 
         with atomic_path(args.json, overwrite=True) as tmp:
             tmp.write_text(json.dumps(rows, indent=2))
-    return 0
+    return status
 
 
 if __name__ == "__main__":

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -69,6 +72,51 @@ def test_budget_skips_what_does_not_fit(tmp_path, capsys):
     rows = json.loads((tmp_path / "g.json").read_text())
     assert {r["kind"] for r in rows} == {"device", "skipped"}
     assert "skipped" in capsys.readouterr().out
+
+
+def test_ctrl_c_keeps_the_rows_measured(tmp_path, capsys, monkeypatch):
+    """One line, exit 130, every row measured until then in --json (run_child stops the child)."""
+    bench_gpu = _load()
+
+    def one_row_then_ctrl_c(backend, settings, report):
+        report({"backend": backend, "job": settings["job"], "kind": "device", "name": "cpu"})
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(bench_gpu, "run_child", one_row_then_ctrl_c)
+    out = tmp_path / "g.json"
+    assert bench_gpu.main(["--backends", "torch", "--fidelity-images", "0", "--json", str(out)]) == 130
+    assert [row["kind"] for row in json.loads(out.read_text())] == ["device"]
+    assert [p.name for p in tmp_path.iterdir()] == ["g.json"], "no temporary file left"
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == [f"bench_gpu: interrupted; the rows measured so far (1) are in {out}"]
+
+
+def test_a_closed_stdout_ends_quietly_and_keeps_the_rows(tmp_path):
+    """`bench_gpu.py | head`: the reader gone before the first row is printed; exit 141, nothing
+    on stderr, the row in --json. Its own process: stdout is the pipe's closed end."""
+    out = tmp_path / "g.json"
+    code = (
+        "import sys, importlib.util; "
+        f"spec = importlib.util.spec_from_file_location('bench_gpu', {str(SCRIPT)!r}); "
+        "bench_gpu = importlib.util.module_from_spec(spec); spec.loader.exec_module(bench_gpu); "
+        "bench_gpu.run_child = lambda backend, settings, report: report("
+        "{'backend': backend, 'job': settings['job'], 'kind': 'device', 'name': 'cpu'}); "
+        f"sys.exit(bench_gpu.main(['--backends', 'torch', '--fidelity-images', '0', '--json', {str(out)!r}]))"
+    )
+    read, write = os.pipe()
+    os.close(read)
+    try:
+        done = subprocess.run(
+            [sys.executable, "-c", code],
+            stdout=write,
+            stderr=subprocess.PIPE,
+            text=True,
+            timeout=300,
+        )
+    finally:
+        os.close(write)
+    assert done.returncode == 141 and done.stderr == "", done.stderr[-3000:]
+    assert [row["kind"] for row in json.loads(out.read_text())] == ["device"]
 
 
 def test_peaks():
