@@ -253,7 +253,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--depth-multiplier", type=float, default=1.0, help="a thinner network (smoke tests)")
     parser.add_argument("--torch-compile", action="store_true", help="torch.compile on the PyTorch backend")
     parser.add_argument("--json", default=None, help="write every row here")
+    parser.add_argument("--overwrite", action="store_true", help="replace an existing --json file")
     args = parser.parse_args(argv)
+    if args.json:  # refused before minutes of work, not after them
+        from inception_v2.errors import InputError
+        from inception_v2.files import check_writable
+
+        try:
+            check_writable(args.json, args.overwrite)
+        except InputError as e:
+            hint = "; add --overwrite to replace it" if isinstance(e, FileExistsError) else ""
+            print(f"bench_gpu: error: {e}{hint}", file=sys.stderr)
+            return 2
     import tempfile
 
     import numpy as np
@@ -299,7 +310,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.json and (rows or status == 0):  # an interrupted run with nothing measured writes nothing
         from inception_v2.files import atomic_path
 
-        with atomic_path(args.json, overwrite=True) as tmp:
+        with atomic_path(args.json, overwrite=args.overwrite) as tmp:
             tmp.write_text(json.dumps(rows, indent=2))
     return status
 

@@ -91,6 +91,24 @@ def test_ctrl_c_keeps_the_rows_measured(tmp_path, capsys, monkeypatch):
     assert err == [f"bench_gpu: interrupted; the rows measured so far (1) are in {out}"]
 
 
+def test_an_existing_report_is_refused_before_the_work(tmp_path, capsys, monkeypatch):
+    bench_gpu = _load()
+    monkeypatch.setattr(bench_gpu, "run_child", lambda *args: pytest.fail("worked before refusing"))
+    out = tmp_path / "g.json"
+    out.write_text("mine")
+    assert bench_gpu.main(["--fidelity-images", "0", "--json", str(out)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == [f"bench_gpu: error: {out}: already exists; add --overwrite to replace it"]
+    assert out.read_text() == "mine" and [p.name for p in tmp_path.iterdir()] == ["g.json"]
+    calls = []
+    monkeypatch.setattr(bench_gpu, "run_child", lambda backend, settings, report: calls.append(backend))
+    assert (
+        bench_gpu.main(["--backends", "jax", "--fidelity-images", "0", "--json", str(out), "--overwrite"])
+        == 0
+    )
+    assert calls == ["jax"] and json.loads(out.read_text()) == []
+
+
 def test_a_closed_stdout_ends_quietly_and_keeps_the_rows(tmp_path):
     """`bench_gpu.py | head`: the reader gone before the first row is printed; exit 141, nothing
     on stderr, the row in --json. Its own process: stdout is the pipe's closed end."""
