@@ -53,10 +53,19 @@ def _run(mode, checkpoint, batch, out):
 
 
 @pytest.fixture(scope="module")
-def single(slim_checkpoints, batch, tmp_path_factory):
-    out = tmp_path_factory.mktemp("single") / "head.npy"
-    assert "replicas 1" in _run("single", slim_checkpoints.path(depth_multiplier=0.25), batch, out)
-    return np.load(out)
+def single(slim_checkpoints, batch):
+    """The single-device reference, trained in this process (the default strategy needs no
+    device set up before TensorFlow starts)."""
+    import tensorflow as tf
+
+    sys.path.insert(0, str(HELPER.parent))
+    try:
+        from distributed_step import train_head
+    finally:
+        sys.path.remove(str(HELPER.parent))
+    strategy = tf.distribute.get_strategy()
+    assert strategy.num_replicas_in_sync == 1
+    return train_head(strategy, slim_checkpoints.path(depth_multiplier=0.25), str(batch))
 
 
 def test_mirrored_two_devices_equals_single(slim_checkpoints, batch, single, tmp_path):

@@ -46,11 +46,12 @@ def _loss(model, images, labels) -> float:
     return float(keras.losses.SparseCategoricalCrossentropy(from_logits=True)(labels, logits))
 
 
-def _compile(model, lr=1e-4):
+def _compile(model, lr=1e-4, run_eagerly=False):
     # Features of random-weight checkpoints are large (norm ~250): Adam, small steps.
     model.compile(
         optimizer=keras.optimizers.Adam(lr),
         loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+        run_eagerly=run_eagerly,
     )
 
 
@@ -96,7 +97,7 @@ def test_full_finetune_changes_base_and_batch_norm(slim_checkpoints, small_hymen
     kernel = "Mixed_3b__Branch_0__Conv2d_0a_1x1"
     bn = model.get_layer(kernel + "__BatchNorm")
     before_kernel, before_mean = np.array(model.get_layer(kernel).kernel), np.array(bn.moving_mean)
-    _compile(model, lr=1e-5)
+    _compile(model, lr=1e-5, run_eagerly=True)
     model.fit(images, labels, batch_size=8, epochs=1, verbose=0)
     assert not np.allclose(before_kernel, model.get_layer(kernel).kernel)
     assert not np.allclose(before_mean, bn.moving_mean)

@@ -17,16 +17,30 @@ from inception_v2.slim_reference import slim_end_points, smooth_random_images
 pytest.importorskip("openvino", reason="the [openvino] extra (installed by the test extras)")
 
 
-@pytest.mark.parametrize("size", [(224, 224), (225, 193)], ids=["224", "225x193"])
+@pytest.mark.parametrize(
+    "size, depth_multiplier",
+    [((224, 224), 1.0), ((225, 193), 0.25)],
+    ids=["224", "225x193-thin"],  # odd sizes: SAME padding's extra pixel, whatever the width
+)
 @pytest.mark.slow
-def test_openvino_equals_slim_and_keras(size, converted_1001, slim_checkpoints):
+def test_openvino_equals_slim_and_keras(
+    size, depth_multiplier, converted_1001, converted_thin, slim_checkpoints
+):
     images = smooth_random_images(3, *size, np.random.default_rng(11))
-    model = InceptionV2(weights=str(converted_1001), input_shape=(*size, 3), classifier_activation=None)
+    weights = converted_1001 if depth_multiplier == 1.0 else converted_thin
+    model = InceptionV2(
+        weights=str(weights),
+        input_shape=(*size, 3),
+        depth_multiplier=depth_multiplier,
+        classifier_activation=None,
+    )
     features = end_point_model(model, ["Mixed_4e", "Logits"])
     ours = inference_function(features, engine="openvino")
     assert (ours.engine, ours.precision) == ("openvino", "float32")
     out = ours(images)
-    reference = slim_end_points(slim_checkpoints.path(), images)
+    reference = slim_end_points(
+        slim_checkpoints.path(depth_multiplier=depth_multiplier), images, depth_multiplier=depth_multiplier
+    )
     assert np.abs(out["Logits"] - reference["Logits"]).max() <= 1e-4
     scale = np.abs(reference["Mixed_4e"]).max()
     assert np.abs(out["Mixed_4e"] - reference["Mixed_4e"]).max() <= 1e-4 * scale

@@ -3,7 +3,8 @@
 Run as a script (TensorFlow's devices and TF_CONFIG must be set before it starts):
     distributed_step.py MODE CHECKPOINT IMAGES.npz OUT.npy
 MODE: single | mirrored (two logical CPUs, model.fit) | worker (MultiWorkerMirroredStrategy from
-TF_CONFIG, inception_v2.distributed.distributed_fit)
+TF_CONFIG, inception_v2.distributed.distributed_fit). The single-device run needs no process of
+its own: the tests call ``train_head`` with the default strategy.
 """
 
 import sys
@@ -11,33 +12,43 @@ import sys
 import numpy as np
 import tensorflow as tf
 
-mode, checkpoint, data, out = sys.argv[1:5]
-if mode == "mirrored":
-    cpu = tf.config.list_physical_devices("CPU")[0]
-    tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
-    strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
-elif mode == "worker":
-    strategy = tf.distribute.MultiWorkerMirroredStrategy()
-else:
-    strategy = tf.distribute.get_strategy()
 
-import keras  # noqa: E402
+def train_head(strategy, checkpoint: str, data: str, multi_worker: bool = False) -> np.ndarray:
+    """The head's kernel and bias, flattened, after 3 steps on the batch in ``data``."""
+    import keras
 
-from inception_v2.finetune import build_classifier  # noqa: E402
+    from inception_v2.finetune import build_classifier
 
-arrays = np.load(data)
-images, labels = arrays["images"], arrays["labels"]
-with strategy.scope():
-    model = build_classifier(2, weights=checkpoint, train="head", dropout_keep_prob=1.0)
-    optimizer = keras.optimizers.SGD(1e-4, momentum=0.9)
-dataset = tf.data.Dataset.from_tensor_slices((images, labels)).batch(len(images))
-if mode == "worker":
-    from inception_v2.distributed import distributed_fit  # noqa: E402
+    arrays = np.load(data)
+    images, labels = arrays["images"], arrays["labels"]
+    with strategy.scope():
+        model = build_classifier(2, weights=checkpoint, train="head", dropout_keep_prob=1.0)
+        optimizer = keras.optimizers.SGD(1e-4, momentum=0.9)
+    dataset = tf.data.Dataset.from_tensor_slices((images, labels)).batch(len(images))
+    if multi_worker:
+        from inception_v2.distributed import distributed_fit
 
-    distributed_fit(model, optimizer, dataset, strategy, epochs=3, global_batch_size=len(images))
-else:
-    model.compile(optimizer=optimizer, loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
-    model.fit(dataset, epochs=3, verbose=0)
-print("replicas", strategy.num_replicas_in_sync)
-kernel, bias = model.get_layer("Logits__Conv2d_1c_1x1").get_weights()
-np.save(out, np.concatenate([kernel.ravel(), bias.ravel()]))
+        distributed_fit(model, optimizer, dataset, strategy, epochs=3, global_batch_size=len(images))
+    else:
+        model.compile(optimizer=optimizer, loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+        model.fit(dataset, epochs=3, verbose=0)
+    kernel, bias = model.get_layer("Logits__Conv2d_1c_1x1").get_weights()
+    return np.concatenate([kernel.ravel(), bias.ravel()])
+
+
+def main(mode: str, checkpoint: str, data: str, out: str) -> None:
+    if mode == "mirrored":
+        cpu = tf.config.list_physical_devices("CPU")[0]
+        tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
+        strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
+    elif mode == "worker":
+        strategy = tf.distribute.MultiWorkerMirroredStrategy()
+    else:
+        strategy = tf.distribute.get_strategy()
+    head = train_head(strategy, checkpoint, data, multi_worker=mode == "worker")
+    print("replicas", strategy.num_replicas_in_sync)
+    np.save(out, head)
+
+
+if __name__ == "__main__":
+    main(*sys.argv[1:5])
