@@ -6,10 +6,16 @@ and the draws are thrown away whenever weights are loaded. ``HostHeNormal`` draw
 distribution (a normal truncated at two standard deviations, scaled by ``sqrt(2 / fan_in)``)
 with NumPy instead. The TensorFlow and PyTorch backends keep Keras' own initializer, so
 their random networks (the BN study's, for one) are what they were.
+
+A network built to be loaded at once (``for_loading``) draws nothing: its kernels start as
+zeros, which the load replaces (half of building the network is otherwise spent drawing them),
+and its layers' configs still name the initializer a fresh network would have drawn from.
 """
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import math
 import random
 
@@ -47,14 +53,46 @@ class HostHeNormal(keras.initializers.Initializer):
         return {"seed": self.seed}
 
 
+class Unset(keras.initializers.Initializer):
+    """Zeros in place of ``initializer``'s draws, for a variable that a load assigns next."""
+
+    def __init__(self, initializer: keras.initializers.Initializer | str):
+        self.initializer = initializer
+
+    def __call__(self, shape, dtype=None):
+        # From the host, as HostHeNormal: on JAX, keras.ops.zeros compiles a program per shape.
+        return keras.ops.convert_to_tensor(np.zeros(shape, np.float32), dtype=dtype)
+
+
+_LOADING = contextvars.ContextVar("inception_v2_loading", default=False)
+
+
+@contextlib.contextmanager
+def for_loading():
+    """Within it, ``kernel_initializer`` draws nothing (``Unset``): for building a network whose
+    every variable is assigned right after, as loading weights does (``model.InceptionV2``,
+    ``model.build_from_weights``); a load that leaves a variable out must fail, not keep zeros."""
+    token = _LOADING.set(True)
+    try:
+        yield
+    finally:
+        _LOADING.reset(token)
+
+
 def kernel_initializer() -> keras.initializers.Initializer | str:
     """What ``network.conv2d_bn`` gives its convolution: ``HostHeNormal`` on JAX, else
-    Keras' ``"he_normal"``."""
-    return HostHeNormal() if keras.backend.backend() == "jax" else "he_normal"
+    Keras' ``"he_normal"``; ``Unset`` of it inside ``for_loading``."""
+    initializer = HostHeNormal() if keras.backend.backend() == "jax" else "he_normal"
+    return Unset(initializer) if _LOADING.get() else initializer
 
 
 def name_keras_initializer(layer: keras.layers.Layer) -> None:
-    """Once ``layer`` is built, make its config name Keras' ``HeNormal`` (same seed) in place
-    of ``HostHeNormal``, so that a model saved on JAX loads where this package is not."""
-    if isinstance(layer.kernel_initializer, HostHeNormal):
-        layer.kernel_initializer = keras.initializers.HeNormal(seed=layer.kernel_initializer.seed)
+    """Once ``layer`` is built, make its config name the initializer a fresh network draws from:
+    Keras' ``HeNormal`` (same seed) in place of ``HostHeNormal``, so that a model saved on JAX
+    loads where this package is not, and the real one in place of ``Unset``."""
+    initializer = layer.kernel_initializer
+    if isinstance(initializer, Unset):
+        initializer = keras.initializers.get(initializer.initializer)
+    if isinstance(initializer, HostHeNormal):
+        initializer = keras.initializers.HeNormal(seed=initializer.seed)
+    layer.kernel_initializer = initializer

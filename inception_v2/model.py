@@ -8,6 +8,7 @@ The network's names are re-exported here for the users of ``inception_v2.model``
 
 from __future__ import annotations
 
+import contextlib
 import os
 
 import keras
@@ -15,6 +16,7 @@ import keras
 from inception_v2.architecture import NUM_CLASSES
 from inception_v2.checkpoint import CheckpointConfig, LoadReport, assign_checkpoint, infer_config
 from inception_v2.errors import CheckpointError, InvalidArgument
+from inception_v2.initializers import for_loading
 from inception_v2.keras_weights import is_keras_weights
 from inception_v2.network import (  # noqa: F401  (re-exported: the model's public names)
     ACTIVATIONS,
@@ -65,15 +67,16 @@ def InceptionV2(
         into the sigmoid variant.
       DownloadError: ``"imagenet"`` offline, before the file was placed by hand.
     """
-    model = build_inception_v2(
-        include_top=include_top,
-        input_tensor=input_tensor,
-        input_shape=input_shape,
-        pooling=pooling,
-        classes=classes,
-        classifier_activation=classifier_activation,
-        **network_options,
-    )
+    with for_loading() if weights is not None else contextlib.nullcontext():  # the load assigns all
+        model = build_inception_v2(
+            include_top=include_top,
+            input_tensor=input_tensor,
+            input_shape=input_shape,
+            pooling=pooling,
+            classes=classes,
+            classifier_activation=classifier_activation,
+            **network_options,
+        )
     if weights is not None:
         activation = network_options.get("activation", "relu")
         if activation != "relu" and not is_keras_weights(weights):
@@ -109,7 +112,9 @@ def build_from_weights(
     path = resolve(weights)
     variables = read_weights(path)
     config = infer_config(variables)
-    model = build_inception_v2(**{**config.model_kwargs(), **model_kwargs})
+    # Excluded scopes keep the draws of a fresh network; everything else is assigned next.
+    with for_loading() if not exclude_scopes else contextlib.nullcontext():
+        model = build_inception_v2(**{**config.model_kwargs(), **model_kwargs})
     report = assign_checkpoint(
         model, variables, use_ema=use_ema, source=str(path), exclude_scopes=exclude_scopes
     )

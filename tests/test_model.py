@@ -139,3 +139,36 @@ def test_host_he_normal_draws_kerass_he_normal():
     name_keras_initializer(conv)
     assert conv.get_config()["kernel_initializer"]["class_name"] == "HeNormal"
     assert conv.get_config()["kernel_initializer"]["config"]["seed"] == 5
+
+
+def test_a_network_built_to_be_loaded_draws_nothing(slim_checkpoints):
+    """Inside ``for_loading`` the kernels start as zeros (the load replaces them), the configs
+    still name he_normal; a scope a load leaves out (``exclude_scopes``) keeps random draws, and
+    a load that does not fit fails instead of leaving zeros."""
+    import keras
+
+    from inception_v2.checkpoint import CheckpointError
+    from inception_v2.initializers import for_loading
+    from inception_v2.model import build_from_weights
+    from inception_v2.network import build_inception_v2
+
+    small = {"depth_multiplier": 0.25, "input_shape": (64, 64, 3), "classes": 5}
+    with for_loading():
+        unset = build_inception_v2(**small)
+    fresh = build_inception_v2(**small)
+    name = "Mixed_4b__Branch_1__Conv2d_0a_1x1"
+    assert (
+        not np.asarray(unset.get_layer(name).kernel).any() and np.asarray(fresh.get_layer(name).kernel).any()
+    )
+    assert unset.get_config() == fresh.get_config()
+    assert fresh.get_layer(name).get_config()["kernel_initializer"]["class_name"] == "HeNormal"
+    assert np.asarray(build_inception_v2(**small).get_layer(name).kernel).any(), "outside it: drawn again"
+
+    checkpoint = slim_checkpoints.path(depth_multiplier=0.25)
+    loaded = InceptionV2(weights=checkpoint, depth_multiplier=0.25, input_shape=(64, 64, 3))
+    assert all(np.asarray(v).any() for v in loaded.weights if v.path.endswith("kernel"))
+    kept = build_from_weights(checkpoint, exclude_scopes=("Mixed_5c",), input_shape=(64, 64, 3))[0]
+    assert np.asarray(kept.get_layer("Mixed_5c__Branch_0__Conv2d_0a_1x1").kernel).std() > 0, "left as drawn"
+    with pytest.raises(CheckpointError, match="does not fit"):
+        InceptionV2(weights=checkpoint, depth_multiplier=0.5, input_shape=(64, 64, 3))
+    assert keras.config.dtype_policy().name == "float32"
