@@ -8,8 +8,9 @@ with NumPy instead. The TensorFlow and PyTorch backends keep Keras' own initiali
 their random networks (the BN study's, for one) are what they were.
 
 A network built to be loaded at once (``for_loading``) draws nothing: its kernels start as
-zeros, which the load replaces (half of building the network is otherwise spent drawing them),
-and its layers' configs still name the initializer a fresh network would have drawn from.
+zeros, which the load replaces (drawing them is much of what building the network costs:
+docs/performance.md), and its layers' configs still name the initializer a fresh network would
+have drawn from.
 """
 
 from __future__ import annotations
