@@ -69,11 +69,15 @@ _LOADING = contextvars.ContextVar("inception_v2_loading", default=False)
 
 
 @contextlib.contextmanager
-def for_loading():
+def for_loading(loading: bool = True):
     """Within it, ``kernel_initializer`` draws nothing (``Unset``): for building a network whose
     every variable is assigned right after, as loading weights does (``model.InceptionV2``,
-    ``model.build_from_weights``); a load that leaves a variable out must fail, not keep zeros."""
-    token = _LOADING.set(True)
+    ``model.build_from_weights``); a load that leaves a variable out must fail, not keep zeros.
+
+    Args:
+        loading: ``False`` draws as usual (a network built for no load, or a partial one).
+    """
+    token = _LOADING.set(loading)
     try:
         yield
     finally:

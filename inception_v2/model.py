@@ -8,7 +8,6 @@ The network's names are re-exported here for the users of ``inception_v2.model``
 
 from __future__ import annotations
 
-import contextlib
 import os
 
 import keras
@@ -67,7 +66,7 @@ def InceptionV2(
         into the sigmoid variant.
       DownloadError: ``"imagenet"`` offline, before the file was placed by hand.
     """
-    with for_loading() if weights is not None else contextlib.nullcontext():  # the load assigns all
+    with for_loading(weights is not None):  # the load assigns every variable
         model = build_inception_v2(
             include_top=include_top,
             input_tensor=input_tensor,
@@ -113,7 +112,7 @@ def build_from_weights(
     variables = read_weights(path)
     config = infer_config(variables)
     # Excluded scopes keep the draws of a fresh network; everything else is assigned next.
-    with for_loading() if not exclude_scopes else contextlib.nullcontext():
+    with for_loading(not exclude_scopes):
         model = build_inception_v2(**{**config.model_kwargs(), **model_kwargs})
     report = assign_checkpoint(
         model, variables, use_ema=use_ema, source=str(path), exclude_scopes=exclude_scopes
