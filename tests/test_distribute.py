@@ -57,12 +57,8 @@ def single(slim_checkpoints, batch):
     """The single-device reference, trained in this process (the default strategy needs no
     device set up before TensorFlow starts)."""
     import tensorflow as tf
+    from helpers.distributed_step import train_head
 
-    sys.path.insert(0, str(HELPER.parent))
-    try:
-        from distributed_step import train_head
-    finally:
-        sys.path.remove(str(HELPER.parent))
     strategy = tf.distribute.get_strategy()
     assert strategy.num_replicas_in_sync == 1
     return train_head(strategy, slim_checkpoints.path(depth_multiplier=0.25), str(batch))

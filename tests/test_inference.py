@@ -95,7 +95,7 @@ def test_inference_function_reorders_kernels_once(converted_thin):
 
     Counted from oneDNN's own log over three calls, not timed: predict_on_batch reorders
     each kernel on every call, the inference function on the first call only. (The slim network
-    four times thinner: the same 70 convolutions, each kernel reordered alike.)
+    four times thinner: the same 71 convolutions, each kernel reordered alike.)
     """
     (convs, reorders), (frozen_convs, frozen_reorders) = _onednn_executions(converted_thin)
     if convs == 0:

@@ -14,13 +14,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from helpers.math_state import check_float32_during_the_call, float32_math_state
 
 from inception_v2.cli import main
 from inception_v2.precision import PRECISIONS, check_precision, float32_math
 
 HELPERS = Path(__file__).parent / "helpers"
-sys.path.insert(0, str(HELPERS))
-from math_state import check_float32_during_the_call, float32_math_state  # noqa: E402
 
 RECORD_DURING_CALL = """
 import sys, keras

@@ -2,7 +2,7 @@
 
 Run as a script (TensorFlow's devices and TF_CONFIG must be set before it starts):
     distributed_step.py MODE CHECKPOINT IMAGES.npz OUT.npy
-MODE: single | mirrored (two logical CPUs, model.fit) | worker (MultiWorkerMirroredStrategy from
+MODE: mirrored (two logical CPUs, model.fit) | worker (MultiWorkerMirroredStrategy from
 TF_CONFIG, inception_v2.distributed.distributed_fit). The single-device run needs no process of
 its own: the tests call ``train_head`` with the default strategy.
 """
@@ -44,7 +44,7 @@ def main(mode: str, checkpoint: str, data: str, out: str) -> None:
     elif mode == "worker":
         strategy = tf.distribute.MultiWorkerMirroredStrategy()
     else:
-        strategy = tf.distribute.get_strategy()
+        raise SystemExit(f"distributed_step.py: unknown mode {mode!r}")
     head = train_head(strategy, checkpoint, data, multi_worker=mode == "worker")
     print("replicas", strategy.num_replicas_in_sync)
     np.save(out, head)
