@@ -82,19 +82,23 @@ def keras_contenders(
 ) -> dict[str, Callable]:
     """The variants timed on the current backend (float32 unless named otherwise): the
     Keras model's calls where ``engines`` has ``"keras"``, OpenVINO's where it has ``"openvino"``
-    (TensorFlow backend only: OpenVINO converts from a ``tf.function``)."""
+    (TensorFlow backend only: OpenVINO converts from a ``tf.function``). Each is the network
+    that ``weights``' shapes imply (classes, depth multiplier), as ``eval`` builds it."""
     from inception_v2.calibration import calibration_images
     from inception_v2.hardware import cpu
     from inception_v2.inference import inference_function
-    from inception_v2.model import FAST_INFERENCE, InceptionV2
+    from inception_v2.model import FAST_INFERENCE, build_from_weights
+
+    def build(**options):
+        return build_from_weights(weights, classifier_activation=None, **options)[0]
 
     if not engines:
         return {}
-    plain = InceptionV2(weights=weights, classifier_activation=None)
+    plain = build()
     contenders = {}
     if "keras" in engines:
-        folded = InceptionV2(weights=weights, classifier_activation=None, fold_batch_norm=True)
-        fast = InceptionV2(weights=weights, classifier_activation=None, **FAST_INFERENCE)
+        folded = build(fold_batch_norm=True)
+        fast = build(**FAST_INFERENCE)
         contenders = {
             "keras call": lambda x: plain(x, training=False),
             "keras predict": plain.predict_on_batch,
@@ -103,7 +107,7 @@ def keras_contenders(
             FAST_PATH: inference_function(fast),
         }
         if backend == "tensorflow":  # on JAX, predict is XLA already
-            jit = InceptionV2(weights=weights, classifier_activation=None, fold_batch_norm=True)
+            jit = build(fold_batch_norm=True)
             jit.compile(jit_compile=True)
             contenders["predict, folded BN, XLA"] = jit.predict_on_batch
     if "openvino" in engines and backend == "tensorflow":

@@ -123,14 +123,15 @@ def test_fp32_peak_per_cycle_knows_double_pumped_avx512():
 
 
 @pytest.mark.slow
-def test_workers_answer_in_json(converted_thin, converted_1001):
-    """bench's child processes: eval's own peak memory, another backend's race, a failure's last line."""
+def test_workers_answer_in_json(converted_thin):
+    """bench's child processes: eval's own peak memory, another backend's race (on the thin
+    network: the contenders are what the weights' shapes imply), a failure's last line."""
     from inception_v2.bench_pipeline import run_worker
 
     argv = ["eval", "--weights", str(converted_thin), "--limit", "4", "--quiet"]
     result, _ = run_worker("eval-memory", argv)
     assert result["peak_rss_kib"] > 100 * 1024, "an eval process holds the model: over 100 MiB"
-    race = {"weights": str(converted_1001), "batches": [2], "rounds": 1, "seconds": 0.01}
+    race = {"weights": str(converted_thin), "batches": [2], "rounds": 1, "seconds": 0.01}
     result, _ = run_worker("backend", race, {**os.environ, "KERAS_BACKEND": "torch"})
     assert result["backend"] == "torch" and result["throughput"]["2"][FAST_PATH] > 0
     assert result["ratio"] == {}, "no slim graph in another backend's process"
