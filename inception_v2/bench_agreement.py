@@ -37,7 +37,7 @@ def fast_path_agreement(images_count: int = 100, engines: tuple[str, ...] | None
     from inception_v2.model import END_POINTS, FAST_INFERENCE, InceptionV2, end_point_model
 
     engines = engines or engines_to_time()
-    images = np.concatenate([b["image"].numpy() for b in open_data(None).dataset(50)])[:images_count]
+    images = np.concatenate([b["image"].numpy() for b in open_data(None).batches(50)])[:images_count]
     keras.utils.set_random_seed(0)
     base = make_live(InceptionV2(classifier_activation=None), images)
     names = [e for e in END_POINTS if e != "Predictions"]

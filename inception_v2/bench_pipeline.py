@@ -57,7 +57,7 @@ def pipeline_and_eval(
     with tempfile.TemporaryDirectory() as tmp:
         data = open_data(_repeat_sample(Path(tmp), images))
         start = time.perf_counter()
-        count = sum(int(b["label"].shape[0]) for b in data.dataset(batch))
+        count = sum(int(b["label"].shape[0]) for b in data.batches(batch))
         report["pipeline_images_per_s"] = count / (time.perf_counter() - start)
         x = smooth_random_images(batch, 224, 224, np.random.default_rng(0))
         runs = []

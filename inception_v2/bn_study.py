@@ -45,7 +45,7 @@ from inception_v2.bn_study_results import (
 )
 from inception_v2.errors import DataError, InvalidArgument
 from inception_v2.files import atomic_path
-from inception_v2.interrupts import raise_if_interrupted
+from inception_v2.interrupts import deferred, raise_if_interrupted
 from inception_v2.run_folder import RunFolder
 
 log = logging.getLogger("inception_v2")
@@ -287,18 +287,20 @@ def _train_variants(
             end = min(step + settings.eval_every, settings.steps)
             batches = order[step:end].reshape(-1)
             steps_callback.note = f"{variant.name} (step {end} of {settings.steps})"
-            history = model.fit(
-                data.x_train[batches],
-                data.y_train[batches],
-                batch_size=settings.batch_size,
-                epochs=1,
-                shuffle=False,
-                verbose=0,
-                callbacks=[steps_callback],
-            )
+            with deferred():  # a step in flight in TensorFlow is never cancelled midway
+                history = model.fit(
+                    data.x_train[batches],
+                    data.y_train[batches],
+                    batch_size=settings.batch_size,
+                    epochs=1,
+                    shuffle=False,
+                    verbose=0,
+                    callbacks=[steps_callback],
+                )
+                accuracy = _evaluate(model, data)
             step = end
             loss = finite(history.history["loss"][-1])
-            curves[variant.name].append({"step": step, "val_accuracy": _evaluate(model, data), "loss": loss})
+            curves[variant.name].append({"step": step, "val_accuracy": accuracy, "loss": loss})
             if step == settings.steps or time.monotonic() - saved > SAVE_EVERY_S:
                 # The curve first: killed before the model is saved, the rerun drops the rows past
                 # the saved model's step and trains them again (same batches, same numbers).

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from inception_v2.errors import DataError, MissingExtra
+from inception_v2.interrupts import iterate
 from inception_v2.preprocessing import slim_resize, to_model_range
 from inception_v2.train_data import held_out, make_dataset, scan_class_folders
 
@@ -51,7 +52,7 @@ def load_class_folders(root: str | os.PathLike, image_size: int) -> tuple[np.nda
     for path in folders.unreadable:
         log.warning("skipped (not a readable image): %s", path)
     images, labels = [], []
-    for x, y in make_dataset(folders, 256, training=False, image_size=image_size):
+    for x, y in iterate(make_dataset(folders, 256, training=False, image_size=image_size)):
         images.append(x.numpy())
         labels.append(y.numpy())
     if not images:

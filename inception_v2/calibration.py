@@ -74,5 +74,5 @@ def calibration_images(
     if count is not None and len(files) < count:
         raise DataError(f"{folder}: {len(files)} image files, {count} asked for calibration")
     data = EvalData(shown, "files", files=files[:wanted], labels=[0] * wanted, image_size=image_size)
-    images = np.concatenate([batch["image"].numpy() for batch in data.dataset(64)])
+    images = np.concatenate([batch["image"].numpy() for batch in data.batches(64)])
     return CalibrationSet(images, shown, skipped)

@@ -149,7 +149,7 @@ def classify_files(
     ids, names = labels
     pending = iter(paths)
     decoded = 0
-    for batch in data.dataset(batch_size):
+    for batch in data.batches(batch_size):
         raise_if_interrupted()  # Ctrl-C that TensorFlow's iterator swallowed
         images = batch["image"].numpy()
         if channels_first:

@@ -16,10 +16,12 @@ from __future__ import annotations
 import os
 import re
 import struct
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from inception_v2.errors import DataError, MissingFile
+from inception_v2.interrupts import iterate
 from inception_v2.labels import data_path, read_ground_truth, synset_to_label, synsets
 from inception_v2.preprocessing import DEFAULT_SIZE, decode_image, preprocess_for_eval
 
@@ -84,6 +86,12 @@ class EvalData:
             ds = ds.take(limit)
         ds = ds.ignore_errors()
         return ds.batch(batch_size).prefetch(autotune)
+
+    def batches(self, batch_size: int, limit: int | None = None) -> Iterator[dict]:
+        """The batches of ``dataset`` as the library loops over them: a Ctrl-C while one is
+        being decoded is raised once it has arrived (``interrupts.iterate``), never inside
+        TensorFlow's iterator."""
+        return iterate(self.dataset(batch_size, limit))
 
     def _decode_file(self, element):
         import tensorflow as tf

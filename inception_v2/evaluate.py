@@ -294,7 +294,7 @@ def evaluate_runner(
     real = _Real(real_labels, space.offset) if real_labels is not None and classes in IMAGENET_HEADS else None
     worst = _Mistakes(mistakes)
     with _predictions_writer(predictions_csv, overwrite) as writer:
-        for batch in data.dataset(batch_size, limit):
+        for batch in data.batches(batch_size, limit):
             raise_if_interrupted()  # Ctrl-C that TensorFlow's iterator swallowed
             ids = _checked_ids(batch)
             skips.reached(ids)

@@ -33,7 +33,7 @@ from inception_v2.checkpoint import infer_config, model_variable_map
 from inception_v2.errors import DataError, InvalidArgument
 from inception_v2.files import atomic_path, save_figure
 from inception_v2.finetune import build_classifier
-from inception_v2.interrupts import raise_if_interrupted
+from inception_v2.interrupts import deferred, raise_if_interrupted
 from inception_v2.keras_weights import save_keras_and_weights
 from inception_v2.run_folder import RunFolder, normalise_path
 from inception_v2.train_data import ClassFolders, make_dataset, scan_class_folders, split
@@ -168,9 +168,13 @@ class _SaveModels(keras.callbacks.Callback):
 
 
 class _StopOnInterrupt(keras.callbacks.Callback):
-    """Stops training after the step in which Ctrl-C came, even if a library swallowed it."""
+    """Stops training after the step (or validation batch) in which Ctrl-C came: ``fit`` runs
+    under ``interrupts.deferred``, which holds the signal back until here."""
 
     def on_train_batch_end(self, batch, logs=None):
+        raise_if_interrupted()
+
+    def on_test_batch_end(self, batch, logs=None):
         raise_if_interrupted()
 
 
@@ -348,15 +352,16 @@ def _fit(model, settings, train_data, val_data, steps, out: Path, initial_epoch:
         _StopOnInterrupt(),
         Backup(out / "backup", settings.save_every),  # last: an epoch is done once all is written
     ]
-    model.fit(
-        train,
-        epochs=settings.epochs,
-        initial_epoch=initial_epoch,
-        steps_per_epoch=steps,
-        validation_data=val,
-        callbacks=callbacks,
-        verbose=verbose,
-    )
+    with deferred():  # a step or batch in flight in TensorFlow is never cancelled midway
+        model.fit(
+            train,
+            epochs=settings.epochs,
+            initial_epoch=initial_epoch,
+            steps_per_epoch=steps,
+            validation_data=val,
+            callbacks=callbacks,
+            verbose=verbose,
+        )
 
 
 def _result(out: Path, classes: list[str], epochs: int, epochs_run: int, skipped: list[str]) -> dict:

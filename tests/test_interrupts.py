@@ -1,0 +1,126 @@
+"""Ctrl-C while TensorFlow produces data: held back until the element has arrived.
+
+A ``tf.data`` iterator that TensorFlow cancels midway (it does when a SIGINT handler raises
+while its main thread waits) can corrupt the heap and abort the process with no message; the
+library's loops fetch each element under ``interrupts.deferred``. The signals here are sent by
+the code that produces the element, so where they land does not depend on timing.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import traceback
+
+import pytest
+
+from inception_v2 import interrupts
+
+
+def _produce(log: list, kills_at: dict[int, int]):
+    """Items 0, 1, 2; while producing item i, send ``kills_at[i]`` SIGINTs to this process,
+    then log that item i was finished."""
+    for i in range(3):
+        for _ in range(kills_at.get(i, 0)):
+            log.append(f"signalling {i}")
+            os.kill(os.getpid(), signal.SIGINT)
+        log.append(f"finished {i}")
+        yield i
+
+
+def test_plain_iteration_is_interrupted_inside_the_producer():
+    """The negative control: without ``iterate``, Python raises inside the producing code."""
+    log, got = [], []
+    with pytest.raises(KeyboardInterrupt):
+        for item in _produce(log, {1: 1}):
+            got.append(item)
+    assert got == [0]
+    assert log == ["finished 0", "signalling 1"]  # item 1 was never finished
+
+
+def test_a_ctrl_c_is_raised_once_the_item_in_flight_has_arrived():
+    log, got = [], []
+    before = signal.getsignal(signal.SIGINT)
+    with pytest.raises(KeyboardInterrupt):
+        for item in interrupts.iterate(_produce(log, {1: 1})):
+            got.append(item)
+    assert log == ["finished 0", "signalling 1", "finished 1"]  # item 1 was finished ...
+    assert got == [0]  # ... and the loop stopped before its body ran again
+    assert signal.getsignal(signal.SIGINT) is before
+    interrupts.raise_if_interrupted()  # nothing left pending after the loop
+
+
+def test_a_second_ctrl_c_raises_at_once():
+    log = []
+    with pytest.raises(KeyboardInterrupt):
+        for _ in interrupts.iterate(_produce(log, {1: 2})):
+            pass
+    assert log == ["finished 0", "signalling 1", "signalling 1"]  # the second stopped item 1 midway
+
+
+def test_a_loop_without_ctrl_c_is_untouched():
+    log = []
+    before = signal.getsignal(signal.SIGINT)
+    assert list(interrupts.iterate(_produce(log, {}))) == [0, 1, 2]
+    assert signal.getsignal(signal.SIGINT) is before
+
+
+def test_an_ignored_sigint_stays_ignored():
+    """A command started with SIGINT ignored (``nohup``, ``&`` in a script) is not made
+    interruptible by the library."""
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        log = []
+        assert list(interrupts.iterate(_produce(log, {1: 1}))) == [0, 1, 2]
+        assert signal.getsignal(signal.SIGINT) is signal.SIG_IGN
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def test_deferred_raises_a_held_back_ctrl_c_at_its_end():
+    done = []
+    with pytest.raises(KeyboardInterrupt):
+        with interrupts.deferred():
+            os.kill(os.getpid(), signal.SIGINT)
+            done.append("after the signal")
+    assert done == ["after the signal"]
+
+
+def _tf_elements_signalling_at(index: int):
+    """0, 1, 2 from tf.data; element ``index`` sends SIGINT while it is made (a ``py_function``
+    on one of tf.data's threads, while the main thread waits in the iterator)."""
+    import tensorflow as tf
+
+    def element(i):
+        if int(i) == index:
+            os.kill(os.getpid(), signal.SIGINT)
+        return i
+
+    ds = tf.data.Dataset.range(3).map(lambda i: tf.py_function(element, [i], tf.int64))
+    options = tf.data.Options()  # nothing made ahead: element ``index`` is made inside its next()
+    options.autotune.enabled = False
+    options.experimental_optimization.inject_prefetch = False
+    return ds.with_options(options)
+
+
+def _interrupted_at(loop) -> tuple[list[int], str]:
+    got = []
+    with pytest.raises(KeyboardInterrupt) as raised:
+        for item in loop:
+            got.append(int(item))
+    return got, traceback.extract_tb(raised.value.__traceback__)[-1].filename
+
+
+def test_plain_iteration_is_interrupted_inside_tensorflows_iterator():
+    """The negative control: the KeyboardInterrupt comes out of TensorFlow's own frames."""
+    got, where = _interrupted_at(_tf_elements_signalling_at(1))
+    assert got == [0]
+    assert where != interrupts.__file__ and "tensorflow" in where, where
+
+
+def test_tensorflows_iterator_is_not_cancelled():
+    """With ``iterate``, the KeyboardInterrupt comes from ``interrupts``, after the element
+    arrived, not from inside TensorFlow."""
+    got, where = _interrupted_at(interrupts.iterate(_tf_elements_signalling_at(1)))
+    assert got == [0]
+    assert where == interrupts.__file__, where
