@@ -15,6 +15,7 @@ exceeds 1) raises ``EngineMismatch`` instead of being used.
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 import sys
 
@@ -45,6 +46,21 @@ def import_openvino():
     return openvino
 
 
+@functools.cache
+def runtime():
+    """The process's one OpenVINO runtime (``openvino.Core``), made once and kept to the end.
+
+    One, because OpenVINO's CPU plugin gives the thread that uses a Core an alternate signal
+    stack of its own and, when that Core is freed, puts back the stack it found: two Cores freed
+    in the order they were made leave the thread on a freed stack, and the next signal it handles
+    (Ctrl-C) ends the process with SIGSEGV instead of ``KeyboardInterrupt``.
+
+    Raises:
+        MissingExtra: OpenVINO is not installed.
+    """
+    return import_openvino().Core()
+
+
 def import_nncf():
     try:
         import nncf
@@ -57,6 +73,7 @@ def quantize(converted, calibration: np.ndarray):
     """NNCF's post-training quantization of an OpenVINO model, its defaults, on ``calibration``
     (preprocessed images, one per calibration step)."""
     nncf = import_nncf()
+    runtime()  # made before NNCF's own Cores, so theirs are freed first (see ``runtime``)
     dataset = nncf.Dataset([calibration[i : i + 1] for i in range(len(calibration))])
     with contextlib.redirect_stdout(sys.stderr):  # NNCF's progress bars: stdout holds results
         return nncf.quantize(converted, dataset, subset_size=len(calibration))
@@ -101,7 +118,7 @@ def openvino_function(
         converted = openvino.convert_model(reference.graph_function)
         if precision == "int8":
             converted = quantize(converted, np.asarray(calibration, np.float32))
-        compiled = openvino.Core().compile_model(
+        compiled = runtime().compile_model(
             converted,
             "CPU",
             {"INFERENCE_PRECISION_HINT": INFERENCE_PRECISION[precision], "PERFORMANCE_HINT": "LATENCY"},

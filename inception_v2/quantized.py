@@ -112,12 +112,12 @@ def load_quantized(folder: str | os.PathLike) -> tuple[Runner, QuantizedRecord]:
         raise CheckpointError(
             f"{folder}: not a quantized model (no {RECORD}); inception-v2 quantize writes one"
         )
-    from inception_v2.openvino_engine import import_openvino
+    from inception_v2.openvino_engine import runtime
 
-    openvino = import_openvino()
+    core = runtime()
     try:
         record = QuantizedRecord(**json.loads((folder / RECORD).read_text()))
-        compiled = openvino.Core().compile_model(
+        compiled = core.compile_model(
             str(folder / "model.xml"),
             "CPU",
             {"INFERENCE_PRECISION_HINT": "f32", "PERFORMANCE_HINT": "LATENCY"},
