@@ -12,6 +12,10 @@ import sys
 from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+# OpenVINO's converter sends usage telemetry unless it runs in CI (its own CI check): each send
+# forks this multi-gigabyte process from a thread and waits on the network, which is closed here:
+# ~0.7 s per conversion, and once a worker stalled 40 s inside a conversion. The tests run as CI.
+os.environ.setdefault("CI", "true")
 
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
