@@ -150,7 +150,7 @@ def classify_files(
     pending = iter(paths)
     decoded = 0
     for batch in data.batches(batch_size):
-        raise_if_interrupted()  # Ctrl-C that TensorFlow's iterator swallowed
+        raise_if_interrupted()  # a Ctrl-C that a library swallowed during the last batch
         images = batch["image"].numpy()
         if channels_first:
             images = np.transpose(images, (0, 3, 1, 2))  # the pipeline's NHWC to the model's NCHW

@@ -59,7 +59,7 @@ class EvalData:
         if not limit:
             return [f"{shard}#{i}" for shard in self.files for i in range(count_records(shard))]
         ids = self._elements().map(lambda element: element["id"])
-        return [i.decode() for i in ids.take(limit).as_numpy_iterator()]
+        return [i.decode() for i in iterate(ids.take(limit).as_numpy_iterator())]
 
     def _elements(self):
         """Undecoded elements in stream order: ``{"record", "id"}`` or ``{"id", "label"}``."""

@@ -295,7 +295,7 @@ def evaluate_runner(
     worst = _Mistakes(mistakes)
     with _predictions_writer(predictions_csv, overwrite) as writer:
         for batch in data.batches(batch_size, limit):
-            raise_if_interrupted()  # Ctrl-C that TensorFlow's iterator swallowed
+            raise_if_interrupted()  # a Ctrl-C that a library swallowed during the last batch
             ids = _checked_ids(batch)
             skips.reached(ids)
             labels = batch["label"].numpy().astype(np.int64) - space.offset
