@@ -13,8 +13,8 @@ from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 # OpenVINO's converter sends usage telemetry unless it runs in CI (its own CI check): each send
-# forks this multi-gigabyte process from a thread and waits on the network, which is closed here:
-# ~0.7 s per conversion, and once a worker stalled 40 s inside a conversion. The tests run as CI.
+# forks this multi-gigabyte process from a thread and waits on a network that may be closed, which
+# slows every conversion and can stall a worker inside one (docs/performance.md). The tests run as CI.
 os.environ.setdefault("CI", "true")
 
 import numpy as np  # noqa: E402

@@ -92,7 +92,7 @@ class TestKerasHubHarness(keras_hub_tests.TestCase):
 
     def test_task(self):
         """Predict and fit with each input form the harness has, eagerly: which forms work does
-        not depend on tracing, and tracing the whole network's train step costs ~20 CPU-s here.
+        not depend on tracing, and tracing the whole network's train step is most of the cost.
         The classifier's traced fit runs in test_new_head_fine_tunes_on_raw_images."""
         raw = np.random.default_rng(3).integers(0, 256, (2, 80, 96, 3)).astype("float32")
         self.run_task_test(
