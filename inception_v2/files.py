@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from inception_v2.errors import NotAFileName, OutputError, OutputExists
+from inception_v2.interrupts import raise_if_interrupted
 
 #: The file that marks a folder as one a command of this package wrote (export's SavedModel).
 OWNER_MARK = "inception_v2_output.json"
@@ -150,9 +151,10 @@ def created_parents(path: str | os.PathLike) -> Iterator[None]:
 def atomic_path(path: str | os.PathLike, overwrite: bool = False) -> Iterator[Path]:
     """Yield a temporary path with ``path``'s suffixes; rename it onto ``path`` on success.
 
-    On any error (Ctrl-C included) the temporary file and the folders made for it are
-    removed and ``path`` is left as it was, so a reader never sees a half-written file. A
-    file-system error names ``path``, never the temporary name.
+    On any error (Ctrl-C included, even one that a library swallowed while the file was
+    written) the temporary file and the folders made for it are removed and ``path`` is left
+    as it was, so a reader never sees a half-written file. A file-system error names ``path``,
+    never the temporary name.
 
     Raises:
         OutputExists: ``path`` exists (or appeared meanwhile) and ``overwrite`` is not set.
@@ -175,6 +177,7 @@ def atomic_path(path: str | os.PathLike, overwrite: bool = False) -> Iterator[Pa
                 if e.filename and Path(e.filename).name == tmp.name:
                     raise OutputError(f"{path}: cannot be written ({e.strerror})") from None
                 raise
+            raise_if_interrupted()
             if path.exists() and not overwrite:
                 raise OutputExists(f"{path}: appeared while writing; left untouched")
             os.replace(tmp, path)
@@ -203,7 +206,8 @@ def save_figure(fig, path: str | os.PathLike, overwrite: bool = True) -> Path:
 @contextlib.contextmanager
 def atomic_folder(path: str | os.PathLike, overwrite: bool, command: str, **mark) -> Iterator[Path]:
     """Yield an empty staging folder beside ``path``; on success mark it as ``command``'s and
-    put it in ``path``'s place (replacing the earlier output of ``command`` only).
+    put it in ``path``'s place (replacing the earlier output of ``command`` only). After a
+    Ctrl-C, even one that a library swallowed while the folder was written, nothing is put there.
 
     Raises:
         OutputExists, OutputError: as ``check_output_folder``.
@@ -216,6 +220,7 @@ def atomic_folder(path: str | os.PathLike, overwrite: bool, command: str, **mark
             raise OutputError(f"{path}: cannot be written ({e.strerror})") from None
         try:
             yield staging
+            raise_if_interrupted()
             mark_owner(staging, command, **mark)
             _folder_target(path, overwrite, command)  # still ours, or still absent
             if path.exists():

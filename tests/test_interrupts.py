@@ -9,6 +9,7 @@ the code that produces the element, so where they land does not depend on timing
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import traceback
 
@@ -124,3 +125,40 @@ def test_tensorflows_iterator_is_not_cancelled():
     got, where = _interrupted_at(interrupts.iterate(_tf_elements_signalling_at(1)))
     assert got == [0]
     assert where == interrupts.__file__, where
+
+
+def _swallowed_ctrl_c() -> None:
+    """A Ctrl-C that lands in a library's callback, which prints it as "ignored" and goes on."""
+    try:
+        os.kill(os.getpid(), signal.SIGINT)
+        for _ in range(100):
+            pass
+    except KeyboardInterrupt:
+        pass
+
+
+@pytest.mark.parametrize("kind", ["file", "folder"])
+def test_nothing_is_committed_after_a_swallowed_ctrl_c(kind, tmp_path):
+    from inception_v2.files import atomic_folder, atomic_path
+
+    target = tmp_path / ("r.json" if kind == "file" else "out")
+
+    def write():
+        if kind == "file":
+            with atomic_path(target) as tmp:
+                tmp.write_text("{}")
+                _swallowed_ctrl_c()
+        else:
+            with atomic_folder(target, False, "test") as staging:
+                (staging / "model.xml").write_text("<net/>")
+                _swallowed_ctrl_c()
+
+    write()  # the negative control: unrecorded (no command line's handler), the output is written
+    assert target.exists()
+    if kind == "folder":
+        shutil.rmtree(target)
+    else:
+        target.unlink()
+    with interrupts.handled(), pytest.raises(KeyboardInterrupt):
+        write()
+    assert list(tmp_path.iterdir()) == [], "nothing committed, nothing left behind"
