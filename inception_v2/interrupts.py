@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import contextlib
 import signal
+import sys
 import threading
 from collections.abc import Iterable, Iterator
 from typing import TypeVar
@@ -98,14 +99,27 @@ def iterate(items: Iterable[T]) -> Iterator[T]:
 
 @contextlib.contextmanager
 def handled() -> Iterator[None]:
-    """Record SIGINT (and raise ``KeyboardInterrupt``) for the body; the main thread only."""
+    """Record SIGINT (and raise ``KeyboardInterrupt``) for the body; the main thread only.
+
+    A ``KeyboardInterrupt`` that a callback swallows is recorded, not printed ("Exception
+    ignored in ..."): the work stops at its next safe point, or before its output is
+    committed (``files.atomic_path``), with the command's one line. Other exceptions that
+    Python cannot raise are shown as before."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
     _received.clear()
     previous = signal.signal(signal.SIGINT, _handler)
+    previous_hook = sys.unraisablehook
+
+    def unraisable(info) -> None:
+        if not isinstance(info.exc_value, KeyboardInterrupt):
+            previous_hook(info)
+
+    sys.unraisablehook = unraisable
     try:
         yield
     finally:
         signal.signal(signal.SIGINT, previous)
+        sys.unraisablehook = previous_hook
         _received.clear()

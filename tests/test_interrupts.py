@@ -8,9 +8,11 @@ the code that produces the element, so where they land does not depend on timing
 
 from __future__ import annotations
 
+import gc
 import os
 import shutil
 import signal
+import sys
 import traceback
 
 import pytest
@@ -162,3 +164,27 @@ def test_nothing_is_committed_after_a_swallowed_ctrl_c(kind, tmp_path):
     with interrupts.handled(), pytest.raises(KeyboardInterrupt):
         write()
     assert list(tmp_path.iterdir()) == [], "nothing committed, nothing left behind"
+
+
+def test_a_swallowed_ctrl_c_is_not_printed_but_other_unraisables_are(monkeypatch):
+    """JAX's garbage-collection callback is where a Ctrl-C most often lands: Python prints
+    it as "Exception ignored in ..." and goes on. Under ``handled`` the command's one line says
+    it; another exception in a callback still reaches the hook that shows it."""
+    shown = []
+    monkeypatch.setattr(sys, "unraisablehook", lambda info: shown.append(type(info.exc_value)))
+
+    class Swallows:
+        def __init__(self, error):
+            self.error = error
+
+        def __del__(self):
+            raise self.error
+
+    with interrupts.handled():
+        Swallows(KeyboardInterrupt())
+        Swallows(ValueError("a real bug"))
+        gc.collect()
+    assert shown == [ValueError]
+    Swallows(KeyboardInterrupt())  # the negative control: outside, Python's hook gets it
+    gc.collect()
+    assert shown == [ValueError, KeyboardInterrupt]
