@@ -185,6 +185,9 @@ def build_variant(variant: Variant, num_classes: int, settings: StudySettings, e
         jit_compile=False,
         run_eagerly=eager,
     )
+    # Built now rather than inside the first traced step, where Keras creates the optimizer's
+    # variables otherwise: making them there costs seconds per variant.
+    model.optimizer.build(model.trainable_variables)
     return model
 
 
