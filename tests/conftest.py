@@ -16,14 +16,6 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 # forks this multi-gigabyte process from a thread and waits on a network that may be closed, which
 # slows every conversion and can stall a worker inside one (docs/performance.md). The tests run as CI.
 os.environ.setdefault("CI", "true")
-# pytest-xdist's workers share this machine's cores: each worker, and each command it starts,
-# runs an op on its share of them (TensorFlow's intra-op pool; OpenMP for PyTorch). Wider pools
-# wait for cores the other workers hold, spinning as they wait. TensorFlow's inter-op pool, which
-# runs independent ops (an input pipeline beside a training step) side by side, is left alone
-# (docs/performance.md). A user's own setting is kept.
-_CORES_PER_WORKER = len(os.sched_getaffinity(0)) // int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
-for _threads in ("TF_NUM_INTRAOP_THREADS", "OMP_NUM_THREADS"):
-    os.environ.setdefault(_threads, str(max(1, _CORES_PER_WORKER)))
 
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
