@@ -185,8 +185,8 @@ def build_variant(variant: Variant, num_classes: int, settings: StudySettings, e
         jit_compile=False,
         run_eagerly=eager,
     )
-    # Built now rather than inside the first traced step, where Keras creates the optimizer's
-    # variables otherwise: making them there costs seconds per variant.
+    # Built now rather than inside the first traced step, where Keras otherwise creates the
+    # optimizer's variables, lifting each out of the graph (slow; docs/performance.md).
     model.optimizer.build(model.trainable_variables)
     return model
 
