@@ -159,6 +159,7 @@ def build_variant(variant: Variant, num_classes: int, settings: StudySettings, e
     """The variant's network, freshly initialised from ``settings.seed``, compiled for training."""
     import keras
 
+    from inception_v2.classifier_training import compile_classifier
     from inception_v2.network import build_inception_v2
 
     keras.utils.set_random_seed(settings.seed)
@@ -176,18 +177,14 @@ def build_variant(variant: Variant, num_classes: int, settings: StudySettings, e
     for layer in model.layers:
         if isinstance(layer, keras.layers.BatchNormalization):
             layer.momentum = settings.batch_norm_momentum
-    model.compile(
-        optimizer=keras.optimizers.SGD(learning_rate_schedule(variant, settings), momentum=0.9),
-        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
-        metrics=["accuracy"],
+    compile_classifier(
+        model,
+        keras.optimizers.SGD(learning_rate_schedule(variant, settings), momentum=0.9),
         # XLA makes this small network's steps slower on CPUs, and its first step compiles
         # longer (docs/performance.md, "The BN study without XLA").
         jit_compile=False,
         run_eagerly=eager,
     )
-    # Built now rather than inside the first traced step, where Keras otherwise creates the
-    # optimizer's variables, lifting each out of the graph (slow; docs/performance.md).
-    model.optimizer.build(model.trainable_variables)
     return model
 
 

@@ -30,6 +30,7 @@ import keras
 from inception_v2.architecture import PRETRAINED
 from inception_v2.backup import Backup, backup_position, restore
 from inception_v2.checkpoint import infer_config, model_variable_map
+from inception_v2.classifier_training import compile_classifier
 from inception_v2.errors import DataError, InvalidArgument
 from inception_v2.files import atomic_path, save_figure
 from inception_v2.finetune import build_classifier
@@ -322,13 +323,10 @@ def _compiled_classifier(settings: RunSettings, num_classes: int) -> keras.Model
             input_shape=(settings.image_size, settings.image_size, 3),
             dtype=settings.dtype,
         )
-        model.compile(
-            optimizer=make_optimizer(settings.optimizer, settings.learning_rate, settings.momentum),
-            loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
-            metrics=["accuracy"],
+        # In the strategy's scope, so that a backup's optimizer state has a place.
+        compile_classifier(
+            model, make_optimizer(settings.optimizer, settings.learning_rate, settings.momentum)
         )
-        # Built here, in the strategy's scope, so that a backup's optimizer state has a place.
-        model.optimizer.build(model.trainable_variables)
     return model
 
 

@@ -16,6 +16,7 @@ import pytest
 from conftest import run_in_process
 
 from inception_v2.backup import BACKUP_FILE, backup_position
+from inception_v2.classifier_training import compile_classifier
 from inception_v2.cli import main
 from inception_v2.errors import DataError
 from inception_v2.example_data import write_example_data
@@ -48,11 +49,7 @@ def _loss(model, images, labels) -> float:
 
 def _compile(model, lr=1e-4, run_eagerly=False):
     # Features of random-weight checkpoints are large (norm ~250): Adam, small steps.
-    model.compile(
-        optimizer=keras.optimizers.Adam(lr),
-        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
-        run_eagerly=run_eagerly,
-    )
+    compile_classifier(model, keras.optimizers.Adam(lr), run_eagerly=run_eagerly)
 
 
 def _frozen_state(model) -> dict[str, np.ndarray]:

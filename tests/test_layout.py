@@ -17,6 +17,7 @@ LAYERS = (
     {"model", "convert"},  # the one factory (build, then load), and conversion through it
     {"preprocessing", "data", "train_data", "labels", "calibration"},
     {"evaluate", "inference", "openvino_engine", "hardware", "finetune", "train", "backup", "distributed"}
+    | {"classifier_training"}
     | {"bn_study_data", "bn_study_results", "bn_study"}
     | {"export", "live_weights", "example_data", "classify"}
     | {"bench_speed", "bench_agreement", "bench_pipeline", "bench"}
