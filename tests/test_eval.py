@@ -14,8 +14,9 @@ from conftest import TEST_DATA
 
 from inception_v2.cli import main
 from inception_v2.data import DataError, class_folders, imagenet_directory, open_data, tfrecords
-from inception_v2.evaluate import evaluate, in_top_k, top1_correct
+from inception_v2.evaluate import evaluate, evaluate_runner, in_top_k, top1_correct
 from inception_v2.example_data import example_data_path
+from inception_v2.inference import inference_function
 from inception_v2.labels import (
     class_ids,
     class_names,
@@ -37,6 +38,18 @@ GROUND_TRUTH = data_path("imagenet_2012_validation_synset_labels.txt")
 def eval_model(converted_1001):
     model, _, _ = build_from_weights(converted_1001, classifier_activation=None)
     return model
+
+
+@pytest.fixture(scope="module")
+def eval_run(eval_model):
+    """One compiled forward pass of ``eval_model``, shared by the tests that score data through
+    it: each ``evaluate`` call compiles its own (a second or two each on this network)."""
+    return inference_function(eval_model)
+
+
+def _score(run, data, **options):
+    """What ``evaluate(eval_model, data, ...)`` returns, scored through the shared ``run``."""
+    return evaluate_runner(run, 1001, data, show_progress=False, **options)
 
 
 def _sample(n: int) -> list[Path]:
@@ -221,7 +234,7 @@ def test_tfrecord_eval_equals_slim_graph_per_image(slim_checkpoints, eval_model,
 
 
 @pytest.mark.slow
-def test_raw_directory_and_class_folders_agree(eval_model, tmp_path):
+def test_raw_directory_and_class_folders_agree(eval_run, tmp_path):
     files = _sample(12)
     raw = tmp_path / "raw"
     raw.mkdir()
@@ -231,12 +244,8 @@ def test_raw_directory_and_class_folders_agree(eval_model, tmp_path):
         shutil.copy(f, raw / f.name)
         (folders / synsets[label]).mkdir(parents=True, exist_ok=True)
         shutil.copy(f, folders / synsets[label] / f.name)
-    a = evaluate(
-        eval_model, open_data(raw), batch_size=5, predictions_csv=tmp_path / "a.csv", show_progress=False
-    )
-    b = evaluate(
-        eval_model, open_data(folders), batch_size=7, predictions_csv=tmp_path / "b.csv", show_progress=False
-    )
+    a = _score(eval_run, open_data(raw), batch_size=5, predictions_csv=tmp_path / "a.csv")
+    b = _score(eval_run, open_data(folders), batch_size=7, predictions_csv=tmp_path / "b.csv")
     assert open_data(folders).kind == "imagenet-folders"
     assert (a.count, a.top1, a.top5, a.per_class) == (b.count, b.top1, b.top5, b.per_class)
     rows_a, rows_b = _rows(tmp_path / "a.csv"), _rows(tmp_path / "b.csv")
@@ -335,7 +344,7 @@ def test_cli_predict(converted_1001, capsys):
 # ----------------------------------------------------------------------------- bad input
 
 
-def test_unreadable_images_are_skipped_and_counted_or_fail_with_strict(eval_model, tmp_path):
+def test_unreadable_images_are_skipped_and_counted_or_fail_with_strict(eval_run, tmp_path):
     files = _sample(6)
     for f in files:
         shutil.copy(f, tmp_path / f.name)
@@ -343,20 +352,20 @@ def test_unreadable_images_are_skipped_and_counted_or_fail_with_strict(eval_mode
     corrupt.write_bytes(b"\xff\xd8\xff\xe0" + bytes(200))  # JPEG header, then nothing
     truncated = tmp_path / files[5].name
     truncated.write_bytes(b"not an image at all")
-    result = evaluate(eval_model, open_data(tmp_path), batch_size=4, show_progress=False)
+    result = _score(eval_run, open_data(tmp_path), batch_size=4)
     assert result.count == 4
     assert sorted(Path(s).name for s in result.skipped) == sorted([corrupt.name, truncated.name])
     with pytest.raises(DataError, match=corrupt.name):
-        evaluate(eval_model, open_data(tmp_path), batch_size=4, strict=True, show_progress=False)
+        _score(eval_run, open_data(tmp_path), batch_size=4, strict=True)
 
 
-def test_tfrecord_missing_key(eval_model, tmp_path):
+def test_tfrecord_missing_key(eval_run, tmp_path):
     files = _sample(3)
     _write_slim_tfrecord(
         tmp_path / "validation-00000-of-00001", files, _labels_of(files), drop_key="image/class/label"
     )
     with pytest.raises(DataError, match="lacks image/encoded or image/class/label"):
-        evaluate(eval_model, tfrecords(tmp_path), show_progress=False)
+        _score(eval_run, tfrecords(tmp_path))
 
 
 def test_empty_directory(tmp_path, capsys):
@@ -411,27 +420,27 @@ def test_label_space_is_the_librarys():
 
 
 @pytest.mark.slow
-def test_several_tfrecord_shards_interleaved_skip_nothing(eval_model, tmp_path):
+def test_several_tfrecord_shards_interleaved_skip_nothing(eval_run, tmp_path):
     """ImageNet comes as 128 shards read four at a time (interleaved): an element arriving out
     of shard order is not a skipped one. One undecodable record is still found and named."""
     files = _sample(9)
     labels = _labels_of(files)
     for shard, part in enumerate((slice(0, 3), slice(3, 6), slice(6, 9))):
         _write_slim_tfrecord(tmp_path / f"validation-0000{shard}-of-00003", files[part], labels[part])
-    result = evaluate(eval_model, tfrecords(tmp_path), batch_size=4, show_progress=False)
+    result = _score(eval_run, tfrecords(tmp_path), batch_size=4)
     assert (result.count, result.skipped) == (9, [])
     bad = tmp_path / "bad.jpg"
     bad.write_bytes(b"\xff\xd8\xff\xe0" + bytes(100))  # a JPEG header, then nothing
     _write_slim_tfrecord(tmp_path / "validation-00001-of-00003", [files[3], bad, files[5]], labels[3:6])
-    result = evaluate(eval_model, tfrecords(tmp_path), batch_size=4, show_progress=False)
+    result = _score(eval_run, tfrecords(tmp_path), batch_size=4)
     assert result.count == 8 and [s.rsplit("/", 1)[-1] for s in result.skipped] == [
         "validation-00001-of-00003#1"
     ]
     with pytest.raises(DataError, match="validation-00001-of-00003#1: cannot be decoded"):
-        evaluate(eval_model, tfrecords(tmp_path), batch_size=4, strict=True, show_progress=False)
+        _score(eval_run, tfrecords(tmp_path), batch_size=4, strict=True)
 
 
-def test_tfrecord_ids_come_from_length_prefixes(eval_model, tmp_path):
+def test_tfrecord_ids_come_from_length_prefixes(eval_run, tmp_path):
     """The expected ids are counted without reading the images, and equal what tf.data reads;
     a truncated shard is named before any image is evaluated."""
     import tensorflow as tf
@@ -452,4 +461,4 @@ def test_tfrecord_ids_come_from_length_prefixes(eval_model, tmp_path):
     shard = Path(data.files[1])
     shard.write_bytes(shard.read_bytes()[:-10])
     with pytest.raises(DataError, match=f"{shard.name}: truncated TFRecord file"):
-        evaluate(eval_model, tfrecords(tmp_path), show_progress=False)
+        _score(eval_run, tfrecords(tmp_path))
