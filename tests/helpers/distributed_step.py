@@ -17,6 +17,7 @@ def train_head(strategy, checkpoint: str, data: str, multi_worker: bool = False)
     """The head's kernel and bias, flattened, after 3 steps on the batch in ``data``."""
     import keras
 
+    from inception_v2.classifier_training import compile_classifier
     from inception_v2.finetune import build_classifier
 
     arrays = np.load(data)
@@ -24,13 +25,14 @@ def train_head(strategy, checkpoint: str, data: str, multi_worker: bool = False)
     with strategy.scope():
         model = build_classifier(2, weights=checkpoint, train="head", dropout_keep_prob=1.0)
         optimizer = keras.optimizers.SGD(1e-4, momentum=0.9)
+        if not multi_worker:  # as fine-tuning compiles, in the strategy's scope
+            compile_classifier(model, optimizer)
     dataset = tf.data.Dataset.from_tensor_slices((images, labels)).batch(len(images))
     if multi_worker:
         from inception_v2.distributed import distributed_fit
 
         distributed_fit(model, optimizer, dataset, strategy, epochs=3, global_batch_size=len(images))
     else:
-        model.compile(optimizer=optimizer, loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
         model.fit(dataset, epochs=3, verbose=0)
     kernel, bias = model.get_layer("Logits__Conv2d_1c_1x1").get_weights()
     return np.concatenate([kernel.ravel(), bias.ravel()])
