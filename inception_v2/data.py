@@ -66,13 +66,17 @@ class EvalData:
         import tensorflow as tf
 
         if self.kind == "imagenet-tfrecord":
-            return tf.data.Dataset.from_tensor_slices(self.files).interleave(
-                _tfrecord_elements,
-                cycle_length=min(4, len(self.files)),
-                num_parallel_calls=tf.data.AUTOTUNE,
-                deterministic=True,
+            return without_autotuning(
+                tf.data.Dataset.from_tensor_slices(self.files).interleave(
+                    _tfrecord_elements,
+                    cycle_length=min(4, len(self.files)),
+                    num_parallel_calls=tf.data.AUTOTUNE,
+                    deterministic=True,
+                )
             )
-        return tf.data.Dataset.from_tensor_slices({"id": self.files, "label": self.labels})
+        return without_autotuning(
+            tf.data.Dataset.from_tensor_slices({"id": self.files, "label": self.labels})
+        )
 
     def dataset(self, batch_size: int, limit: int | None = None):
         """Batched ``{"image", "label", "id", "filename", "valid"}``; undecodable images dropped.
@@ -150,6 +154,28 @@ def count_records(path: str | os.PathLike) -> int:
                 raise DataError(f"{path}: truncated TFRecord file (record {count} ends past the end)")
             count += 1
     return count
+
+
+def without_autotuning(ds):
+    """``ds`` (a ``tf.data.Dataset``) and every pipeline built on it, with tf.data's autotuning off.
+
+    An autotuned iterator's background thread waits out its tuning period, which grows to a
+    minute, before the iterator can be destroyed: a loop that stops before the data ends (a
+    limit, Ctrl-C, Keras stopping at its step count) or an iterator collected later would hold
+    the program up for that long. Without autotuning, ``AUTOTUNE`` parallelism is the machine's
+    core count and ``prefetch`` still overlaps decoding with the model.
+
+    Args:
+        ds: the pipeline, or its first stage (options reach every stage built on it).
+
+    Returns:
+        The same pipeline with ``autotune.enabled`` off.
+    """
+    import tensorflow as tf
+
+    options = tf.data.Options()
+    options.autotune.enabled = False
+    return ds.with_options(options)
 
 
 def _tfrecord_elements(shard):

@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 
-from inception_v2.data import is_image_file, is_image_name, list_class_folders
+from inception_v2.data import is_image_file, is_image_name, list_class_folders, without_autotuning
 from inception_v2.errors import DataError, InvalidArgument
 from inception_v2.preprocessing import (
     DEFAULT_SIZE,
@@ -135,7 +135,7 @@ def make_dataset(
     import tensorflow as tf
 
     autotune = tf.data.AUTOTUNE
-    ds = tf.data.Dataset.from_tensor_slices((data.files, data.labels))
+    ds = without_autotuning(tf.data.Dataset.from_tensor_slices((data.files, data.labels)))
     if training:
         ds = ds.shuffle(len(data.files), seed=seed, reshuffle_each_iteration=True)
 

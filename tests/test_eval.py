@@ -462,3 +462,31 @@ def test_tfrecord_ids_come_from_length_prefixes(eval_run, tmp_path):
     shard.write_bytes(shard.read_bytes()[:-10])
     with pytest.raises(DataError, match=f"{shard.name}: truncated TFRecord file"):
         _score(eval_run, tfrecords(tmp_path))
+
+
+def test_every_streamed_pipeline_runs_without_autotuning(tmp_path):
+    """An autotuned tf.data iterator cannot be destroyed before its tuning thread wakes, up to a
+    minute later: a loop stopped early would hold the command that long (docs/performance.md).
+    Every pipeline the library streams, for evaluation and for training, has autotuning off,
+    and still reads every image."""
+    import tensorflow as tf
+
+    from inception_v2.train_data import make_dataset, scan_class_folders
+
+    assert tf.data.Dataset.range(3).options().autotune.enabled is not False  # TensorFlow's default
+    files = _sample(3)
+    _write_slim_tfrecord(tmp_path / "validation-00000-of-00001", files, _labels_of(files))
+    ants_and_bees = scan_class_folders(example_data_path() / "val")
+    pipelines = {
+        "raw images": open_data(None).dataset(2, limit=3),
+        "TFRecords": tfrecords(tmp_path).dataset(2),
+        "training": make_dataset(ants_and_bees, 2, training=True, image_size=64, repeat=True),
+        "validation": make_dataset(ants_and_bees, 2, training=False, image_size=64),
+    }
+    for name, pipeline in pipelines.items():
+        assert pipeline.options().autotune.enabled is False, name
+    assert sum(len(b["id"]) for b in pipelines["TFRecords"]) == 3
+    assert sum(len(b["id"]) for b in pipelines["raw images"]) == 3
+    assert len(tfrecords(tmp_path).expected_ids(limit=2)) == 2
+    images, labels = next(iter(pipelines["training"]))
+    assert images.shape == (2, 64, 64, 3) and labels.shape == (2,)
