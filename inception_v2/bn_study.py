@@ -43,6 +43,7 @@ from inception_v2.bn_study_results import (
     summarize,
     write_curves,
 )
+from inception_v2.data import without_autotuning
 from inception_v2.errors import DataError, InvalidArgument
 from inception_v2.files import atomic_path
 from inception_v2.interrupts import deferred, raise_if_interrupted
@@ -198,10 +199,18 @@ def study_folder(out: str | os.PathLike) -> RunFolder:
     return RunFolder(Path(out), "bn-study", "settings.json", STUDY_FILES, ("models",))
 
 
+def _batches(x, y, batch_size: int):
+    """``(x, y)`` in order, ``batch_size`` at a time, as Keras would batch the arrays, in a
+    pipeline without tf.data's autotuning (Keras' own would make each ``fit`` and ``evaluate``
+    wait on its tuning thread as it ends, ``data.without_autotuning``)."""
+    import tensorflow as tf
+
+    return without_autotuning(tf.data.Dataset.from_tensor_slices((x, y))).batch(batch_size)
+
+
 def _evaluate(model, data: StudyData) -> float:
-    return float(
-        model.evaluate(data.x_val, data.y_val, batch_size=256, verbose=0, return_dict=True)["accuracy"]
-    )
+    batches = _batches(data.x_val, data.y_val, 256)
+    return float(model.evaluate(batches, verbose=0, return_dict=True)["accuracy"])
 
 
 def _resume(path: Path, rows: list[dict]):
@@ -289,9 +298,7 @@ def _train_variants(
             steps_callback.note = f"{variant.name} (step {end} of {settings.steps})"
             with deferred():  # a step in flight in TensorFlow is never cancelled midway
                 history = model.fit(
-                    data.x_train[batches],
-                    data.y_train[batches],
-                    batch_size=settings.batch_size,
+                    _batches(data.x_train[batches], data.y_train[batches], settings.batch_size),
                     epochs=1,
                     shuffle=False,
                     verbose=0,
