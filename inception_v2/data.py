@@ -162,8 +162,9 @@ def without_autotuning(ds):
     An autotuned iterator's background thread waits out its tuning period, which grows to a
     minute, before the iterator can be destroyed: a loop that stops before the data ends (a
     limit, Ctrl-C, Keras stopping at its step count) or an iterator collected later would hold
-    the program up for that long. Without autotuning, ``AUTOTUNE`` parallelism is the machine's
-    core count and ``prefetch`` still overlaps decoding with the model.
+    the program up for that long. Without autotuning, ``AUTOTUNE`` parallelism keeps
+    TensorFlow's starting value instead of being tuned, and ``prefetch`` still overlaps decoding
+    with the model.
 
     Args:
         ds: the pipeline, or its first stage (options reach every stage built on it).
