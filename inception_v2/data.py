@@ -19,11 +19,15 @@ import struct
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from inception_v2.errors import DataError, MissingFile
 from inception_v2.interrupts import iterate
 from inception_v2.labels import data_path, read_ground_truth, synset_to_label, synsets
 from inception_v2.preprocessing import DEFAULT_SIZE, decode_image, preprocess_for_eval
+
+if TYPE_CHECKING:  # TensorFlow is imported only when data is streamed
+    import tensorflow as tf
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".gif", ".bmp", ".webp")
 VAL_NAME = re.compile(r"ILSVRC2012_val_(\d{8})\.JPEG$", re.IGNORECASE)
@@ -66,17 +70,15 @@ class EvalData:
         import tensorflow as tf
 
         if self.kind == "imagenet-tfrecord":
-            return without_autotuning(
-                tf.data.Dataset.from_tensor_slices(self.files).interleave(
-                    _tfrecord_elements,
-                    cycle_length=min(4, len(self.files)),
-                    num_parallel_calls=tf.data.AUTOTUNE,
-                    deterministic=True,
-                )
+            elements = tf.data.Dataset.from_tensor_slices(self.files).interleave(
+                _tfrecord_elements,
+                cycle_length=min(4, len(self.files)),
+                num_parallel_calls=tf.data.AUTOTUNE,
+                deterministic=True,
             )
-        return without_autotuning(
-            tf.data.Dataset.from_tensor_slices({"id": self.files, "label": self.labels})
-        )
+        else:
+            elements = tf.data.Dataset.from_tensor_slices({"id": self.files, "label": self.labels})
+        return without_autotuning(elements)
 
     def dataset(self, batch_size: int, limit: int | None = None):
         """Batched ``{"image", "label", "id", "filename", "valid"}``; undecodable images dropped.
@@ -156,11 +158,11 @@ def count_records(path: str | os.PathLike) -> int:
     return count
 
 
-def without_autotuning(ds):
-    """``ds`` (a ``tf.data.Dataset``) and every pipeline built on it, with tf.data's autotuning off.
+def without_autotuning(ds: tf.data.Dataset) -> tf.data.Dataset:
+    """``ds`` and every pipeline built on it, with tf.data's autotuning off.
 
-    An autotuned iterator's background thread waits out its tuning period, which grows to a
-    minute, before the iterator can be destroyed: a loop that stops before the data ends (a
+    An autotuned iterator's background thread waits out its tuning period, which grows the
+    longer the iterator lives, before the iterator can be destroyed: a loop that stops before the data ends (a
     limit, Ctrl-C, Keras stopping at its step count) or an iterator collected later would hold
     the program up for that long. Without autotuning, ``AUTOTUNE`` parallelism keeps
     TensorFlow's starting value instead of being tuned, and ``prefetch`` still overlaps decoding

@@ -465,8 +465,9 @@ def test_tfrecord_ids_come_from_length_prefixes(eval_run, tmp_path):
 
 
 def test_every_streamed_pipeline_runs_without_autotuning(tmp_path):
-    """An autotuned tf.data iterator cannot be destroyed before its tuning thread wakes, up to a
-    minute later: a loop stopped early would hold the command that long (docs/performance.md).
+    """An autotuned tf.data iterator cannot be destroyed before its tuning thread wakes, seconds
+    later, more the longer it lived: a loop stopped early would hold the command that long
+    (docs/performance.md).
     Every pipeline the library streams, for evaluation and for training, has autotuning off;
     evaluation's still reads every image."""
     import tensorflow as tf
