@@ -6,6 +6,7 @@ TF >= 2.16, ``tf_keras`` (``pip install "inception_v2[slim]"``).
 
 from __future__ import annotations
 
+import functools
 import os
 import sys
 import warnings
@@ -67,6 +68,34 @@ def _build(
     return end_points
 
 
+@functools.lru_cache(maxsize=4)
+def _inference_graph(
+    image_shape: tuple[int | None, int | None, int],
+    num_classes: int | None,
+    depth_multiplier: float,
+    min_depth: int,
+    spatial_squeeze: bool,
+    use_ema: bool,
+):
+    """slim's inference graph for one configuration, built once per process.
+
+    tf_slim builds its graph op by op through TensorFlow's graph-mode Python, which costs
+    seconds for this network; the built graph holds no weights (they live in each session),
+    so every session of the same configuration can share it. Returns ``(graph, images
+    placeholder, end points, saver)``; the graph is finalized, so no caller can add to it.
+    """
+    import tensorflow as tf
+
+    graph = tf.Graph()
+    with graph.as_default():
+        images = tf.compat.v1.placeholder(tf.float32, (None, *image_shape), name="images")
+        end_points = _build(images, num_classes, False, depth_multiplier, min_depth, spatial_squeeze)
+        suffix = EMA_SUFFIX if use_ema else ""
+        saver = tf.compat.v1.train.Saver({v.op.name + suffix: v for v in tf.compat.v1.global_variables()})
+    graph.finalize()
+    return graph, images, end_points, saver
+
+
 def slim_session(
     checkpoint: str,
     image_shape: tuple[int | None, int | None, int] = (DEFAULT_IMAGE_SIZE, DEFAULT_IMAGE_SIZE, 3),
@@ -79,19 +108,22 @@ def slim_session(
     """tf_slim's graph (inference mode) in a TF1 session, restored by slim's Saver.
 
     ``checkpoint`` is what ``tf.compat.v1.train.Saver.restore`` takes (V1 file or V2
-    prefix). Returns ``(session, images placeholder, end points)``.
+    prefix). Returns ``(session, images placeholder, end points)``; closing the session
+    frees its weights.
     """
     import tensorflow as tf
 
-    graph = tf.Graph()
-    with graph.as_default():
-        images = tf.compat.v1.placeholder(tf.float32, (None, *image_shape), name="images")
-        end_points = _build(images, num_classes, False, depth_multiplier, min_depth, spatial_squeeze)
-        suffix = EMA_SUFFIX if use_ema else ""
-        saver = tf.compat.v1.train.Saver({v.op.name + suffix: v for v in tf.compat.v1.global_variables()})
-        session = tf.compat.v1.Session(graph=graph)
-        saver.restore(session, checkpoint)
-    return session, images, end_points
+    graph, images, end_points, saver = _inference_graph(
+        tuple(image_shape), num_classes, depth_multiplier, min_depth, spatial_squeeze, use_ema
+    )
+    session = tf.compat.v1.Session(graph=graph)
+    try:
+        with graph.as_default():  # outside its graph the Saver would restore eagerly
+            saver.restore(session, checkpoint)
+    except BaseException:
+        session.close()
+        raise
+    return session, images, dict(end_points)
 
 
 def slim_end_points(
@@ -128,13 +160,19 @@ def save_slim_variables(variables: Mapping[str, np.ndarray], path: str, version:
     write_version = {"V1": tf.compat.v1.train.SaverDef.V1, "V2": tf.compat.v1.train.SaverDef.V2}
     graph = tf.Graph()
     with graph.as_default():
+        # The values are fed to the initializers, not written into the graph as constants:
+        # a graph that held them would copy every weight into its definition.
+        values = {name: np.asarray(value) for name, value in variables.items()}
+        initial = {name: tf.compat.v1.placeholder(value.dtype, value.shape) for name, value in values.items()}
         var_list = {
-            name: tf.compat.v1.Variable(value, name=name.replace(":", "_"))
-            for name, value in variables.items()
+            name: tf.compat.v1.Variable(initial[name], name=name.replace(":", "_")) for name in values
         }
         saver = tf.compat.v1.train.Saver(var_list, write_version=write_version[version])
         with tf.compat.v1.Session(graph=graph) as sess:
-            sess.run(tf.compat.v1.global_variables_initializer())
+            sess.run(
+                tf.compat.v1.global_variables_initializer(),
+                {initial[name]: value for name, value in values.items()},
+            )
             os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
             return saver.save(sess, path, write_meta_graph=False, write_state=False)
 

@@ -89,6 +89,33 @@ def test_verification_catches_one_wrong_layer(slim_checkpoints, tmp_path):
     assert diffs["Mixed_4b"] > 0.04 and diffs["Logits"] > 1e-3
 
 
+def test_slims_graph_is_built_once_and_each_session_has_its_own_weights(slim_checkpoints, tmp_path):
+    """Sessions of one configuration share slim's graph, not its weights: a checkpoint with the
+    logits' biases moved by 1 gives logits moved by 1, and the first checkpoint again its own."""
+    from inception_v2 import slim_reference
+    from inception_v2.slim_reference import slim_end_points
+
+    variables = dict(slim_checkpoints.variables(depth_multiplier=0.25))
+    bias = "InceptionV2/Logits/Conv2d_1c_1x1/biases"
+    variables[bias] = variables[bias] + 1.0
+    other = save_slim_variables(variables, str(tmp_path / "other" / "model.ckpt"))
+    images = smooth_random_images(2, 112, 112, np.random.default_rng(3))
+    before = slim_reference._inference_graph.cache_info()
+    first, shifted, again = (
+        slim_end_points(path, images, depth_multiplier=0.25)["Logits"]
+        for path in (
+            slim_checkpoints.path(depth_multiplier=0.25),
+            other,
+            slim_checkpoints.path(depth_multiplier=0.25),
+        )
+    )
+    after = slim_reference._inference_graph.cache_info()
+    assert (after.misses - before.misses, after.hits - before.hits) in {(1, 2), (0, 3)}
+    np.testing.assert_allclose(shifted, first + 1.0, atol=1e-5)
+    np.testing.assert_array_equal(again, first)
+    assert np.abs(first[0] - first[1]).max() > 0.1, "the logits depend on the image"
+
+
 @pytest.mark.slow
 def test_tarball_directory_and_keras_outputs_agree(slim_checkpoints, tmp_path):
     prefix = slim_checkpoints.path(version="V1")
