@@ -95,6 +95,7 @@ def test_slims_graph_is_built_once_and_each_session_has_its_own_weights(slim_che
     from inception_v2 import slim_reference
     from inception_v2.slim_reference import slim_end_points
 
+    thin = slim_checkpoints.path(depth_multiplier=0.25)
     variables = dict(slim_checkpoints.variables(depth_multiplier=0.25))
     bias = "InceptionV2/Logits/Conv2d_1c_1x1/biases"
     variables[bias] = variables[bias] + 1.0
@@ -102,12 +103,7 @@ def test_slims_graph_is_built_once_and_each_session_has_its_own_weights(slim_che
     images = smooth_random_images(2, 112, 112, np.random.default_rng(3))
     before = slim_reference._inference_graph.cache_info()
     first, shifted, again = (
-        slim_end_points(path, images, depth_multiplier=0.25)["Logits"]
-        for path in (
-            slim_checkpoints.path(depth_multiplier=0.25),
-            other,
-            slim_checkpoints.path(depth_multiplier=0.25),
-        )
+        slim_end_points(path, images, depth_multiplier=0.25)["Logits"] for path in (thin, other, thin)
     )
     after = slim_reference._inference_graph.cache_info()
     assert (after.misses - before.misses, after.hits - before.hits) in {(1, 2), (0, 3)}
