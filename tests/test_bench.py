@@ -162,3 +162,27 @@ def test_fast_path_agreement_on_live_weights():
     assert "bf16" in name and 0 <= path["top1_agreement"] <= 1
     errors = path["max_relative_error"]
     assert 0 < errors["Logits"] < 1 and all(0 <= e < 1 for e in errors.values())
+
+
+def test_pipeline_rate_is_timed_after_a_warm_pass():
+    """The input pipeline's rate skips its first pass (tracing, file cache) and takes the
+    median of the others; every pass reads every image of the folder."""
+    from inception_v2.bench_pipeline import _pipeline_rate
+    from inception_v2.data import open_data
+
+    class Counted:
+        def __init__(self, data):
+            self.data, self.passes, self.images = data, 0, []
+
+        def batches(self, batch):
+            self.passes += 1
+            count = 0
+            for b in self.data.batches(batch):
+                count += int(b["label"].shape[0])
+                yield b
+            self.images.append(count)
+
+    data = Counted(open_data(None))
+    rate = _pipeline_rate(data, batch=50, rounds=2)
+    assert data.passes == 3 and data.images == [100, 100, 100]
+    assert 0 < rate < float("inf")
