@@ -54,6 +54,9 @@ def machine() -> dict:
     here = cpu()
     info = {"cpus": os.cpu_count(), "platform": platform.platform(), "python": platform.python_version()}
     info.update(cpu=here.model, features=list(here.features), bfloat16_units=here.bfloat16_units)
+    info.update(
+        vendor=here.vendor, family=here.family, model_number=here.model_number, int8_units=here.int8_units
+    )
     try:
         cpuinfo = Path("/proc/cpuinfo").read_text().splitlines()
         mhz = [float(s.split(":", 1)[1]) for s in cpuinfo if s.startswith("cpu MHz")]
@@ -141,11 +144,20 @@ def run(
     return report
 
 
+def _cpu_identity(m: dict) -> str:
+    """`` (GenuineIntel family 6 model 143)``: what names a CPU whose model name is generic."""
+    if not m.get("vendor"):
+        return ""
+    return f" ({m['vendor']} family {m.get('family', '?')} model {m.get('model_number', '?')})"
+
+
 def format_report(report: dict) -> str:
     m = report["machine"]
     lines = [
-        f"machine: {m.get('cpu', '?')}, {m['cpus']} CPUs; {', '.join(m.get('features', [])) or 'no AVX2'}; "
+        f"machine: {m.get('cpu', '?')}{_cpu_identity(m)}, {m['cpus']} CPUs; "
+        f"{', '.join(m.get('features', [])) or 'no AVX2'}; "
         f"bfloat16 units: {'yes' if m.get('bfloat16_units') else 'no'}; "
+        f"int8 units: {m.get('int8_units') or 'none'}; "
         f"fp32 peak ~{m.get('fp32_peak_gflops_estimate', '?')} GFLOP/s"
     ]
     tf_result = report["backends"][0]

@@ -15,7 +15,7 @@ from pathlib import Path
 #: The engines a model runs on: ``inference_function(engine=...)``, ``--engine``.
 ENGINES = ("keras", "openvino")
 #: /proc/cpuinfo flags that matter here, in the order they are reported.
-FLAGS = ("amx_bf16", "amx_tile", "avx512_bf16", "avx512f", "avx2")
+FLAGS = ("amx_bf16", "amx_int8", "amx_tile", "avx512_bf16", "avx512_vnni", "avx_vnni", "avx512f", "avx2")
 
 
 @dataclass(frozen=True)
@@ -24,6 +24,7 @@ class CPU:
     features: tuple[str, ...]
     vendor: str = ""  # "GenuineIntel", "AuthenticAMD"
     family: int = 0
+    model_number: int = 0  # /proc/cpuinfo's "model": with the family, what a generic name hides
 
     @property
     def fp32_flops_per_cycle(self) -> int:
@@ -38,6 +39,15 @@ class CPU:
         """True where bfloat16 runs in hardware (AMX or AVX512-BF16)."""
         return "amx_bf16" in self.features or "avx512_bf16" in self.features
 
+    @property
+    def int8_units(self) -> str:
+        """The int8 matrix units int8 inference runs on: ``"AMX"``, ``"AVX512-VNNI"``,
+        ``"AVX-VNNI"``, or ``""`` where 8-bit products are emulated with wider instructions."""
+        for flag, units in (("amx_int8", "AMX"), ("avx512_vnni", "AVX512-VNNI"), ("avx_vnni", "AVX-VNNI")):
+            if flag in self.features:
+                return units
+        return ""
+
 
 @functools.cache
 def cpu() -> CPU:
@@ -51,8 +61,8 @@ def cpu() -> CPU:
         pass
     model = fields.get("model name") or model
     flags = set(fields.get("flags", "").split())
-    family = int(fields["cpu family"]) if fields.get("cpu family", "").isdigit() else 0
-    return CPU(model, tuple(f for f in FLAGS if f in flags), fields.get("vendor_id", ""), family)
+    family, number = (int(fields[k]) if fields.get(k, "").isdigit() else 0 for k in ("cpu family", "model"))
+    return CPU(model, tuple(f for f in FLAGS if f in flags), fields.get("vendor_id", ""), family, number)
 
 
 def openvino_available() -> bool:

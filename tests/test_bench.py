@@ -102,7 +102,11 @@ def test_targets_met_and_missed():
 
 def test_format_report_shows_cpu_ratios_agreement_and_verdicts():
     text = format_report(_report(fast_ratio=3.6, e2e=0.95, rss=(4000, 4000)))
-    assert "machine: Some CPU, 2 CPUs; avx512_bf16, avx2; bfloat16 units: yes" in text
+    assert "machine: Some CPU, 2 CPUs; avx512_bf16, avx2; bfloat16 units: yes; int8 units: none" in text
+    report = _report(fast_ratio=3.6, e2e=0.95, rss=(4000, 4000))
+    report["machine"].update(vendor="GenuineIntel", family=6, model_number=143, int8_units="AMX")
+    assert "machine: Some CPU (GenuineIntel family 6 model 143), 2 CPUs;" in format_report(report)
+    assert "int8 units: AMX;" in format_report(report)
     assert "x1.30" in text and "x3.60" in text
     assert "[jax] not measured: ModuleNotFoundError" in text
     assert "targets" not in text and "MISSED" not in text  # the library reports; the project judges
@@ -118,6 +122,10 @@ def test_fp32_peak_per_cycle_knows_double_pumped_avx512():
     zen5 = CPU("AMD EPYC", ("avx512_bf16", "avx512f", "avx2"), "AuthenticAMD", 26)
     xeon = CPU("Intel Xeon", ("amx_bf16", "avx512f", "avx2"), "GenuineIntel", 6)
     assert [c.fp32_flops_per_cycle for c in (zen4, zen5, xeon)] == [32, 64, 64]
+    assert [c.int8_units for c in (zen4, xeon)] == ["", ""]
+    assert CPU("Intel Xeon", ("amx_int8", "avx512_vnni", "avx2")).int8_units == "AMX"
+    assert CPU("AMD EPYC", ("avx512_vnni", "avx_vnni", "avx2")).int8_units == "AVX512-VNNI"
+    assert CPU("Intel Core", ("avx_vnni", "avx2")).int8_units == "AVX-VNNI"
     assert CPU("AMD EPYC 7B13", ("avx2",), "AuthenticAMD", 25).fp32_flops_per_cycle == 32
     assert CPU("old", ()).fp32_flops_per_cycle == 16
 
@@ -148,6 +156,8 @@ def test_int8_targets_against_slims_float32():
     assert verdicts["int8 >= 3x slim at batch 1: x3.20"] is True
     assert verdicts["int8 >= 4x slim at batch 32: x3.50"] is False
     assert not any("int8" in text for text, _ in targets(_report(fast_ratio=4.2, e2e=0.95, rss=(1, 1))))
+    report["machine"]["int8_units"] = "AMX"  # the verdict names the units it was measured on
+    assert dict(targets(report))["int8 >= 4x slim at batch 32 (AMX): x3.50"] is False
 
 
 @pytest.mark.slow
