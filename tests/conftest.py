@@ -109,9 +109,9 @@ class SlimCheckpoints:
 
 
 def pytest_collection_finish(session) -> None:
-    """Exempt what collection imported (TensorFlow, Keras, the library: ~430,000 objects that live
-    to the end) from the garbage collector's full passes: each pass then costs milliseconds
-    instead of ~0.25 s (docs/performance.md)."""
+    """Exempt what collection imported (TensorFlow, Keras, the library: objects that live to the
+    end) from the garbage collector's full passes, which then walk only what the tests made
+    (measured in docs/performance.md)."""
     gc.freeze()
 
 
@@ -120,7 +120,7 @@ def _garbage_collected_after_each_test():
     """Free the reference cycles a test leaves as it ends. Keras' own ``fit``/``predict`` on
     arrays and caught exceptions leave ``tf.data`` iterators in cycles; an autotuned iterator's
     destructor waits for its tuning thread's current period, which grows the longer it lives, so
-    one freed by a full pass minutes later held a worker up to ~35 s."""
+    one freed by a full pass much later stalls whichever test that pass runs in."""
     yield
     gc.collect()
 
