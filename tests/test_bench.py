@@ -105,8 +105,9 @@ def test_format_report_shows_cpu_ratios_agreement_and_verdicts():
     assert "machine: Some CPU, 2 CPUs; avx512_bf16, avx2; bfloat16 units: yes; int8 units: none" in text
     report = _report(fast_ratio=3.6, e2e=0.95, rss=(4000, 4000))
     report["machine"].update(vendor="GenuineIntel", family=6, model_number=143, int8_units="AMX")
-    assert "machine: Some CPU (GenuineIntel family 6 model 143), 2 CPUs;" in format_report(report)
-    assert "int8 units: AMX;" in format_report(report)
+    named = format_report(report)
+    assert "machine: Some CPU (GenuineIntel family 6 model 143), 2 CPUs;" in named
+    assert "int8 units: AMX;" in named
     assert "x1.30" in text and "x3.60" in text
     assert "[jax] not measured: ModuleNotFoundError" in text
     assert "targets" not in text and "MISSED" not in text  # the library reports; the project judges

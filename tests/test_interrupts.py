@@ -179,9 +179,7 @@ def test_a_swallowed_ctrl_c_is_not_printed_but_other_unraisables_are(monkeypatch
         def __del__(self):
             raise self.error
 
-    # Each object is finalized as its statement ends (nothing refers to it), so no collection
-    # is needed: a full one here would also free whatever earlier tests left in reference
-    # cycles, tf.data iterators among them, whose teardown can wait seconds (docs/performance.md).
+    # Each object is finalized as its statement ends (nothing refers to it): no collection needed.
     with interrupts.handled():
         Swallows(KeyboardInterrupt())
         Swallows(ValueError("a real bug"))
