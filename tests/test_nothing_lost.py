@@ -304,6 +304,46 @@ def test_a_closed_pipe_ends_quietly(converted_thin):
     assert stderr == "", stderr
 
 
+def _with_stdout_closed(args: list, **env) -> subprocess.CompletedProcess:
+    """Run the command with its reader of stdout gone before the first line (`| head -0`), and
+    stdout unbuffered as PYTHONUNBUFFERED=1 (common in containers) makes it: every print meets
+    the closed end at once."""
+    process = subprocess.Popen(
+        args, env=command_env(PYTHONUNBUFFERED="1", **env), stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
+    process.stdout.close()
+    stderr = process.stderr.read().decode()
+    return subprocess.CompletedProcess(args, process.wait(timeout=600), "", stderr)
+
+
+@pytest.mark.slow
+def test_eval_writes_every_file_asked_for_before_a_closed_pipe_stops_it(converted_thin, tmp_path):
+    """`eval --report R --plot P | head`: the table is printed last, so the files are written."""
+    report, plot = tmp_path / "r.json", tmp_path / "p.png"
+    args = ["eval", "--weights", converted_thin, "--limit", "4", "--report", report, "--plot", plot]
+    done = _with_stdout_closed(command(*args, "--quiet"))
+    assert done.returncode == 141 and done.stderr == "", done.stderr[-3000:]
+    assert json.loads(report.read_text())["count"] == 4
+    assert plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_bench_writes_its_report_before_a_closed_pipe_stops_it(tmp_path):
+    """`bench --report R | head`: the report is written before the table (the measurement
+    itself is replaced here: what is tested is the order)."""
+    report = tmp_path / "bench.json"
+    fake = {"machine": {"cpus": 2}, "backends": [{"backend": "tensorflow", "throughput": {}, "ratio": {}}]}
+    probe = (
+        "import json, sys; import inception_v2.bench as bench; "
+        f"bench.run = lambda **_: {fake!r}; bench.format_report = lambda report: 'table\\n' * 1000; "
+        "from inception_v2.cli import main; sys.exit(main(sys.argv[1:], standalone=True))"
+    )
+    done = _with_stdout_closed(
+        [sys.executable, "-c", probe, "bench", "--quick", "--quiet", "--report", str(report)]
+    )
+    assert done.returncode == 141 and done.stderr == "", done.stderr[-3000:]
+    assert json.loads(report.read_text()) == fake
+
+
 # ----------------------------------------------------------------------------- checked before the work
 
 

@@ -107,6 +107,6 @@ def run(args: argparse.Namespace) -> int:
         saved_int8=args.weights,
     )
     text = json.dumps(report, indent=2)
+    write_report(args, text)  # before stdout, whose reader may go away (`| head`)
     print(text if args.json else format_report(report))
-    write_report(args, text)
     return 0

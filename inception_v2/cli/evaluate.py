@@ -103,7 +103,6 @@ def run(args: argparse.Namespace) -> int:
         real_labels=real_labels,
         mistakes=args.mistakes or 0,
     )
-    print(result.to_json() if args.json else result.table())
     if args.real_labels and result.real_top1 is None:
         say(args, f"ReaL: {data.description} holds no ILSVRC2012 validation images; ReaL top-1 not reported")
     if result.skipped:
@@ -138,6 +137,9 @@ def run(args: argparse.Namespace) -> int:
         title = f"{os.path.basename(str(args.weights))} on {result.data}"  # wrapped by the plot
         plot_reliability(result.reliability, args.plot_calibration, title, overwrite=args.overwrite)
         say(args, f"reliability diagram: {args.plot_calibration}")
+    # Printed last: a reader of stdout that goes away (`| head`) stops the command where it
+    # prints, and every file asked for is written by then.
+    print(result.to_json() if args.json else result.table())
     return 0
 
 
