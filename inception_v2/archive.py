@@ -46,7 +46,9 @@ def safe_extract(archive: str | os.PathLike, destination: str | os.PathLike) -> 
             guard = {"filter": "data"} if hasattr(tarfile, "data_filter") else {}
             tar.extractall(root, members=members, **guard)
     except tarfile.TarError as e:
-        raise ArchiveError(f"{archive}: not a readable tar archive ({e})") from None
+        lines = str(e).splitlines()  # tarfile lists each method it tried: the last is tar's own
+        reason = lines[-1].strip().removeprefix("- ").removesuffix(")") if len(lines) > 1 else str(e)
+        raise ArchiveError(f"{archive}: not a readable tar archive ({reason})") from None
     except (EOFError, OSError, zlib.error) as e:
         if isinstance(e, FileNotFoundError) and not archive.exists():
             raise MissingFile(f"{archive}: no such file") from None

@@ -29,12 +29,13 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import keras
+import numpy as np
 
-from inception_v2.architecture import DEFAULT_IMAGE_SIZE, DEPTH_MULTIPLIER, MIN_DEPTH, NUM_CLASSES, PRETRAINED
+from inception_v2.architecture import DEFAULT_IMAGE_SIZE, DEPTH_MULTIPLIER, MIN_DEPTH, PRETRAINED
 from inception_v2.checkpoint import assign_checkpoint, model_variable_map
 from inception_v2.convert import DEFAULT_TOLERANCE, Conversion, converted_model
 from inception_v2.download import cache_dir
-from inception_v2.errors import InvalidArgument, MissingExtra
+from inception_v2.errors import CheckpointError, InvalidArgument, MissingExtra
 from inception_v2.files import atomic_folder, check_output_folder
 from inception_v2.model_card import model_card
 from inception_v2.network import (
@@ -45,10 +46,12 @@ from inception_v2.network import (
     spatial_size,
 )
 from inception_v2.preprocessing import preprocess_for_eval
+from inception_v2.weights import PRESET_WEIGHT_FILES, register_preset_reader
 
 try:
     from keras_hub.layers import ImageConverter
     from keras_hub.models import FeaturePyramidBackbone, ImageClassifier, ImageClassifierPreprocessor, Task
+    from keras_hub.src.utils import preset_utils
     from keras_hub.src.utils.preset_utils import register_presets
 except ImportError as error:
     raise MissingExtra.named("hub", "KerasHub's classes and presets need keras-hub") from error
@@ -103,7 +106,14 @@ class _Presets:
         if str(preset) == IMAGENET_PRESET:
             preset = str(imagenet_preset())
         check_preset(preset)
-        return super().from_preset(str(preset), **kwargs)
+        if issubclass(cls, Task) and "num_classes" not in kwargs:
+            check_head(preset)
+        try:
+            return super().from_preset(str(preset), **kwargs)
+        except OSError as e:  # h5py: a truncated or corrupt weights file
+            if "://" in str(preset) or not Path(preset).is_dir():
+                raise
+            raise _unreadable_weights(Path(preset), e) from None
 
 
 @keras.saving.register_keras_serializable(package=PACKAGE)
@@ -252,7 +262,9 @@ class InceptionV2ImageClassifier(_Presets, ImageClassifier):
 
     Args:
         backbone: an ``InceptionV2Backbone``.
-        num_classes: outputs; 1001 is slim's ImageNet head (class 0 = background).
+        num_classes: outputs; 1001 is slim's ImageNet head (class 0 = background). No default:
+            KerasHub builds a task without it only from a preset that lost its head
+            (``task.json``), and a head made up there would predict noise without a word.
         preprocessor: an ``InceptionV2ImageClassifierPreprocessor``, or None for inputs
             already in ``[-1, 1]``.
         activation: of the outputs: None (logits, KerasHub's default) or ``"softmax"``.
@@ -261,7 +273,7 @@ class InceptionV2ImageClassifier(_Presets, ImageClassifier):
         **kwargs: ``Task``'s (``name``, ``compile``).
 
     Raises:
-        InvalidArgument: ``num_classes`` below 1.
+        InvalidArgument: ``num_classes`` not given, or below 1.
     """
 
     backbone_cls = InceptionV2Backbone
@@ -270,13 +282,18 @@ class InceptionV2ImageClassifier(_Presets, ImageClassifier):
     def __init__(
         self,
         backbone: InceptionV2Backbone,
-        num_classes: int = NUM_CLASSES,
+        num_classes: int | None = None,
         preprocessor: InceptionV2ImageClassifierPreprocessor | None = None,
         activation: str | None = None,
         dropout: float = 0.2,
         head_dtype=None,
         **kwargs,
     ):
+        if num_classes is None:
+            raise InvalidArgument(
+                "InceptionV2ImageClassifier: no num_classes, and no task.json to read it from (a preset "
+                "without its head?); pass num_classes=N for a new head (1001: slim's ImageNet classes)"
+            )
         if not isinstance(num_classes, int) or num_classes < 1:
             raise InvalidArgument(f"num_classes must be an integer >= 1, got {num_classes!r}")
         if not 0.0 <= dropout < 1.0:
@@ -366,13 +383,14 @@ def write_preset(
     return result
 
 
-def check_preset_output(destination: str | os.PathLike) -> None:
+def check_preset_output(destination: str | os.PathLike, overwrite: bool = False) -> None:
     """Refuse, before any work, a preset folder ``write_preset`` could not create.
 
     Raises:
-        OutputExists, OutputError: ``destination`` exists or cannot be written.
+        OutputExists, OutputError: ``destination`` exists (and is not a preset this package
+            wrote, or not ``overwrite``) or cannot be written.
     """
-    check_output_folder(destination, False, COMMAND)
+    check_output_folder(destination, overwrite, COMMAND)
 
 
 def imagenet_preset() -> Path:
@@ -409,6 +427,56 @@ def check_preset(preset: str | os.PathLike) -> None:
         raise InvalidArgument(f"{folder}: a preset of {name or 'an unknown model'}, not of Inception V2")
 
 
+def read_preset_variables(folder: Path) -> dict[str, np.ndarray]:
+    """``{slim name: array}`` of a local Inception V2 preset: the classifier where the preset
+    has its head (``task.json``), else the backbone (``weights.read_weights`` calls this).
+
+    Raises:
+        InvalidArgument: not an Inception V2 preset, or a head without its weights.
+        CheckpointError: a weight file of the preset that cannot be read (named).
+    """
+    check_head(folder)
+    task = (folder / "task.json").exists()
+    model = (InceptionV2ImageClassifier if task else InceptionV2Backbone).from_preset(str(folder))
+    return {name: np.asarray(keras.ops.convert_to_numpy(v)) for name, v in model_variable_map(model).items()}
+
+
+def _unreadable_weights(folder: Path, error: Exception) -> CheckpointError:
+    """The error that names the weight file of ``folder`` that h5py cannot open."""
+    import h5py
+
+    for name in PRESET_WEIGHT_FILES:
+        try:
+            if (folder / name).exists():
+                h5py.File(folder / name, "r").close()
+        except OSError as e:
+            return CheckpointError(f"{folder / name}: not a readable weights file ({e})")
+    return CheckpointError(f"{folder}: its weights cannot be read ({error})")
+
+
+def check_head(preset: str | os.PathLike) -> None:
+    """Refuse a local preset folder whose classifier head is missing (``task.json`` or
+    ``task.weights.h5``): loaded as it is, KerasHub would make a new random head.
+
+    Raises:
+        InvalidArgument: naming the folder and the missing file.
+    """
+    folder = Path(preset)
+    if (
+        "://" in str(preset)
+        or not folder.is_dir()
+        or not (folder / "task.json").exists()
+        and not (folder / "task.weights.h5").exists()
+    ):
+        return  # a backbone preset: from_preset without num_classes fails in the classifier itself
+    for name in ("task.json", "task.weights.h5"):
+        if not (folder / name).is_file():
+            raise InvalidArgument(
+                f"{folder}: no {name}, so its classifier head is missing; "
+                "pass num_classes=N for a new head, or restore the file"
+            )
+
+
 def _register_imagenet_preset(folder: Path) -> None:
     """Name ``folder`` ``"inception_v2_imagenet"`` for KerasHub's own ``from_preset``: it reads
     a built-in preset from its handle, here the cache folder ``imagenet_preset`` fills."""
@@ -425,4 +493,24 @@ def _register_imagenet_preset(folder: Path) -> None:
     )
 
 
+def _fetching_imagenet_preset(get_file):
+    """KerasHub's ``preset_utils.get_file`` (private, pinned by ``tests/test_download.py``),
+    made to fill the cache before it reads ``"inception_v2_imagenet"``: KerasHub's own base
+    classes (``keras_hub.models.ImageClassifier.from_preset``) then download, check and convert
+    slim's checkpoint as ``weights="imagenet"`` does, or say offline in one line where to put
+    the file, with its size and SHA-384, instead of "Unknown preset identifier"."""
+    if getattr(get_file, "fetches_imagenet_preset", False):
+        return get_file
+
+    def fetching(preset, path):
+        if preset == IMAGENET_PRESET:
+            imagenet_preset()
+        return get_file(preset, path)
+
+    fetching.fetches_imagenet_preset = True
+    return fetching
+
+
+preset_utils.get_file = _fetching_imagenet_preset(preset_utils.get_file)
+register_preset_reader(read_preset_variables)
 _register_imagenet_preset(cache_dir() / IMAGENET_PRESET)

@@ -110,7 +110,10 @@ def build_from_weights(
     """
     path = resolve(weights)
     variables = read_weights(path)
-    config = infer_config(variables)
+    try:
+        config = infer_config(variables)
+    except CheckpointError as e:
+        raise CheckpointError(f"{path}: {e}") from None
     # Excluded scopes keep the draws of a fresh network; everything else is assigned next.
     with for_loading(not exclude_scopes):
         model = build_inception_v2(**{**config.model_kwargs(), **model_kwargs})

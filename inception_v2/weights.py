@@ -3,7 +3,8 @@
 1. ``resolve``: ``"imagenet"`` becomes slim's checkpoint, downloaded (SHA-384 checked) and
    converted once into the cache; anything else is a path.
 2. ``read_weights``: the file becomes ``{slim variable name: array}``, whatever it is (slim
-   checkpoint: V1 file, V2 prefix, directory, tarball; converted ``.weights.h5`` / ``.keras``).
+   checkpoint: V1 file, V2 prefix, directory, tarball; converted ``.weights.h5`` / ``.keras``;
+   a KerasHub preset folder, read by the reader ``inception_v2.hub`` registers as it loads).
 3. ``checkpoint.assign_checkpoint``: every model variable set from those arrays, strictly.
 
 So a headless model, another input size or a 1000-class subset all load from one file.
@@ -11,7 +12,9 @@ So a headless model, another input size or a 1000-class subset all load from one
 
 from __future__ import annotations
 
+import json
 import os
+from collections.abc import Callable
 from dataclasses import asdict
 from pathlib import Path
 
@@ -25,18 +28,56 @@ from inception_v2.checkpoint import (
     read_checkpoint,
 )
 from inception_v2.download import RemoteFile, cache_dir, fetch
+from inception_v2.errors import MissingExtra
 from inception_v2.keras_weights import is_keras_weights, read_keras_weights, save_weights
 
 IMAGENET_WEIGHTS = "inception_v2_imagenet.weights.h5"
+#: The weight files of a KerasHub preset folder (the backbone's, the classifier head's).
+PRESET_WEIGHT_FILES = ("model.weights.h5", "task.weights.h5")
+
+#: How a KerasHub preset folder becomes ``{slim name: array}``: set by ``inception_v2.hub``
+#: when it loads (KerasHub reads its own files; this layer stays below it).
+_preset_reader: Callable[[Path], dict[str, np.ndarray]] | None = None
+
+
+def register_preset_reader(reader: Callable[[Path], dict[str, np.ndarray]]) -> None:
+    """Let ``read_weights`` read KerasHub preset folders with ``reader``."""
+    global _preset_reader
+    _preset_reader = reader
+
+
+def preset_folder(path: str | os.PathLike) -> Path | None:
+    """The KerasHub preset folder ``path`` names - the folder, or one of its weight files
+    (``model.weights.h5`` alone holds no head: the folder is what its user means) - or None."""
+    path = Path(path)
+    folder = path.parent if path.name in PRESET_WEIGHT_FILES else path
+    try:
+        config = json.loads((folder / "config.json").read_text())
+    except (OSError, ValueError):
+        return None
+    return folder if isinstance(config, dict) and "registered_name" in config else None
 
 
 def resolve(weights: str | os.PathLike) -> Path:
-    """The file behind ``weights``: "imagenet" is fetched and converted once."""
-    return imagenet_weights_path() if str(weights) == "imagenet" else Path(weights)
+    """The file behind ``weights``: "imagenet" is fetched and converted once; a weight file
+    inside a KerasHub preset stands for its folder."""
+    if str(weights) == "imagenet":
+        return imagenet_weights_path()
+    return preset_folder(weights) or Path(weights)
 
 
 def read_weights(path: str | os.PathLike) -> dict[str, np.ndarray]:
-    """``{slim name: array}`` from a slim checkpoint or a converted Keras file."""
+    """``{slim name: array}`` from a slim checkpoint, a converted Keras file or a KerasHub
+    preset folder.
+
+    Raises:
+        CheckpointError, MissingFile: weights that cannot be read.
+        MissingExtra: a preset folder while ``inception_v2.hub`` is not loaded.
+    """
+    if (folder := preset_folder(path)) is not None:
+        if _preset_reader is None:
+            raise MissingExtra.named("hub", f"{folder}: a KerasHub preset; reading it needs keras-hub")
+        return _preset_reader(folder)
     return read_keras_weights(path) if is_keras_weights(path) else read_checkpoint(path)
 
 

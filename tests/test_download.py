@@ -100,6 +100,24 @@ def test_imagenet_preset_is_the_release_converted_once(release, slim_checkpoints
     assert type(again) is InceptionV2ImageClassifier and again.num_classes == 1001
 
 
+def test_kerashubs_own_from_preset_says_where_to_put_the_release_offline(release, tmp_path, monkeypatch):
+    """KerasHub's base class, offline, before the first use: the download line (the file's
+    place, size and SHA-384), not KerasHub's "Unknown preset identifier"; nothing cached."""
+    import keras_hub
+
+    import inception_v2.hub  # noqa: F401 (registers the preset name)
+
+    monkeypatch.setenv("INCEPTION_V2_CACHE", str(tmp_path / "cache"))
+    offline = dataclasses.replace(release, urls=(_refused_url(),))
+    monkeypatch.setattr(download, "IMAGENET_CHECKPOINT", offline)
+    with pytest.raises(DownloadError) as info:
+        keras_hub.models.ImageClassifier.from_preset("inception_v2_imagenet")
+    message = str(info.value)
+    assert str(tmp_path / "cache" / release.filename) in message and release.sha384 in message
+    assert f"{release.size:,}" in message or str(release.size) in message
+    assert not (tmp_path / "cache" / "inception_v2_imagenet").exists()
+
+
 def test_checksum_mismatch_leaves_nothing(release, tmp_path):
     wrong = dataclasses.replace(release, sha384="0" * 96)
     with pytest.raises(DownloadError, match="SHA-384"):
