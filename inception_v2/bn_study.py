@@ -196,7 +196,8 @@ STUDY_FILES = ("settings.json", "curves.csv", "curves.png", "table.csv", "table.
 
 def study_folder(out: str | os.PathLike) -> RunFolder:
     """``out`` as the study uses it: ``settings.json`` marks it; its files and ``models/`` are its own."""
-    return RunFolder(Path(out), "bn-study", "settings.json", STUDY_FILES, ("models",))
+    models = tuple(f"{variant.name}.keras" for variant in VARIANTS) + (".*.tmp*",)
+    return RunFolder(Path(out), "bn-study", "settings.json", STUDY_FILES, (("models", models),))
 
 
 def _batches(x, y, batch_size: int):

@@ -3,7 +3,7 @@ ranges on, preprocessed exactly as evaluation preprocesses (slim's ``preprocess_
 
 The default is the 100 ImageNet validation images bundled with the package; a folder of image
 files (searched recursively: class folders work) gives others. Files that are not images are
-skipped and counted.
+skipped and counted (``data.undecodable``: truncated images too).
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from inception_v2.data import EvalData, is_image_file
+from inception_v2.data import EvalData, undecodable
 from inception_v2.errors import DataError, InvalidArgument, MissingFile
 from inception_v2.labels import data_path
 from inception_v2.preprocessing import DEFAULT_SIZE
@@ -34,7 +34,7 @@ class CalibrationSet:
 
     def describe(self) -> str:
         """One line for reports: how many images, from where, how many files were skipped."""
-        skipped = f", {len(self.skipped)} non-image file(s) skipped" if self.skipped else ""
+        skipped = f", {len(self.skipped)} unreadable file(s) skipped" if self.skipped else ""
         return f"{len(self.images)} images from {self.source}{skipped}"
 
 
@@ -66,8 +66,9 @@ def calibration_images(
         raise DataError(f"{folder}: calibration wants a folder of image files")
     shown = "the 100 bundled ImageNet validation images" if source is None else str(folder)
     every = sorted(p for p in folder.rglob("*") if p.is_file() and not p.name.startswith("."))
-    files = [str(f) for f in every if is_image_file(f)]  # by their first bytes, whatever the name
-    skipped = [str(f) for f in every if str(f) not in set(files)]
+    bad = set(undecodable(every))  # by their content, whatever the name: the one decode check
+    files = [str(f) for f in every if str(f) not in bad]
+    skipped = [str(f) for f in every if str(f) in bad]
     if not files:
         raise DataError(f"{folder}: no image files to calibrate on ({len(skipped)} other files)")
     wanted = min(count or MAX_IMAGES, len(files))

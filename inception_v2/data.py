@@ -210,6 +210,29 @@ def is_image_file(path: str | os.PathLike) -> bool:
     return webp or any(head.startswith(s) for s in _SIGNATURES)
 
 
+def undecodable(files: list[str | os.PathLike]) -> list[str]:
+    """The one decode check of the package: which of ``files`` the decoder every pipeline uses
+    (``preprocessing.decode_image``: content, not name, decides) cannot read - a truncated
+    JPEG, an empty file, text under an image's name. Streamed in parallel, memory flat; what
+    evaluation finds while it streams (the ids that never arrive) is the same check.
+
+    Returns:
+        The unreadable files, as given, in their order.
+    """
+    files = [os.fspath(f) for f in files]
+    if not files:
+        return []
+    import tensorflow as tf
+
+    def decodes(path):
+        return tf.shape(decode_image(tf.io.read_file(path)))[0] >= 0  # decoded in full, or an error
+
+    paths = without_autotuning(tf.data.Dataset.from_tensor_slices(files))
+    checked = paths.map(lambda path: (path, decodes(path)), num_parallel_calls=tf.data.AUTOTUNE)
+    readable = {path.decode() for path, _ in iterate(checked.ignore_errors().as_numpy_iterator())}
+    return [f for f in files if f not in readable]
+
+
 def _image_files(directory: Path, recursive: bool = False) -> list[Path]:
     found = directory.rglob("*") if recursive else directory.iterdir()
     return sorted(p for p in found if p.is_file() and is_image_name(p))

@@ -13,14 +13,16 @@ from pathlib import Path
 
 import numpy as np
 
-from inception_v2.architecture import PRETRAINED
-from inception_v2.data import image_files
-from inception_v2.errors import DataError
+from inception_v2.architecture import BASE_END_POINTS, PRETRAINED
+from inception_v2.data import image_files, undecodable
+from inception_v2.errors import DataError, InvalidArgument
 from inception_v2.files import atomic_folder, check_output_folder, save_figure
 from inception_v2.grad_cam import grad_cam
 from inception_v2.labels import labels_for, top_k
 from inception_v2.model import classifier
 from inception_v2.preprocessing import load_for_eval
+from inception_v2.progress import Progress
+from inception_v2.quantized import is_quantized_model
 
 COMMAND = "explain"
 
@@ -40,9 +42,11 @@ def explain_images(
     paths: list[str | os.PathLike],
     out: str | os.PathLike,
     end_point: str = "Mixed_5c",
-    top: int = 3,
+    top: int = 5,
     overwrite: bool = False,
-) -> list[Path]:
+    recursive: bool = False,
+    show_progress: bool = False,
+) -> tuple[list[Path], list[str]]:
     """Write one PNG sheet per image into ``out``: the photo with the crop marked, then Grad-CAM
     overlays of its ``top`` classes with their names and probabilities.
 
@@ -50,34 +54,67 @@ def explain_images(
         weights: ``"imagenet"`` or a path, as for ``InceptionV2`` (fine-tuned models too).
         paths: image files, and folders of them.
         out: the folder to create (written whole or not at all).
-        end_point: slim's end point whose activations the maps weigh.
+        end_point: one of slim's spatial end points (``BASE_END_POINTS``), whose activations
+            the maps weigh.
         top: classes per image.
         overwrite: replace ``out`` if this command wrote it.
+        recursive: look in the folders' sub-folders too.
+        show_progress: a progress bar on stderr.
 
     Returns:
-        The sheets written, in the order of the images.
+        The sheets written, in the order of the images (each named after its image's path
+        below the folders given, so two ``photo.jpg`` in two folders get two sheets), and the
+        files skipped because they cannot be decoded (``data.undecodable``).
 
     Raises:
         OutputExists, OutputError: ``out`` exists or cannot be written (checked first).
-        MissingFile, DataError: paths that do not exist or hold no image.
-        InvalidArgument: an end point the model does not have.
+        MissingFile, DataError: paths that do not exist, hold no image, or none readable.
+        InvalidArgument: an end point without a spatial map, or quantized weights.
     """
+    if end_point not in BASE_END_POINTS:
+        raise InvalidArgument(
+            f"--end-point {end_point}: Grad-CAM needs a spatial map; choose from {', '.join(BASE_END_POINTS)}"
+        )
+    if is_quantized_model(weights):
+        raise InvalidArgument(
+            f"{weights}: a quantized OpenVINO model has no gradients for Grad-CAM; "
+            "give the Keras weights it was quantized from"
+        )
     check_output_folder(out, overwrite, COMMAND)
-    files = image_files(paths)
+    files = image_files(paths, recursive)
+    skipped = undecodable(files)
+    files = [f for f in files if str(f) not in set(skipped)]
+    if not files:
+        raise DataError(f"{skipped[0]}: none of the {len(skipped)} image file(s) can be decoded")
+    names = sheet_names(files)
     model, classes = classifier(weights)
-    _, names = labels_for(weights, classes)
+    _, class_names = labels_for(weights, classes)
     written = []
+    progress = Progress(len(files)) if show_progress else None
     with atomic_folder(out, overwrite, COMMAND, weights=str(weights)) as staging:
-        for index, path in enumerate(files):
+        for path, name in zip(files, names, strict=True):
             image = load_for_eval(str(path))[np.newaxis]
             probabilities = np.asarray(model.predict(image, verbose=0))[0]
             best = top_k(probabilities[np.newaxis], min(top, classes))[0]
             maps = [grad_cam(model, image, int(k), end_point)[0] for k in best]
-            labels = [f"{rank}. {names[k]}  {100 * probabilities[k]:.1f} %" for rank, k in enumerate(best, 1)]
-            name = f"{index:03d}_{Path(path).stem}.png"
+            labels = [
+                f"{rank}. {class_names[k]}  {100 * probabilities[k]:.1f} %" for rank, k in enumerate(best, 1)
+            ]
             _sheet(Path(path), image[0], maps, labels, end_point, staging / name)
             written.append(Path(out) / name)
-    return written
+            if progress:
+                progress.update(1)
+    if progress:
+        progress.close()
+    return written, skipped
+
+
+def sheet_names(files: list[Path]) -> list[str]:
+    """One sheet name per image: its path below the folder all of them share, with folder
+    separators as ``__`` and ``.png`` added (``ants/photo.jpg`` -> ``ants__photo.jpg.png``)."""
+    resolved = [Path(os.path.abspath(f)) for f in files]
+    common = Path(os.path.commonpath([p.parent for p in resolved]))
+    return ["__".join(p.relative_to(common).parts) + ".png" for p in resolved]
 
 
 def mistakes_sheet(

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import os
 import shutil
 import tempfile
@@ -16,8 +17,19 @@ from pathlib import Path
 from inception_v2.errors import NotAFileName, OutputError, OutputExists
 from inception_v2.interrupts import raise_if_interrupted
 
+log = logging.getLogger("inception_v2")
+
 #: The file that marks a folder as one a command of this package wrote (export's SavedModel).
 OWNER_MARK = "inception_v2_output.json"
+
+#: Every output this process has put in place (file or folder), in order: what a command
+#: stopped midway says it wrote (``written_since``).
+_completed: list[Path] = []
+
+
+def written_since(count: int) -> list[Path]:
+    """The outputs put in place since ``len(written_since(0))`` was ``count``."""
+    return list(_completed[count:])
 
 
 def refuse_existing(path: str | os.PathLike, overwrite: bool = False, hint: str = "") -> Path:
@@ -60,6 +72,11 @@ def _folder_target(path: str | os.PathLike, overwrite: bool, command: str) -> Pa
             raise OutputError(
                 f"{path}: not a folder that inception-v2 {command} wrote; refusing to replace it "
                 "(--overwrite replaces only the command's own output)"
+            )
+        if "files" not in _mark(path):
+            raise OutputError(
+                f"{path}: written by an older inception-v2 {command} that did not list its files, so "
+                "--overwrite cannot tell them from yours; remove the folder yourself or use another path"
             )
     _parent_is_folder(path)
     return path
@@ -112,17 +129,31 @@ def check_output_folder(path: str | os.PathLike, overwrite: bool, command: str) 
     return path
 
 
+def _mark(folder: str | os.PathLike) -> dict:
+    try:
+        mark = json.loads((Path(folder) / OWNER_MARK).read_text())
+    except (OSError, ValueError):
+        return {}
+    return mark if isinstance(mark, dict) else {}
+
+
 def owner_of(folder: str | os.PathLike) -> str | None:
     """The command that wrote ``folder`` (its ``OWNER_MARK``), or None."""
-    try:
-        return json.loads((Path(folder) / OWNER_MARK).read_text()).get("command")
-    except (OSError, ValueError, AttributeError):
-        return None
+    return _mark(folder).get("command")
 
 
-def mark_owner(folder: str | os.PathLike, command: str, **details) -> None:
-    """Mark ``folder`` as ``command``'s output (so that ``--overwrite`` may replace it later)."""
-    (Path(folder) / OWNER_MARK).write_text(json.dumps({"command": command, **details}, indent=2))
+def owned_files(folder: str | os.PathLike) -> list[str]:
+    """The files the mark of ``folder`` lists as the command's (relative POSIX paths); empty
+    for a folder without a mark or with a mark that lists none."""
+    files = _mark(folder).get("files")
+    return [f for f in files if isinstance(f, str)] if isinstance(files, list) else []
+
+
+def mark_owner(folder: str | os.PathLike, command: str, files: list[str], **details) -> None:
+    """Mark ``folder`` as ``command``'s output listing the ``files`` it wrote there (what a
+    later ``--overwrite`` deletes, and nothing else)."""
+    record = {"command": command, "files": files, **details}
+    (Path(folder) / OWNER_MARK).write_text(json.dumps(record, indent=2))
 
 
 @contextlib.contextmanager
@@ -181,6 +212,7 @@ def atomic_path(path: str | os.PathLike, overwrite: bool = False) -> Iterator[Pa
             if path.exists() and not overwrite:
                 raise OutputExists(f"{path}: appeared while writing; left untouched")
             os.replace(tmp, path)
+            _completed.append(path)
         finally:
             if tmp.exists():
                 tmp.unlink()
@@ -205,9 +237,15 @@ def save_figure(fig, path: str | os.PathLike, overwrite: bool = True) -> Path:
 
 @contextlib.contextmanager
 def atomic_folder(path: str | os.PathLike, overwrite: bool, command: str, **mark) -> Iterator[Path]:
-    """Yield an empty staging folder beside ``path``; on success mark it as ``command``'s and
-    put it in ``path``'s place (replacing the earlier output of ``command`` only). After a
-    Ctrl-C, even one that a library swallowed while the folder was written, nothing is put there.
+    """Yield an empty staging folder beside ``path``; on success mark it as ``command``'s,
+    listing the files written (the mark's ``files``), and put it in ``path``'s place in one
+    rename. After a Ctrl-C, even one that a library swallowed while the folder was written,
+    nothing is put there.
+
+    Replacing an earlier output (``overwrite``) deletes exactly the files its mark lists:
+    every other file in it (a user's notes) is linked into the new folder before the swap, so
+    it is never moved or copied out of place, and is named in a note. One of them that has the
+    name of a file just written is refused (``OutputError``) and the old folder stays as it was.
 
     Raises:
         OutputExists, OutputError: as ``check_output_folder``.
@@ -221,8 +259,10 @@ def atomic_folder(path: str | os.PathLike, overwrite: bool, command: str, **mark
         try:
             yield staging
             raise_if_interrupted()
-            mark_owner(staging, command, **mark)
+            written = folder_files(staging)
             _folder_target(path, overwrite, command)  # still ours, or still absent
+            kept = _keep_users_files(path, staging, written) if path.exists() else []
+            mark_owner(staging, command, files=written, **mark)
             if path.exists():
                 old = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".old", dir=path.parent))
                 os.replace(path, old / "old")
@@ -230,5 +270,50 @@ def atomic_folder(path: str | os.PathLike, overwrite: bool, command: str, **mark
                 shutil.rmtree(old, ignore_errors=True)
             else:
                 os.replace(staging, path)
+            _completed.append(path)
+            if kept:
+                log.info(
+                    "%s: kept %d file(s) that inception-v2 %s did not write: %s",
+                    path,
+                    len(kept),
+                    command,
+                    ", ".join(kept[:10]) + (" ..." if len(kept) > 10 else ""),
+                )
         finally:
             shutil.rmtree(staging, ignore_errors=True)
+
+
+def folder_files(folder: str | os.PathLike) -> list[str]:
+    """Every file (and symbolic link) under ``folder``, as sorted relative POSIX paths."""
+    folder = Path(folder)
+    return sorted(
+        p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_symlink() or not p.is_dir()
+    )
+
+
+def _keep_users_files(old: Path, staging: Path, written: list[str]) -> list[str]:
+    """Link every file of ``old`` that its mark does not list into ``staging`` (and recreate
+    its empty folders there); the files kept.
+
+    Raises:
+        OutputError: a kept file has the name of one just written.
+    """
+    ours = {*owned_files(old), OWNER_MARK}
+    kept = [name for name in folder_files(old) if name not in ours]
+    clashes = sorted(set(kept) & {*written, OWNER_MARK})
+    if clashes:
+        raise OutputError(
+            f"{old / clashes[0]}: a file inception-v2 did not write, under a name the new output uses; "
+            "move it, then run again (nothing was replaced)"
+        )
+    for name in kept:
+        target = staging / name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            os.link(old / name, target, follow_symlinks=False)
+        except OSError:  # a file system without hard links
+            shutil.copy2(old / name, target, follow_symlinks=False)
+    for folder in old.rglob("*"):
+        if folder.is_dir() and not folder.is_symlink() and not any(folder.iterdir()):
+            (staging / folder.relative_to(old)).mkdir(parents=True, exist_ok=True)
+    return kept

@@ -4,9 +4,13 @@ settings, outputs and state, and what keeps two runs and a user's own files apar
 - The settings record (``run.json`` / ``settings.json``) marks the folder as the command's own.
   A rerun with the same settings resumes; with others it is refused, naming each difference.
   Paths in the settings are compared resolved (``data`` and ``data/`` are the same folder).
-- ``--overwrite`` starts afresh whatever state the folder is in, deleting only the files and
-  folders the command writes; a folder without the record that holds any of those names (a
-  user's own ``history.csv``) is refused instead.
+- ``--overwrite`` starts afresh whatever state the folder is in, deleting only the files the
+  command writes: its own names at the top, and inside its sub-folders (``logs/``,
+  ``backup/``, ``models/``) the files of the names it gives them; a user's file anywhere in
+  the folder is kept and named. A folder without the record that holds any of the command's
+  names (a user's own ``history.csv``) is refused instead. (The names are the command's table,
+  not a list written as the run goes: a run killed between writing a file and listing it
+  would otherwise leave a backup that a fresh start resumes.)
 - While a run is live it holds an exclusive lock on ``OUT/.lock`` (``flock``): a second run on
   the same folder is refused in one line naming the live one. The kernel releases the lock
   when its process ends, however it ends, so a run killed with ``kill -9`` leaves no lock
@@ -17,9 +21,10 @@ from __future__ import annotations
 
 import contextlib
 import datetime
+import glob
 import json
+import logging
 import os
-import shutil
 import socket
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -34,6 +39,7 @@ except ImportError:  # Windows: runs are not locked there
     fcntl = None
 
 LOCK_FILE = ".lock"
+log = logging.getLogger("inception_v2")
 
 
 def normalise_path(value: str | None) -> str | None:
@@ -52,14 +58,16 @@ class RunFolder:
         path: the folder (``--out``).
         command: the command's name, for messages.
         record: the settings file that marks the folder as the command's own.
-        files, folders: every name the command writes there (what ``clear`` deletes).
+        files: the names the command writes at the top of the folder.
+        folders: ``(sub-folder, patterns)``: the command's sub-folders and the names (glob
+            patterns, ``**`` for any depth) of the files it writes in each.
     """
 
     path: Path
     command: str
     record: str
     files: tuple[str, ...]
-    folders: tuple[str, ...] = ()
+    folders: tuple[tuple[str, tuple[str, ...]], ...] = ()
 
     @property
     def record_path(self) -> Path:
@@ -101,7 +109,7 @@ class RunFolder:
         if recorded is None:
             if self.record_path.exists():  # --overwrite: the folder is the command's own
                 return "afresh"
-            strangers = [n for n in (*self.files, *self.folders) if (self.path / n).exists()]
+            strangers = [n for n in (*self.files, *dict(self.folders)) if (self.path / n).exists()]
             if strangers:
                 raise OutputError(
                     f"{self.path}: holds {', '.join(strangers)} but no {self.record} "
@@ -125,12 +133,36 @@ class RunFolder:
         if self.path.exists() and not self.path.is_dir():
             raise OutputError(f"{self.path}: is a file, expected a folder")
 
-    def clear(self) -> None:
-        """Delete what the command writes here (and nothing else)."""
+    def clear(self) -> list[str]:
+        """Delete the files the command writes here, and nothing else (its sub-folders go
+        only once empty); the other files found in its sub-folders, which were kept."""
         for name in self.files:
             (self.path / name).unlink(missing_ok=True)
-        for name in self.folders:
-            shutil.rmtree(self.path / name, ignore_errors=True)
+            for leftover in self.path.glob(f".{glob.escape(name)}.*.tmp*"):  # a write cut short
+                leftover.unlink(missing_ok=True)
+        kept = []
+        for name, patterns in self.folders:
+            folder = self.path / name
+            if not folder.is_dir():
+                continue
+            ours = {p for pattern in patterns for p in folder.glob(pattern) if p.is_file()}
+            for path in ours:
+                path.unlink()
+            kept += [str(p.relative_to(self.path)) for p in sorted(folder.rglob("*")) if not p.is_dir()]
+            for sub in sorted((p for p in folder.rglob("*") if p.is_dir()), reverse=True):
+                with contextlib.suppress(OSError):
+                    sub.rmdir()  # only if empty
+            with contextlib.suppress(OSError):
+                folder.rmdir()
+        if kept:
+            log.info(
+                "%s: kept %d file(s) that inception-v2 %s did not write: %s",
+                self.path,
+                len(kept),
+                self.command,
+                ", ".join(kept[:10]) + (" ..." if len(kept) > 10 else ""),
+            )
+        return kept
 
     @contextlib.contextmanager
     def lock(self) -> Iterator[None]:

@@ -22,13 +22,20 @@ import logging
 import os
 import shutil
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import keras
 
 from inception_v2.architecture import PRETRAINED
-from inception_v2.backup import Backup, backup_position, restore
+from inception_v2.backup import (
+    BACKUP_FILE,
+    KERAS_BACKUP_FILES,
+    KERAS_LAYOUT_FILE,
+    Backup,
+    backup_position,
+    restore,
+)
 from inception_v2.checkpoint import infer_config, model_variable_map
 from inception_v2.classifier_training import compile_classifier
 from inception_v2.errors import DataError, InvalidArgument
@@ -41,6 +48,7 @@ from inception_v2.train_data import ClassFolders, make_dataset, scan_class_folde
 
 log = logging.getLogger("inception_v2")
 OPTIMIZERS = ("adam", "sgd")
+DEFAULT_BATCH_SIZE = 32
 
 
 @dataclass
@@ -50,7 +58,7 @@ class RunSettings:
     data: str
     weights: str | None
     epochs: int = 5
-    batch_size: int = 32
+    batch_size: int | None = DEFAULT_BATCH_SIZE  # None: 32, or all training images when fewer
     train: str = "head"
     optimizer: str = "adam"
     learning_rate: float = 1e-3
@@ -72,7 +80,7 @@ class RunSettings:
         Raises:
             InvalidArgument: naming the option and the value.
         """
-        if self.epochs < 1 or self.batch_size < 1:
+        if self.epochs < 1 or (self.batch_size is not None and self.batch_size < 1):
             raise InvalidArgument(
                 f"epochs and batch size must be at least 1, got {self.epochs}, {self.batch_size}"
             )
@@ -128,7 +136,7 @@ def load_splits(settings: RunSettings) -> tuple[ClassFolders, ClassFolders]:
     root = Path(settings.data)
     if (root / "train").is_dir() and (root / "val").is_dir():
         train = scan_class_folders(root / "train")
-        return train, scan_class_folders(root / "val", train.class_names)
+        return train, scan_class_folders(root / "val", train.class_names, empty_classes=True)
     return split(scan_class_folders(root), settings.validation_split, settings.seed)
 
 
@@ -243,11 +251,15 @@ RUN_FILES = (
     "best.keras",
     "best.weights.h5",
 )
-RUN_FOLDERS = ("backup", "logs")
+RUN_FOLDERS = (
+    ("backup", (BACKUP_FILE, KERAS_LAYOUT_FILE, *KERAS_BACKUP_FILES, ".*.tmp*")),
+    ("logs", ("**/events.out.tfevents.*",)),  # TensorBoard's own names
+)
 
 
 def run_folder(out: str | os.PathLike) -> RunFolder:
-    """``out`` as fine-tuning uses it: ``run.json`` marks it, ``RUN_FILES``/``RUN_FOLDERS`` are its own."""
+    """``out`` as fine-tuning uses it: ``run.json`` marks it; ``RUN_FILES`` and the files of
+    ``RUN_FOLDERS`` are its own."""
     return RunFolder(Path(out), "finetune", "run.json", RUN_FILES, RUN_FOLDERS)
 
 
@@ -279,9 +291,15 @@ def finetune(
     folder = run_folder(out)
     out = folder.path
     with folder.lock():  # refuses a live run at once; a failed start removes the folder it made
-        record = settings.record()
-        state = folder.check(record, overwrite, may_change=("epochs",))
+        fitted = settings.batch_size is None  # chosen once the training images are counted
+        state = folder.check(settings.record(), overwrite, ("epochs",) + (("batch_size",) if fitted else ()))
         train_data, val_data = load_splits(settings)
+        if fitted:
+            settings = replace(settings, batch_size=min(DEFAULT_BATCH_SIZE, len(train_data.files)))
+            if settings.batch_size < DEFAULT_BATCH_SIZE:
+                log.info("batch size %d: every training image in each step", settings.batch_size)
+            state = folder.check(settings.record(), overwrite, may_change=("epochs",))
+        record = settings.record()
         classes = train_data.class_names
         steps = len(train_data.files) // settings.batch_size
         if settings.max_steps_per_epoch:
@@ -294,7 +312,9 @@ def finetune(
         skipped = train_data.unreadable + val_data.unreadable
         done = (backup_position(out / "backup") or {"epoch": 0})["epoch"] if state == "resume" else 0
         if done >= settings.epochs:
-            log.info("%s: complete, %d epochs trained; raise --epochs to train on", out, done)
+            log.info(
+                "%s: complete, %d epoch%s trained; raise --epochs to train on", out, done, "s"[: done != 1]
+            )
             return _result(out, classes, done, 0, skipped)
         model = _compiled_classifier(settings, len(classes))
         # All checked: from here on the run writes into out.

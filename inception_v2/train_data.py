@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 
-from inception_v2.data import is_image_file, is_image_name, list_class_folders, without_autotuning
+from inception_v2.data import is_image_name, list_class_folders, undecodable, without_autotuning
 from inception_v2.errors import DataError, InvalidArgument
 from inception_v2.preprocessing import (
     DEFAULT_SIZE,
@@ -33,22 +33,45 @@ class ClassFolders:
     unreadable: list[str] = field(default_factory=list)
 
 
-def scan_class_folders(root: str | os.PathLike, class_names: list[str] | None = None) -> ClassFolders:
-    """Every image under ``root/<class>/`` (``data.list_class_folders``), its content checked:
-    a file not named like an image, or not starting like one, is listed as unreadable."""
+def scan_class_folders(
+    root: str | os.PathLike, class_names: list[str] | None = None, empty_classes: bool = False
+) -> ClassFolders:
+    """Every image under ``root/<class>/`` (``data.list_class_folders``), each one decoded once
+    (``data.undecodable``, the check evaluation makes): a file that is not named like an image
+    or cannot be decoded (a truncated JPEG) is listed as unreadable, never dropped unsaid.
+
+    Args:
+        root: the folder of class folders.
+        class_names: the classes ``root`` must hold (a validation folder: the training classes).
+        empty_classes: accept a class folder without a readable image (validation data).
+
+    Raises:
+        MissingFile: ``root`` does not exist.
+        DataError: no class folders, other classes than ``class_names``, no readable image, or
+            (unless ``empty_classes``) a class without one.
+    """
     found, members = list_class_folders(root)
     if class_names is not None and found != class_names:
         raise DataError(f"{root}: class folders {found} differ from the training classes {class_names}")
     data = ClassFolders(str(root), found)
-    for label, paths in enumerate(members):
-        for path in paths:
-            if is_image_name(path) and is_image_file(path):
-                data.files.append(str(path))
-                data.labels.append(label)
-            else:
-                data.unreadable.append(str(path))
+    named = [(label, str(p)) for label, paths in enumerate(members) for p in paths if is_image_name(p)]
+    data.unreadable = [str(p) for paths in members for p in paths if not is_image_name(p)]
+    bad = set(undecodable([path for _, path in named]))
+    for label, path in named:
+        if path in bad:
+            data.unreadable.append(path)
+        else:
+            data.files.append(path)
+            data.labels.append(label)
     if not data.files:
         raise DataError(f"{root}: the class folders hold no readable images")
+    empty = [name for label, name in enumerate(found) if label not in set(data.labels)]
+    if empty and not empty_classes:
+        raise DataError(
+            f"{os.path.join(root, empty[0])}: a class folder without a readable image"
+            + (f" (and {len(empty) - 1} more)" if len(empty) > 1 else "")
+            + "; remove it or add images"
+        )
     return data
 
 
@@ -89,37 +112,37 @@ def split(data: ClassFolders, validation_fraction: float, seed: int = 0) -> tupl
 def preprocess_for_train(
     image, height: int = DEFAULT_SIZE, width: int = DEFAULT_SIZE, color_distortion: bool = True, seed=None
 ):
-    """slim's ``preprocess_for_train`` (fast mode) on one decoded image."""
+    """slim's ``preprocess_for_train`` (fast mode) on one decoded image.
+
+    The draws are slim's (the same distributions), made by TensorFlow's stateless random ops:
+    ``seed`` (a shape-[2] integer tensor) decides them all, so the same seed gives the same
+    augmentation whatever the thread that runs it; None draws a seed.
+    """
     import tensorflow as tf
 
+    if seed is None:
+        seed = tf.random.uniform([2], maxval=2**31 - 1, dtype=tf.int64)
+    crop, flip, brightness, saturation = tf.unstack(tf.random.experimental.stateless_split(seed, 4))
     image = tf.image.convert_image_dtype(image, tf.float32)
-    begin, size, _ = tf.image.sample_distorted_bounding_box(
+    begin, size, _ = tf.image.stateless_sample_distorted_bounding_box(
         tf.shape(image),
         bounding_boxes=tf.constant([[[0.0, 0.0, 1.0, 1.0]]]),
+        seed=crop,
         min_object_covered=0.1,
         aspect_ratio_range=(0.75, 1.33),
         area_range=(0.05, 1.0),
         max_attempts=100,
         use_image_if_no_bounding_boxes=True,
-        seed=seed or 0,
     )
     image = slim_resize(tf.slice(image, begin, size), height, width)
-    image = tf.image.random_flip_left_right(image)
+    image = tf.image.stateless_random_flip_left_right(image, flip)
     if color_distortion:
-        image = _distort_color(image)
+        # slim's fast-mode distort_color: brightness, then saturation, then clip (slim draws the
+        # ordering from num_distort_cases = 1 in fast mode: always this one).
+        image = tf.image.stateless_random_brightness(image, 32.0 / 255.0, brightness)
+        image = tf.image.stateless_random_saturation(image, 0.5, 1.5, saturation)
+        image = tf.clip_by_value(image, 0.0, 1.0)
     return to_model_range(image)
-
-
-def _distort_color(image):
-    """slim's fast-mode ``distort_color``: brightness, then saturation, then clip.
-
-    (slim draws the ordering from ``num_distort_cases = 1`` in fast mode: always this one.)
-    """
-    import tensorflow as tf
-
-    image = tf.image.random_brightness(image, max_delta=32.0 / 255.0)
-    image = tf.image.random_saturation(image, lower=0.5, upper=1.5)
-    return tf.clip_by_value(image, 0.0, 1.0)
 
 
 def make_dataset(
@@ -131,23 +154,29 @@ def make_dataset(
     seed: int = 0,
     repeat: bool = False,
 ):
-    """A batched tf.data pipeline of (image, label): augmented and shuffled for training."""
+    """A batched tf.data pipeline of (image, label): augmented and shuffled for training.
+
+    Repeatable: the order comes from ``seed``, and the augmentation of the n-th image the
+    pipeline yields from ``(seed, n)`` (stateless random ops), so two pipelines made alike give
+    the same batches, however many threads decode.
+    """
     import tensorflow as tf
 
     autotune = tf.data.AUTOTUNE
     ds = without_autotuning(tf.data.Dataset.from_tensor_slices((data.files, data.labels)))
     if training:
         ds = ds.shuffle(len(data.files), seed=seed, reshuffle_each_iteration=True)
+    if repeat:
+        ds = ds.repeat()
 
-    def load(path, label):
+    def load(n, path, label):
         image = decode_image(tf.io.read_file(path))
         if training:
-            image = preprocess_for_train(image, image_size, image_size, color_distortion)
+            element_seed = tf.stack([tf.constant(seed, tf.int64), n])
+            image = preprocess_for_train(image, image_size, image_size, color_distortion, element_seed)
         else:
             image = preprocess_for_eval(image, image_size, image_size)
         return image, label
 
-    ds = ds.map(load, num_parallel_calls=autotune).ignore_errors()
-    if repeat:
-        ds = ds.repeat()
-    return ds.batch(batch_size, drop_remainder=training).prefetch(autotune)
+    ds = ds.enumerate().map(lambda n, element: load(n, *element), num_parallel_calls=autotune)
+    return ds.ignore_errors().batch(batch_size, drop_remainder=training).prefetch(autotune)

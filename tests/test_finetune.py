@@ -292,16 +292,27 @@ def test_every_finetune_option_reaches_the_run_settings():
 
 
 def test_overwrite_clears_only_the_run_files(tmp_path):
-    from inception_v2.train import RUN_FILES, RUN_FOLDERS, run_folder
+    """What a run writes (its names written out here, not read from the code's tables) goes;
+    a user's files beside them, in the run's own sub-folders too, stay byte for byte."""
+    from inception_v2.train import run_folder
 
-    for name in RUN_FILES:
-        (tmp_path / name).write_text("x")
-    for name in RUN_FOLDERS:
-        (tmp_path / name).mkdir()
-        (tmp_path / name / "f").write_text("x")
-    (tmp_path / "my_notes.txt").write_text("keep me")
-    run_folder(tmp_path).clear()
-    assert [p.name for p in tmp_path.iterdir()] == ["my_notes.txt"]
+    ours = [
+        "run.json", "classes.json", "state.json", "history.csv", "curves.png", "last.keras",
+        "last.weights.h5", "best.keras", "best.weights.h5", ".best.keras.abc123.tmp.keras",
+        "backup/state.h5", "backup/.state.h5.x1y2.tmp.h5",
+        "logs/train/events.out.tfevents.1765000000.host.123.0.v2",
+        "logs/validation/events.out.tfevents.1765000001.host.123.1.v2",
+    ]  # fmt: skip
+    users = ["my_notes.txt", "logs/notes.txt", "backup/notes.txt", "logs/train/mine.csv"]
+    for name in ours + users:
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text(f"bytes of {name}")
+    kept = run_folder(tmp_path).clear()
+    left = sorted(p.relative_to(tmp_path).as_posix() for p in tmp_path.rglob("*") if p.is_file())
+    assert left == sorted(users)
+    assert all((tmp_path / name).read_text() == f"bytes of {name}" for name in users)
+    assert sorted(kept) == sorted(users[1:]), "the kept files in the run's folders are named"
+    assert not (tmp_path / "logs" / "validation").exists(), "a folder the run emptied goes"
 
 
 def test_one_epoch_curve_has_one_tick(tmp_path):
@@ -328,3 +339,40 @@ def test_one_epoch_curve_has_one_tick(tmp_path):
         plt.Figure.savefig = original
     assert shown == [[1.0], [1.0]]
     assert (tmp_path / "curves.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_a_truncated_jpeg_or_an_empty_class_is_named_not_dropped(small_hymenoptera, tmp_path):
+    """The decode check is the one evaluation makes: a JPEG cut in half starts like a JPEG but
+    does not decode, and is listed; a class folder left without a readable image is refused."""
+    import shutil
+
+    root = tmp_path / "data"
+    shutil.copytree(small_hymenoptera / "train", root)
+    whole = sorted((root / "bees").glob("*.jpg"))[0].read_bytes()
+    (root / "bees" / "truncated.jpg").write_bytes(whole[: len(whole) // 2])
+    data = scan_class_folders(root)
+    assert sorted(Path(p).name for p in data.unreadable) == ["broken.jpg", "truncated.jpg"]
+    assert not any(p.endswith("truncated.jpg") for p in data.files)
+    (root / "wasps").mkdir()
+    (root / "wasps" / "notes.txt").write_text("no image here")
+    with pytest.raises(DataError, match="wasps: a class folder without a readable image"):
+        scan_class_folders(root)
+
+
+def test_a_seeded_run_repeats(converted_thin, small_hymenoptera, tmp_path):
+    """The same --seed twice: the same history, number for number (shuffle, augmentation with
+    colour distortion, dropout); another seed: another history (the seed reaches the run)."""
+    from inception_v2.train import RunSettings, finetune
+
+    def history(seed: int, out: str) -> list[dict]:
+        settings = RunSettings(
+            data=str(small_hymenoptera), weights=str(converted_thin), epochs=2, batch_size=4,
+            max_steps_per_epoch=3, image_size=96, seed=seed, train="Mixed_5c",
+        )  # fmt: skip
+        finetune(settings, tmp_path / out, verbose=0)
+        return read_history(tmp_path / out / "history.csv")
+
+    first, second, other = history(7, "a"), history(7, "b"), history(8, "c")
+    strip = [{k: v for k, v in row.items() if k != "time"} for row in first]
+    assert [{k: v for k, v in row.items() if k != "time"} for row in second] == strip
+    assert [row["loss"] for row in other] != [row["loss"] for row in first]

@@ -5,6 +5,7 @@ every misuse is one line."""
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -31,9 +32,12 @@ def test_calibration_set_is_eval_preprocessed_and_counts_what_it_skips(tmp_path)
         (folder / source.name).write_bytes(source.read_bytes())
     (folder / "notes.txt").write_text("not an image")
     (folder / "fake.jpg").write_text("not an image either")
+    whole = (folder / source.name).read_bytes()
+    (folder / "truncated.jpg").write_bytes(whole[: len(whole) // 2])  # starts like a JPEG, cut short
     found = calibration_images(folder)
-    assert len(found.images) == 3 and len(found.skipped) == 2
-    assert found.describe().endswith("2 non-image file(s) skipped")
+    assert len(found.images) == 3 and len(found.skipped) == 3
+    assert sorted(Path(p).name for p in found.skipped) == ["fake.jpg", "notes.txt", "truncated.jpg"]
+    assert found.describe().endswith("3 unreadable file(s) skipped")
     with pytest.raises(DataError, match="3 image files, 4 asked"):
         calibration_images(folder, count=4)
     (tmp_path / "empty").mkdir()

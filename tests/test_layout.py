@@ -10,7 +10,7 @@ from pathlib import Path
 PACKAGE = Path(__file__).resolve().parents[1] / "inception_v2"
 #: The layers of the README's Layout, in order: a module imports (at module level) only from
 #: its own layer, the layers before it, and the common modules.
-COMMON = {"errors", "files", "run_folder", "interrupts", "precision", "progress", "runner"}
+COMMON = {"errors", "files", "claims", "run_folder", "interrupts", "precision", "progress", "runner"}
 LAYERS = (
     {"architecture", "initializers", "network", "flops"},  # the network: built, never loaded
     {"checkpoint", "keras_weights", "weights", "slim_reference", "download", "archive"},

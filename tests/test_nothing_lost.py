@@ -108,9 +108,30 @@ def test_overwrite_replaces_the_commands_own_export(tmp_path):
     assert json.loads((out / OWNER_MARK).read_text())["weights"] == "first"
     with pytest.raises(OutputExists):
         export(model, out)
+    (out / "NOTES.md").write_text("my notes")
+    (out / "variables" / "mine.txt").write_text("inside the command's own sub-folder")
+    (out / "empty").mkdir()
+    written = sorted(json.loads((out / OWNER_MARK).read_text())["files"])
+    assert "saved_model.pb" in written and "NOTES.md" not in written
     export(model, out, overwrite=True, source="second")
     assert json.loads((out / OWNER_MARK).read_text())["weights"] == "second"
+    assert (out / "NOTES.md").read_text() == "my notes", "a user's file survives --overwrite"
+    assert (out / "variables" / "mine.txt").read_text() == "inside the command's own sub-folder"
+    assert (out / "empty").is_dir()
+    assert sorted(json.loads((out / OWNER_MARK).read_text())["files"]) == written, "the user's not listed"
     assert not [p.name for p in tmp_path.iterdir() if p.name != "served"], "no staging left"
+    (out / "saved_model.pb").rename(out / "keep.pb")
+    (out / "saved_model.pb").write_text("a user's file under the output's name")
+    mark = json.loads((out / OWNER_MARK).read_text())
+    mark["files"].remove("saved_model.pb")
+    (out / OWNER_MARK).write_text(json.dumps(mark))
+    with pytest.raises(OutputError, match="saved_model.pb: a file inception-v2 did not write"):
+        export(model, out, overwrite=True)
+    assert (out / "saved_model.pb").read_text() == "a user's file under the output's name"
+    del mark["files"]  # a mark of an older version, without its list
+    (out / OWNER_MARK).write_text(json.dumps(mark))
+    with pytest.raises(OutputError, match="did not list its files"):
+        export(model, out, overwrite=True)
     (out / OWNER_MARK).unlink()  # no longer recognisably the command's own
     with pytest.raises(OutputError, match="not a folder that inception-v2 export wrote"):
         export(model, out, overwrite=True)

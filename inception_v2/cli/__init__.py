@@ -146,6 +146,9 @@ def main(argv: Sequence[str] | None = None, standalone: bool | None = None) -> i
     args = parser.parse_args(argv)
     standalone = argv is None if standalone is None else standalone
     quiet = standalone and not args.verbose
+    from inception_v2.files import written_since  # standard library only
+
+    outputs_before = len(written_since(0))
     try:
         with (
             interrupts.handled(),
@@ -157,7 +160,12 @@ def main(argv: Sequence[str] | None = None, standalone: bool | None = None) -> i
             sys.stdout.flush()  # a closed pipe shows here, inside the handler below
             return status
     except KeyboardInterrupt:
-        then = {"predict": "the images shown were classified"}.get(args.command, "no output was written")
+        written = written_since(outputs_before)
+        then = (
+            "wrote " + ", ".join(map(str, written)) + "; nothing else" if written else "no output was written"
+        )
+        if args.command == "predict":
+            then = "the images shown were classified"
         if args.command in RESUMABLE:
             then = "rerun the same command to resume"
         new_line = "\n" if sys.stderr.isatty() else ""  # off the progress bar's line
@@ -223,12 +231,29 @@ def _users_file_error(error: BaseException, args: argparse.Namespace) -> bool:
     )
 
 
+def _read_presets_if_named(args: argparse.Namespace) -> None:
+    """A KerasHub preset folder (or a weight file in one) given as weights is read through
+    ``inception_v2.hub``, which registers its reader as it loads: load it then, and only then
+    (it imports KerasHub)."""
+    from pathlib import Path
+
+    for value in (getattr(args, "weights", None), getattr(args, "src", None)):
+        if value and any((folder / "config.json").is_file() for folder in (Path(value), Path(value).parent)):
+            from inception_v2.weights import preset_folder
+
+            if preset_folder(value) is not None:
+                from inception_v2.hub import read_preset_variables  # noqa: F401 (registers the reader)
+
+
 def _run(args: argparse.Namespace) -> int:
-    """Run the command. Bad input (an ``InputError``, or a file-system error on a path the user
-    named) is one line and exit 2; any other exception is a bug and keeps its traceback."""
+    """Claim the command's paths (``claims``), then run it. Bad input (an ``InputError``, or a
+    file-system error on a path the user named) is one line and exit 2; any other exception is
+    a bug and keeps its traceback."""
     from inception_v2.download import DownloadError
 
     try:
+        args.claims(args).check()  # every path the command reads and writes, before any work
+        _read_presets_if_named(args)
         return args.run(args)
     except DownloadError as e:
         print(f"inception-v2 {args.command}: error: {e}", file=sys.stderr)

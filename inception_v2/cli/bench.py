@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import argparse
 
+from inception_v2.claims import Claims
 from inception_v2.cli.options import add_command, positive_float, positive_int, write_report
 from inception_v2.errors import InvalidArgument
-from inception_v2.files import check_writable
 from inception_v2.hardware import ENGINES  # standard library only
 
 
@@ -55,7 +55,14 @@ def add(subparsers) -> None:
         action="store_true",
         help="also time torch.compile on the PyTorch backend (~2 min of compiling per batch size and model)",
     )
-    p.set_defaults(run=run)
+    p.set_defaults(run=run, claims=claims)
+
+
+def claims(args: argparse.Namespace) -> Claims:
+    """What this command reads and writes (``claims``: checked before any work)."""
+    return (
+        Claims(args.command, args.overwrite).reads("--weights", args.weights).writes("--report", args.report)
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -71,8 +78,6 @@ def run(args: argparse.Namespace) -> int:
     )
     from inception_v2.bench import run as run_bench
 
-    if args.report:
-        check_writable(args.report, args.overwrite)
     backends = (
         tuple(args.backends.split(",")) if args.backends else QUICK["backends"] if args.quick else BACKENDS
     )

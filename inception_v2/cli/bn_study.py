@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import os
 
+from inception_v2.claims import OTHER, Claims
 from inception_v2.cli.options import add_command, positive_float, positive_int, say, settings_from_args
 
 
@@ -48,7 +49,12 @@ def add(subparsers) -> None:
         action="store_true",
         help="start afresh: delete the files of the study in --out (only those), whatever its state",
     )
-    p.set_defaults(run=run)
+    p.set_defaults(run=run, claims=claims)
+
+
+def claims(args: argparse.Namespace) -> Claims:
+    """What this command reads and writes (``claims``: checked before any work)."""
+    return Claims(args.command, args.overwrite).reads("--data", args.data).writes("--out", args.out, OTHER)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+from inception_v2.claims import FILE, FOLDER, Claims
 from inception_v2.cli.options import EXIT_VERIFY_FAILED, add_command, positive_float, positive_int
 
 
@@ -44,7 +45,16 @@ def add(subparsers) -> None:
         help="max |Keras - slim| allowed per end point, times max(1, max |slim|) of that end point",
     )
     p.add_argument("--json", action="store_true", help="print the result as JSON")
-    p.set_defaults(run=run)
+    p.set_defaults(run=run, claims=claims)
+
+
+def claims(args: argparse.Namespace) -> Claims:
+    """What this command reads and writes (``claims``: checked before any work)."""
+    return (
+        Claims(args.command, args.overwrite)
+        .reads("SRC", args.src)
+        .writes("DST", args.dst, FOLDER if args.preset else FILE)
+    )
 
 
 def run(args: argparse.Namespace) -> int:

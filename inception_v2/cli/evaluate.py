@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import os
 
+from inception_v2.claims import Claims
 from inception_v2.cli.options import (
     WEIGHTS_HELP,
     add_command,
@@ -15,7 +16,6 @@ from inception_v2.cli.options import (
     write_report,
 )
 from inception_v2.errors import InvalidArgument
-from inception_v2.files import check_writable
 
 
 def add(subparsers) -> None:
@@ -68,15 +68,36 @@ def add(subparsers) -> None:
     p.add_argument("--json", action="store_true", help="print the JSON report instead of the table")
     p.add_argument("--overwrite", action="store_true", help="replace existing report/CSV/plot files")
     add_precision_options(p)
-    p.set_defaults(run=run)
+    p.set_defaults(run=run, claims=claims)
+
+
+def claims(args: argparse.Namespace) -> Claims:
+    """What this command reads and writes (``claims``: checked before any work)."""
+    return (
+        Claims(args.command, args.overwrite)
+        .reads("--weights", args.weights)
+        .reads("--data", args.data)
+        .reads("--ground-truth", args.ground_truth)
+        .reads("--real-labels", args.real_labels)
+        .reads("--calibration", args.calibration)
+        .writes("--report", args.report)
+        .writes("--predictions-csv", args.predictions_csv)
+        .writes("--plot", args.plot)
+        .writes("--plot-calibration", args.plot_calibration)
+        .writes("--out-mistakes", args.out_mistakes)
+    )
 
 
 def run(args: argparse.Namespace) -> int:
     if bool(args.mistakes) != bool(args.out_mistakes):
         raise InvalidArgument("--mistakes N and --out-mistakes FILE go together")
-    for output in (args.predictions_csv, args.report, args.plot, args.plot_calibration, args.out_mistakes):
-        if output:
-            check_writable(output, args.overwrite)  # before anything heavy is loaded
+    from inception_v2.quantized import is_quantized_model  # standard library and NumPy only
+
+    if args.mistakes and is_quantized_model(args.weights):
+        raise InvalidArgument(
+            f"--mistakes: {args.weights} is a quantized OpenVINO model, which has no gradients for "
+            "Grad-CAM; give the Keras weights it was quantized from"
+        )
     from inception_v2.data import open_data
 
     data = open_data(args.data, args.ground_truth)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 
+from inception_v2.claims import OTHER, Claims
 from inception_v2.cli.options import add_command
 
 
@@ -16,7 +17,12 @@ def add(subparsers) -> None:
         "DST/val/<class>/, the layout finetune reads. Your own data: any folder of the same shape.",
     )
     p.add_argument("dst", help="folder to create (must not exist)")
-    p.set_defaults(run=run)
+    p.set_defaults(run=run, claims=claims)
+
+
+def claims(args: argparse.Namespace) -> Claims:
+    """What this command reads and writes (``claims``: checked before any work)."""
+    return Claims(args.command).writes("DST", args.dst, OTHER)
 
 
 def run(args: argparse.Namespace) -> int:

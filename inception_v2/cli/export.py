@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 
+from inception_v2.claims import OTHER, Claims
 from inception_v2.cli.options import WEIGHTS_HELP, add_command
 
 
@@ -33,7 +34,14 @@ def add(subparsers) -> None:
         action="store_true",
         help="replace --out if it is an earlier export (a folder only if this command wrote it)",
     )
-    p.set_defaults(run=run)
+    p.set_defaults(run=run, claims=claims)
+
+
+def claims(args: argparse.Namespace) -> Claims:
+    """What this command reads and writes (``claims``: checked before any work)."""
+    return (
+        Claims(args.command, args.overwrite).reads("--weights", args.weights).writes("--out", args.out, OTHER)
+    )
 
 
 def run(args: argparse.Namespace) -> int:

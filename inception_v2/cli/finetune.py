@@ -7,6 +7,7 @@ import contextlib
 import os
 import sys
 
+from inception_v2.claims import FOLDER, OTHER, Claims
 from inception_v2.cli.options import (
     WEIGHTS_HELP,
     add_command,
@@ -29,7 +30,12 @@ def add(subparsers) -> None:
     p.add_argument("--out", required=True, help="output folder (models, curves, logs, backup)")
     p.add_argument("--weights", default="imagenet", help=WEIGHTS_HELP)
     p.add_argument("--epochs", type=positive_int, default=5, help="epochs in all (a resumed run counts on)")
-    p.add_argument("--batch-size", type=positive_int, default=32, help="images per step")
+    p.add_argument(
+        "--batch-size",
+        type=positive_int,
+        default=None,
+        help="images per step (default: 32, or every training image when there are fewer)",
+    )
     p.add_argument(
         "--train", default="head", help="'head', 'all', or the end point (e.g. Mixed_5a) to train from"
     )
@@ -63,7 +69,8 @@ def add(subparsers) -> None:
     p.add_argument(
         "--overwrite",
         action="store_true",
-        help="start afresh: delete the files of the run in --out (only those), whatever its state",
+        help="start afresh: delete the files of the run in --out (only those), whatever its state; "
+        "replace --preset if inception-v2 wrote it",
     )
     p.add_argument(
         "--preset",
@@ -71,7 +78,7 @@ def add(subparsers) -> None:
         metavar="DIR",
         help="also write the best model as a KerasHub preset folder (see convert --preset)",
     )
-    p.set_defaults(run=run)
+    p.set_defaults(run=run, claims=claims)
 
 
 def finetune_settings(args: argparse.Namespace):
@@ -83,6 +90,17 @@ def finetune_settings(args: argparse.Namespace):
     return settings_from_args(RunSettings, args, color_distortion=not args.no_color_distortion, dtype=dtype)
 
 
+def claims(args: argparse.Namespace) -> Claims:
+    """What this command reads and writes (``claims``: checked before any work)."""
+    return (
+        Claims(args.command, args.overwrite)
+        .reads("--data", args.data)
+        .reads("--weights", args.weights)
+        .writes("--out", args.out, OTHER)  # a run folder: train.finetune checks its state
+        .writes("--preset", args.preset, FOLDER, owner="convert")  # presets carry convert's mark
+    )
+
+
 def run(args: argparse.Namespace) -> int:
     import json
 
@@ -91,13 +109,13 @@ def run(args: argparse.Namespace) -> int:
     if args.preset:
         from inception_v2.hub import check_preset_output, write_preset
 
-        check_preset_output(args.preset)  # before any training; MissingExtra without keras-hub
+        check_preset_output(args.preset, args.overwrite)  # before training; MissingExtra without keras-hub
     # Keras writes its progress bar to stdout: send it to stderr, one line per epoch off a terminal.
     verbose = 0 if args.quiet else (1 if sys.stderr.isatty() else 2)
     with contextlib.redirect_stdout(sys.stderr):
         result = finetune(finetune_settings(args), args.out, verbose=verbose, overwrite=args.overwrite)
     if args.preset:
-        write_preset(os.path.join(args.out, "best.weights.h5"), args.preset)
+        write_preset(os.path.join(args.out, "best.weights.h5"), args.preset, overwrite=args.overwrite)
         result["preset"] = args.preset
     print(json.dumps(result, indent=2))
     return 0

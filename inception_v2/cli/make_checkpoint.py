@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 
 from inception_v2.architecture import NUM_CLASSES  # standard library only
+from inception_v2.claims import OTHER, Claims
 from inception_v2.cli.options import add_command, positive_float, positive_int
 from inception_v2.files import refuse_existing
 
@@ -23,7 +24,12 @@ def add(subparsers) -> None:
     p.add_argument("--min-depth", type=positive_int, default=16, help="slim's min_depth")
     p.add_argument("--format", choices=("V1", "V2"), default="V1", help="V1: slim's 2016 single file")
     p.add_argument("--seed", type=int, default=0, help="random seed of the weights")
-    p.set_defaults(run=run)
+    p.set_defaults(run=run, claims=claims)
+
+
+def claims(args: argparse.Namespace) -> Claims:
+    """What this command reads and writes (``claims``: checked before any work)."""
+    return Claims(args.command).writes("DST", args.dst, OTHER)
 
 
 def run(args: argparse.Namespace) -> int:

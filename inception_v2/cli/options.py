@@ -95,8 +95,9 @@ def add_precision_options(parser) -> None:
     parser.add_argument(
         "--precision",
         choices=PRECISIONS,
-        default=DEFAULT_PRECISION,
-        help="float32: true float32, what reproduces slim (TF32 off on GPUs); tf32: allow TF32 on "
+        default=None,
+        help=f"default: {DEFAULT_PRECISION} (int8 for a model saved by quantize). float32: true float32, "
+        "what reproduces slim (TF32 off on GPUs); tf32: allow TF32 on "
         "GPUs (faster, ~1e-2 logit error); bfloat16: the fast path; int8: 8-bit integers on OpenVINO, "
         "quantized by NNCF on --calibration images",
     )
@@ -131,18 +132,35 @@ def resolve_speed_options(args: argparse.Namespace) -> None:
     if args.fast:
         from inception_v2.hardware import fast_plan
 
+        if args.precision is not None:
+            raise InvalidArgument(
+                f"--fast chooses the precision itself; leave out --precision {args.precision}"
+            )
+
         args.precision, args.engine, note = fast_plan(args.engine)
         if note:
             say(args, note)
+    from inception_v2.precision import DEFAULT_PRECISION
     from inception_v2.quantized import is_quantized_model  # standard library and NumPy only
 
     if is_quantized_model(args.weights):  # saved int8: it runs as it was calibrated
         if args.calibration:
             raise InvalidArgument(f"--calibration: {args.weights} is already quantized; it runs as saved")
-        if args.engine == "keras" or args.precision not in ("float32", "int8") or args.fast:
-            raise InvalidArgument(f"{args.weights}: a quantized model runs in int8 on OpenVINO only")
+        if args.engine == "keras" or args.precision not in (None, "int8") or args.fast:
+            asked = (
+                "--fast"
+                if args.fast
+                else f"--precision {args.precision}"
+                if args.precision
+                else "--engine keras"
+            )
+            raise InvalidArgument(
+                f"{args.weights}: a quantized model runs in int8 on OpenVINO only, not {asked}; "
+                "give its source weights for another precision"
+            )
         args.precision, args.engine, args.calibration_set = "int8", "openvino", None
         return
+    args.precision = args.precision or DEFAULT_PRECISION
     if args.calibration and args.precision != "int8":
         raise InvalidArgument("--calibration is for --precision int8")
     args.engine = args.engine or ("openvino" if args.precision == "int8" else "keras")

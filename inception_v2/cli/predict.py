@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+from inception_v2.claims import Claims
 from inception_v2.cli.options import (
     WEIGHTS_HELP,
     add_command,
@@ -32,7 +33,17 @@ def add(subparsers) -> None:
     p.add_argument("--batch-size", type=positive_int, default=32, help="images per batch")
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
     add_precision_options(p)
-    p.set_defaults(run=run)
+    p.set_defaults(run=run, claims=claims)
+
+
+def claims(args: argparse.Namespace) -> Claims:
+    """What this command reads and writes (``claims``: checked before any work)."""
+    return (
+        Claims(args.command)
+        .reads("--weights", args.weights)
+        .reads("IMAGES", args.images)
+        .reads("--calibration", args.calibration)
+    )
 
 
 def run(args: argparse.Namespace) -> int:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 
+from inception_v2.claims import FOLDER, Claims
 from inception_v2.cli.options import WEIGHTS_HELP, add_calibration_option, add_command, positive_int, say
 
 
@@ -28,15 +29,22 @@ def add(subparsers) -> None:
         help="use N images (refused if the folder has fewer); default: all, at most 300",
     )
     p.add_argument("--overwrite", action="store_true", help="replace --out if quantize wrote it")
-    p.set_defaults(run=run)
+    p.set_defaults(run=run, claims=claims)
+
+
+def claims(args: argparse.Namespace) -> Claims:
+    """What this command reads and writes (``claims``: checked before any work)."""
+    return (
+        Claims(args.command, args.overwrite)
+        .reads("--weights", args.weights)
+        .reads("--calibration", args.calibration)
+        .writes("--out", args.out, FOLDER)
+    )
 
 
 def run(args: argparse.Namespace) -> int:
-    from inception_v2.files import check_output_folder
-    from inception_v2.quantized import COMMAND, quantize_weights
-
-    check_output_folder(args.out, args.overwrite, COMMAND)  # before anything heavy
     from inception_v2.calibration import calibration_images
+    from inception_v2.quantized import quantize_weights
 
     calibration = calibration_images(args.calibration, args.calibration_size)
     say(args, f"int8: calibrating on {calibration.describe()}")
