@@ -487,26 +487,48 @@ def plot_per_class(
     result: EvalResult, path: str | Path, class_names: list[str] | None = None, overwrite: bool = False
 ) -> Path:
     """PNG of per-class top-1 accuracy, classes sorted from worst to best (named by
-    ``class_names``, by default the result's own)."""
+    ``class_names``, by default the result's own). Up to 60 classes: one named bar each. More
+    (ImageNet's 1,000): the sorted accuracies of all as one curve, and the 20 worst and 20 best
+    classes as named bars, on a page of 1,400 pixels."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     class_names = class_names or result.class_names
-    items = sorted(result.per_class.items(), key=lambda kv: kv[1][0] / kv[1][1])
+    items = sorted(result.per_class.items(), key=lambda kv: (kv[1][0] / kv[1][1], kv[0]))
     accuracy = [100 * c / n for _, (c, n) in items]
-    # Constrained layout makes room for the rotated names; long ImageNet names are shortened.
-    fig, ax = plt.subplots(figsize=(max(6, min(0.25 * len(items), 24)), 5.5), dpi=100, layout="constrained")
-    ax.bar(range(len(items)), accuracy, width=1.0 if len(items) > 60 else 0.8, color="tab:blue")
+
+    def name(k: int) -> str:
+        return _short(class_names[k]) if class_names else str(k)
+
+    overall = f"overall {100 * result.top1:.1f}%"
+    title = f"Per-class top-1 accuracy ({result.count:,} images)"
     if len(items) <= 60:
-        labels = [_short(class_names[k]) if class_names else str(k) for k, _ in items]
-        ax.set_xticks(range(len(items)), labels, rotation=90, fontsize=7)
-    else:
-        ax.set_xlabel(f"{len(items)} classes, sorted by accuracy")
-    ax.axhline(100 * result.top1, color="tab:red", linestyle="--", label=f"overall {100 * result.top1:.1f}%")
-    ax.set_ylabel("top-1 accuracy (%)")
-    ax.set_ylim(0, 105)
-    ax.set_title(f"Per-class top-1 accuracy ({result.count:,} images)")
-    ax.legend(loc="lower right")
+        # Constrained layout makes room for the rotated names; long ImageNet names are shortened.
+        fig, ax = plt.subplots(figsize=(max(6, 0.25 * len(items)), 5.5), dpi=100, layout="constrained")
+        ax.bar(range(len(items)), accuracy, width=0.8, color="tab:blue")
+        ax.set_xticks(range(len(items)), [name(k) for k, _ in items], rotation=90, fontsize=7)
+        ax.axhline(100 * result.top1, color="tab:red", linestyle="--", label=overall)
+        ax.set_ylabel("top-1 accuracy (%)")
+        ax.set_ylim(0, 105)
+        ax.set_title(title)
+        ax.legend(loc="lower right")
+        return save_figure(fig, path, overwrite)
+    fig, (curve, worst, best) = plt.subplots(1, 3, figsize=(14, 6), dpi=100, layout="constrained")
+    curve.plot(range(1, len(items) + 1), accuracy, color="tab:blue")
+    curve.axhline(100 * result.top1, color="tab:red", linestyle="--", label=overall)
+    curve.set(
+        xlabel=f"class rank (of {len(items):,}, worst first)", ylabel="top-1 accuracy (%)", ylim=(0, 105)
+    )
+    curve.legend(loc="lower right")
+    curve.set_title("all classes, sorted")
+    for ax, chosen, heading in ((worst, items[:20], "the 20 worst"), (best, items[::-1][:20], "the 20 best")):
+        shown = [100 * c / n for _, (c, n) in chosen]
+        ax.barh(range(len(chosen)), shown, color="tab:blue")
+        ax.set_yticks(range(len(chosen)), [f"{name(k)} ({n})" for k, (_, n) in chosen], fontsize=7)
+        ax.invert_yaxis()
+        ax.set(xlim=(0, 105), xlabel="top-1 accuracy (%), images in brackets")
+        ax.set_title(heading)
+    fig.suptitle(title)
     return save_figure(fig, path, overwrite)

@@ -99,21 +99,24 @@ class _Presets:
     @classmethod
     def from_preset(cls, preset, **kwargs):
         """KerasHub's ``from_preset``, for Inception V2's presets (see the class above)."""
-        if "num_classes" in kwargs and (
-            not isinstance(kwargs["num_classes"], int) or kwargs["num_classes"] < 1
-        ):
-            raise InvalidArgument(f"num_classes must be an integer >= 1, got {kwargs['num_classes']!r}")
-        if str(preset) == IMAGENET_PRESET:
-            preset = str(imagenet_preset())
-        check_preset(preset)
-        if issubclass(cls, Task) and "num_classes" not in kwargs:
-            check_head(preset)
-        try:
-            return super().from_preset(str(preset), **kwargs)
-        except OSError as e:  # h5py: a truncated or corrupt weights file
-            if "://" in str(preset) or not Path(preset).is_dir():
-                raise
-            raise _unreadable_weights(Path(preset), e) from None
+        return _checked_from_preset(cls, super().from_preset, preset, kwargs)
+
+
+def _checked_from_preset(cls, from_preset, preset, kwargs: dict):
+    """``from_preset(preset, **kwargs)`` of KerasHub, after ``_Presets``' checks."""
+    if "num_classes" in kwargs and (not isinstance(kwargs["num_classes"], int) or kwargs["num_classes"] < 1):
+        raise InvalidArgument(f"num_classes must be an integer >= 1, got {kwargs['num_classes']!r}")
+    if str(preset) == IMAGENET_PRESET:
+        preset = str(imagenet_preset())
+    check_preset(preset)
+    if issubclass(cls, Task) and "num_classes" not in kwargs:
+        check_head(preset)
+    try:
+        return from_preset(str(preset), **kwargs)
+    except OSError as e:  # h5py: a truncated or corrupt weights file
+        if "://" in str(preset) or not Path(preset).is_dir():
+            raise
+        raise _unreadable_weights(Path(preset), e) from None
 
 
 @keras.saving.register_keras_serializable(package=PACKAGE)
@@ -252,7 +255,7 @@ class InceptionV2ImageClassifierPreprocessor(_Presets, ImageClassifierPreprocess
 
 
 @keras.saving.register_keras_serializable(package=PACKAGE)
-class InceptionV2ImageClassifier(_Presets, ImageClassifier):
+class InceptionV2ImageClassifier(ImageClassifier):
     """slim's Inception V2 classifier as a KerasHub task: backbone, slim's head, preprocessor.
 
     The head is slim's ``Logits`` scope, its layers named as ``InceptionV2``'s: on a backbone
@@ -278,6 +281,13 @@ class InceptionV2ImageClassifier(_Presets, ImageClassifier):
 
     backbone_cls = InceptionV2Backbone
     preprocessor_cls = InceptionV2ImageClassifierPreprocessor
+
+    # Not through the _Presets mixin: KerasHub names a preset's tasks by their class's first
+    # base (metadata.json's "tasks"), which must read ImageClassifier.
+    @classmethod
+    def from_preset(cls, preset, **kwargs):
+        """KerasHub's ``from_preset``, with ``_Presets``' checks."""
+        return _checked_from_preset(cls, super().from_preset, preset, kwargs)
 
     def __init__(
         self,

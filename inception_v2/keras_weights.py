@@ -29,6 +29,8 @@ from inception_v2.files import atomic_path
 CONFIG_ATTRIBUTE = "inception_v2_config"  # HDF5 attribute holding the model arguments
 VARIABLES_ATTRIBUTE = "inception_v2_variables"  # {HDF5 dataset path: slim variable name}
 VARIABLES_FILE = "inception_v2_variables.json"  # the same, inside a .keras archive
+CLASSES_ATTRIBUTE = "inception_v2_class_names"  # a fine-tuned model's class names (JSON list)
+CLASSES_FILE = "inception_v2_class_names.json"  # the same, inside a .keras archive
 ARCHIVE_WEIGHTS = "model.weights.h5"  # where a .keras archive keeps its arrays
 SUFFIXES = (".weights.h5", ".keras")
 
@@ -71,13 +73,18 @@ def save_weights(
 
 
 def save_keras_and_weights(
-    model: keras.Model, stem: str | os.PathLike, config: dict, overwrite: bool = False
+    model: keras.Model,
+    stem: str | os.PathLike,
+    config: dict,
+    overwrite: bool = False,
+    class_names: list[str] | None = None,
 ) -> tuple[Path, Path]:
     """Save ``model`` as ``STEM.keras`` and ``STEM.weights.h5``, each as ``save_weights`` does.
 
     Keras' saving walks the model's object graph in Python; this walks it once: the
     ``.weights.h5`` is the archive's own weights file (the same layout ``model.save_weights``
-    writes) with the model arguments and slim names added.
+    writes) with the model arguments and slim names added. ``class_names`` travel inside both
+    files (``read_class_names``), so a copied model still names its classes.
 
     Returns:
         The two paths.
@@ -87,7 +94,12 @@ def save_keras_and_weights(
     """
     import h5py
 
-    archive_path = save_weights(model, f"{stem}.keras", config, overwrite)
+    archive_path = Path(f"{stem}.keras")
+    with atomic_path(archive_path, overwrite=overwrite) as staged:
+        save_weights(model, staged, config)
+        if class_names is not None:
+            with zipfile.ZipFile(staged, "a") as archive:
+                archive.writestr(CLASSES_FILE, json.dumps(class_names))
     destination = Path(f"{stem}.weights.h5")
     with atomic_path(destination, overwrite=overwrite) as tmp:
         with zipfile.ZipFile(archive_path) as archive:
@@ -97,7 +109,29 @@ def save_keras_and_weights(
             f.attrs[CONFIG_ATTRIBUTE] = json.dumps(config)
             if paths is not None:
                 f.attrs[VARIABLES_ATTRIBUTE] = paths.decode()
+            if class_names is not None:
+                f.attrs[CLASSES_ATTRIBUTE] = json.dumps(class_names)
     return archive_path, destination
+
+
+def read_class_names(path: str | os.PathLike) -> list[str] | None:
+    """The class names saved inside a ``.keras`` or ``.weights.h5`` file, or None."""
+    import h5py
+
+    path = Path(path)
+    try:
+        if path.name.endswith(".keras"):
+            with zipfile.ZipFile(path) as archive:
+                text = archive.read(CLASSES_FILE) if CLASSES_FILE in archive.namelist() else None
+        elif path.name.endswith(".h5") and path.is_file():
+            with h5py.File(path, "r") as f:
+                text = f.attrs.get(CLASSES_ATTRIBUTE)
+        else:
+            return None
+        names = json.loads(text) if text is not None else None
+    except (OSError, ValueError, zipfile.BadZipFile):
+        return None
+    return [str(n) for n in names] if isinstance(names, list) else None
 
 
 def read_keras_weights(path: str | os.PathLike) -> dict[str, np.ndarray]:

@@ -67,10 +67,16 @@ def labels_for(weights: str | Path, num_classes: int) -> tuple[list[str], list[s
     """``(ids, names)`` by class index for a model of ``num_classes`` loaded from ``weights``.
 
     ImageNet's synsets and names for 1001 or 1000 classes; for a fine-tuned model, the class
-    names ``finetune`` wrote to ``classes.json`` beside it (ids = names); else ``class i``.
+    names ``finetune`` saved inside the model file, or else in ``classes.json`` beside it
+    (ids = names); else ``class i``.
     """
     if num_classes in IMAGENET_HEADS:
         return class_ids(num_classes), class_names(num_classes)
+    from inception_v2.keras_weights import read_class_names  # h5py and Keras: only for these
+
+    inside = read_class_names(weights)
+    if inside is not None and len(inside) == num_classes:
+        return inside, inside
     beside = Path(weights).parent / "classes.json"
     if beside.is_file():
         import json

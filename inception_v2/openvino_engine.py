@@ -17,6 +17,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import logging
+import os
 import sys
 
 import keras
@@ -75,7 +76,17 @@ def quantize(converted, calibration: np.ndarray):
     nncf = import_nncf()
     runtime()  # made before NNCF's own Cores, so theirs are freed first (see ``runtime``)
     dataset = nncf.Dataset([calibration[i : i + 1] for i in range(len(calibration))])
-    with contextlib.redirect_stdout(sys.stderr):  # NNCF's progress bars: stdout holds results
+    # NNCF's progress bars: on stderr (stdout holds results), or nowhere when this package's
+    # notes are off (the command line's --quiet).
+    quiet = not logging.getLogger("inception_v2").isEnabledFor(logging.INFO)
+    with open(os.devnull, "w") as devnull, contextlib.ExitStack() as stack:
+        stack.enter_context(contextlib.redirect_stdout(devnull if quiet else sys.stderr))
+        if quiet:
+            stack.enter_context(contextlib.redirect_stderr(devnull))
+            nncf_log = logging.getLogger("nncf")
+            previous = nncf_log.level
+            nncf_log.setLevel(logging.WARNING)
+            stack.callback(nncf_log.setLevel, previous)
         return nncf.quantize(converted, dataset, subset_size=len(calibration))
 
 

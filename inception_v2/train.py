@@ -143,9 +143,10 @@ def load_splits(settings: RunSettings) -> tuple[ClassFolders, ClassFolders]:
 class _SaveModels(keras.callbacks.Callback):
     """Each epoch: last and best models (atomically), the curves PNG, images/s."""
 
-    def __init__(self, out: Path, config: dict, images_per_epoch: int):
+    def __init__(self, out: Path, config: dict, images_per_epoch: int, class_names: list[str]):
         super().__init__()
         self.out, self.config, self.images_per_epoch = out, config, images_per_epoch
+        self.class_names = class_names
         self.state_path = out / "state.json"
         self.best = (
             json.loads(self.state_path.read_text())["best_val_accuracy"] if self.state_path.exists() else -1.0
@@ -163,7 +164,9 @@ class _SaveModels(keras.callbacks.Callback):
             rate,
             logs.get("val_accuracy", float("nan")),
         )
-        last = save_keras_and_weights(self.model, self.out / "last", self.config, overwrite=True)
+        last = save_keras_and_weights(
+            self.model, self.out / "last", self.config, overwrite=True, class_names=self.class_names
+        )
         if logs.get("val_accuracy", -1.0) > self.best:
             self.best = float(logs["val_accuracy"])
             for path in last:  # the same model: copied, not saved again
@@ -366,7 +369,7 @@ def _fit(model, settings, train_data, val_data, steps, out: Path, initial_epoch:
     callbacks = [
         _History(str(out / "history.csv"), append=True),
         keras.callbacks.TensorBoard(str(out / "logs"), write_graph=False),
-        _SaveModels(out, config, steps * settings.batch_size),
+        _SaveModels(out, config, steps * settings.batch_size, train_data.class_names),
         _StopOnInterrupt(),
         Backup(out / "backup", settings.save_every),  # last: an epoch is done once all is written
     ]

@@ -14,9 +14,23 @@ official=checkpoints/inception_v2_2016_08_28.tar.gz
 if [ -f "$official" ]; then
   exec inception-v2 eval --weights "$official" "$@"
 fi
+# Fetch (or find in the cache) slim's official weights; offline, say so in a note, not an error.
 status=0
-inception-v2 eval "$@" || status=$?
-if [ "$status" -ne 3 ]; then  # 3: the official weights could not be downloaded
+python - <<'PY' || status=$?
+import sys
+
+from inception_v2.download import DownloadError
+from inception_v2.weights import imagenet_weights_path
+
+try:
+    imagenet_weights_path()
+except DownloadError as e:
+    print(f"note: slim's official weights are not here and cannot be downloaded ({e})", file=sys.stderr)
+    sys.exit(3)
+PY
+if [ "$status" -eq 0 ]; then
+  exec inception-v2 eval "$@"
+elif [ "$status" -ne 3 ]; then
   exit "$status"
 fi
 work=$(mktemp -d)

@@ -146,6 +146,8 @@ def test_failed_finetune_leaves_out_as_it_was(slim_checkpoints, ants_bees, tmp_p
         out,
         "--weights",
         slim_checkpoints.path(depth_multiplier=0.25),
+        "--batch-size",
+        32,
     )
     one_error_line(done, "24 training images, fewer than one batch of 32", "--batch-size")
     assert not out.exists() and not out.parent.exists()

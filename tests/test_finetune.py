@@ -364,15 +364,25 @@ def test_a_seeded_run_repeats(converted_thin, small_hymenoptera, tmp_path):
     colour distortion, dropout); another seed: another history (the seed reaches the run)."""
     from inception_v2.train import RunSettings, finetune
 
-    def history(seed: int, out: str) -> list[dict]:
+    def history(seed: int, out: str, batch_size: int | None = 4, epochs: int = 2) -> list[dict]:
         settings = RunSettings(
-            data=str(small_hymenoptera), weights=str(converted_thin), epochs=2, batch_size=4,
+            data=str(small_hymenoptera), weights=str(converted_thin), epochs=epochs, batch_size=batch_size,
             max_steps_per_epoch=3, image_size=96, seed=seed, train="Mixed_5c",
         )  # fmt: skip
         finetune(settings, tmp_path / out, verbose=0)
         return read_history(tmp_path / out / "history.csv")
 
     first, second, other = history(7, "a"), history(7, "b"), history(8, "c")
+    from inception_v2.labels import labels_for
+
+    for name in ("best.keras", "last.weights.h5"):  # copied away from classes.json, they keep names
+        copy = tmp_path / "elsewhere" / name
+        copy.parent.mkdir(exist_ok=True)
+        copy.write_bytes((tmp_path / "a" / name).read_bytes())
+        assert labels_for(copy, 2)[1] == ["ants", "bees"]
+    history(7, "fitted", batch_size=None, epochs=1)  # no --batch-size: 32, or fewer images if fewer
+    recorded = json.loads((tmp_path / "fitted" / "run.json").read_text())
+    assert recorded["batch_size"] == 24  # the set's 24 readable training images (12 + 12)
     strip = [{k: v for k, v in row.items() if k != "time"} for row in first]
     assert [{k: v for k, v in row.items() if k != "time"} for row in second] == strip
     assert [row["loss"] for row in other] != [row["loss"] for row in first]

@@ -114,8 +114,10 @@ def test_explain_writes_one_sheet_per_image(converted_thin, tmp_path, capsys):
     assert len(sheets) == 2 and all(open(s, "rb").read(8) == b"\x89PNG\r\n\x1a\n" for s in sheets)
     assert main(argv) == 2  # never into an existing folder without --overwrite
     assert "--overwrite" in capsys.readouterr().err
-    assert main([*argv[:-4], "--out", str(tmp_path / "x"), "--end-point", "Mixed_9z"]) == 2
-    assert "--end-point Mixed_9z: unknown" in capsys.readouterr().err and not (tmp_path / "x").exists()
+    with pytest.raises(SystemExit) as refused:  # argparse's own refusal of a choice
+        main([*argv[:-4], "--out", str(tmp_path / "x"), "--end-point", "Mixed_9z"])
+    assert refused.value.code == 2 and not (tmp_path / "x").exists()
+    assert "--end-point: invalid choice: 'Mixed_9z'" in capsys.readouterr().err
 
 
 @pytest.mark.slow

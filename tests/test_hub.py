@@ -14,7 +14,7 @@ import keras_hub
 import numpy as np
 import pytest
 import tensorflow as tf
-from conftest import command, command_env, one_error_line
+from conftest import command, command_env, one_error_line, run_in_process
 from keras_hub.src.tests import test_case as keras_hub_tests
 
 from inception_v2 import InceptionV2, end_point_model, inference_function
@@ -144,6 +144,7 @@ def test_preset_folder_and_model_card(preset, slim_checkpoints):
         json.loads((preset / "config.json").read_text())["registered_name"]
         == "inception_v2>InceptionV2Backbone"
     )
+    assert json.loads((preset / "metadata.json").read_text())["tasks"] == ["ImageClassifier"]
     card = (preset / "README.md").read_text()
     assert sha384_of(slim_checkpoints.path(version="V1")) in card
     assert "Apache License 2.0" in card and "not measured here" in card  # no accuracy claimed
@@ -263,3 +264,51 @@ def test_vision_backbone_harness_on_jax_both_data_formats():
         timeout=900,
     )
     assert done.returncode == 0 and "1 passed" in done.stdout, done.stdout[-3000:] + done.stderr[-3000:]
+
+
+@pytest.mark.slow
+def test_a_preset_without_its_head_is_refused_unless_a_new_head_is_asked(preset, tmp_path):
+    """A preset that lost task.json loaded with a random 1001-class head through either class;
+    now both refuse in one line, and num_classes=N still makes the new head it asks for."""
+    import shutil
+
+    headless = tmp_path / "no_task_json"
+    shutil.copytree(preset, headless)
+    (headless / "task.json").unlink()
+    for loader in (InceptionV2ImageClassifier, keras_hub.models.ImageClassifier):
+        with pytest.raises(InvalidArgument, match="num_classes"):
+            loader.from_preset(str(headless))
+    assert InceptionV2ImageClassifier.from_preset(str(headless), num_classes=3).num_classes == 3
+    weightless = tmp_path / "no_task_weights"
+    shutil.copytree(preset, weightless)
+    (weightless / "task.weights.h5").unlink()
+    with pytest.raises(InvalidArgument, match="no task.weights.h5, so its classifier head is missing"):
+        InceptionV2ImageClassifier.from_preset(str(weightless))
+
+
+@pytest.mark.slow
+def test_a_preset_is_weights_to_the_commands(preset, slim_checkpoints, tmp_path, capsys):
+    """eval --weights PRESET (or its model.weights.h5) scores image by image what the checkpoint
+    it came from scores; a truncated weight file in it is one line naming that file."""
+    import csv
+    import shutil
+
+    def predictions(weights, name: str) -> list[dict]:
+        csv_path = tmp_path / f"{name}.csv"
+        done = run_in_process(
+            capsys, "eval", "--weights", weights, "--limit", 6, "--predictions-csv", csv_path
+        )
+        assert done.returncode == 0, done.stderr[-2000:]
+        return list(csv.DictReader(csv_path.open()))
+
+    expected = predictions(slim_checkpoints.path(), "checkpoint")
+    assert len({row["top1_index"] for row in expected}) >= 2, "predictions that vary image to image"
+    assert predictions(preset, "preset") == expected
+    assert predictions(preset / "model.weights.h5", "backbone_file") == expected
+    broken = tmp_path / "broken"
+    shutil.copytree(preset, broken)
+    data = (broken / "model.weights.h5").read_bytes()
+    (broken / "model.weights.h5").write_bytes(data[: len(data) // 2])
+    one_error_line(
+        run_in_process(capsys, "eval", "--weights", broken), f"{broken / 'model.weights.h5'}: not a"
+    )

@@ -77,7 +77,7 @@ def test_overwrite_does_not_replace_a_folder_the_command_did_not_write(converted
         (run / name).write_text(text)
     before = tree(run)
     line = one_error_line(
-        cli("export", "--weights", run / "best.keras", "--out", run, "--overwrite"),
+        cli("export", "--weights", converted_thin, "--out", run, "--overwrite"),
         f"{run}: not a folder that inception-v2 export wrote; refusing to replace it",
     )
     assert ".tmp" not in line
@@ -453,3 +453,86 @@ def test_torch_backend_eval_has_no_tracer_warnings(converted_thin):
     )
     assert done.returncode == 0, done.stderr[-3000:]
     assert "TracerWarning" not in done.stderr and "Warning" not in done.stderr, done.stderr
+
+
+# ----------------------------------------------------------------------------- refused before the work
+
+
+def test_an_int8_model_refuses_what_it_cannot_do_before_any_work(tmp_path, capsys):
+    """A saved int8 model (recognised by its record) with Grad-CAM, another precision, --fast or
+    explain: one line each, before data or model are read; nothing written."""
+    int8 = tmp_path / "int8_model"
+    int8.mkdir()
+    (int8 / "quantized.json").write_text("{}")
+    sheet, report = tmp_path / "mistakes.png", tmp_path / "r.json"
+    for args, fragment in (
+        (
+            ("eval", "--weights", int8, "--mistakes", 3, "--out-mistakes", sheet, "--report", report),
+            "Grad-CAM",
+        ),
+        (
+            ("eval", "--weights", int8, "--precision", "float32", "--report", report),
+            "not --precision float32",
+        ),
+        (("eval", "--weights", int8, "--fast"), "not --fast"),
+        (("predict", SAMPLE, "--weights", int8, "--engine", "keras"), "not --engine keras"),
+        (("explain", SAMPLE, "--weights", int8, "--out", tmp_path / "why"), "no gradients for Grad-CAM"),
+    ):
+        one_error_line(run_in_process(capsys, *args), fragment)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["int8_model"]
+
+
+def test_explain_offers_only_the_end_points_it_can_map(tmp_path, capsys):
+    """Logits and Predictions have no spatial map: not offered, and refused by the parser."""
+    from inception_v2.cli import main
+
+    for end_point in ("Logits", "Predictions"):
+        with pytest.raises(SystemExit) as refused:
+            main(["explain", str(SAMPLE), "--out", str(tmp_path / "why"), "--end-point", end_point])
+        (line,) = capsys.readouterr().err.strip().splitlines()
+        assert refused.value.code == 2 and f"invalid choice: '{end_point}'" in line
+        assert "Mixed_5c" in line and "Logits" not in line.split("choose from")[-1]
+    assert not (tmp_path / "why").exists()
+
+
+def test_a_keras_file_of_another_network_is_named(tmp_path, capsys):
+    import keras
+
+    other = tmp_path / "other.keras"
+    keras.Sequential([keras.Input((4,)), keras.layers.Dense(2)]).save(other)
+    one_error_line(run_in_process(capsys, "eval", "--weights", other), f"{other}: ", "not an Inception V2")
+    fake = tmp_path / "fake.tar.gz"
+    fake.write_text("not a tarball")
+    one_error_line(run_in_process(capsys, "eval", "--weights", fake), f"{fake}: not a readable tar archive")
+
+
+@pytest.mark.slow
+def test_ctrl_c_after_the_report_says_it_was_written(converted_thin, tmp_path, monkeypatch, capsys):
+    """Ctrl-C while the plot is drawn, after the report was written: the line names the report
+    (it was whole), not 'no output was written'; the plot is not there."""
+    from inception_v2 import evaluate
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(evaluate, "plot_per_class", interrupted)
+    report, plot = tmp_path / "r.json", tmp_path / "p.png"
+    done = run_in_process(
+        capsys,
+        "eval",
+        "--weights",
+        converted_thin,
+        "--limit",
+        2,
+        "--report",
+        report,
+        "--plot",
+        plot,
+        "--quiet",
+    )
+    assert done.returncode == 130
+    assert (
+        done.stderr.strip().splitlines()[-1]
+        == f"inception-v2 eval: interrupted; wrote {report}; nothing else"
+    )
+    assert json.loads(report.read_text())["count"] == 2 and not plot.exists()

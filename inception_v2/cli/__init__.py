@@ -204,7 +204,10 @@ def _library_messages(quiet: bool):
     logger.setLevel(logging.WARNING if quiet else logging.INFO)
     logger.propagate = False
     try:
-        yield
+        with warnings.catch_warnings():
+            if quiet:  # libraries' own warnings too: --quiet prints results and errors only
+                warnings.simplefilter("ignore")
+            yield
     finally:
         logger.removeHandler(handler)
         logger.setLevel(previous[0])
