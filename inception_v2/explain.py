@@ -104,8 +104,8 @@ def explain_images(
             written.append(Path(out) / name)
             if progress:
                 progress.update(1)
-    if progress:
-        progress.close()
+        if progress:
+            progress.close()  # before the folder is put in place, and its note printed
     return written, skipped
 
 
