@@ -15,8 +15,8 @@ import json
 import sys
 from pathlib import Path
 
-from inception_v2.bench import FAST_PATH
-from inception_v2.bench_speed import INT8
+from inception_v2.bench.race import FAST_PATH
+from inception_v2.bench.speed import INT8
 from inception_v2.cli import main
 
 #: The bench's contenders that compute slim's float32 (within 1e-4): the float32 target's candidates.

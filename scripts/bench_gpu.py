@@ -7,7 +7,7 @@ measured, and each backend gets a time budget (``--budget`` seconds, fidelity an
 together), so a slot that ends early still leaves numbers behind. With the defaults the
 whole run takes under 4 minutes on an H100.
 
-Fidelity: weights whose predictions vary image to image (``inception_v2.live_weights``:
+Fidelity: weights whose predictions vary image to image (``inception_v2.bench.live_weights``:
 batch-norm statistics from the images, logits centred) on the 100 ImageNet images bundled
 with the package (central crop 0.875, bilinear resize with Pillow); each precision's logits
 against a float64 run of the same network on the same backend: max |diff|, top-1 agreement,
@@ -54,11 +54,11 @@ if job == "fidelity" and settings["backend"] == "jax":
     import jax
     jax.config.update("jax_enable_x64", True)  # for the float64 reference
 import keras
-from inception_v2.checkpoint import assign_checkpoint, model_variable_map
-from inception_v2.flops import multiply_adds
-from inception_v2.inference import inference_function
-from inception_v2.labels import top_k
-from inception_v2.network import build_inception_v2, image_shape
+from inception_v2.weights.checkpoint import assign_checkpoint, model_variable_map
+from inception_v2.model.flops import multiply_adds
+from inception_v2.inference.function import inference_function
+from inception_v2.data.labels import top_k
+from inception_v2.model.network import build_inception_v2, image_shape
 from inception_v2.precision import model_options
 
 def emit(**row):
@@ -90,7 +90,7 @@ def build(data_format, **kwargs):
 if job == "fidelity":
     images = np.load(settings["images"])
     keras.utils.set_random_seed(0)
-    from inception_v2.live_weights import make_live
+    from inception_v2.bench.live_weights import make_live
     base = make_live(build("channels_last"), images)
     variables = {n: keras.ops.convert_to_numpy(v.value) for n, v in model_variable_map(base).items()}
     reference = build("channels_last", dtype="float64")
@@ -148,7 +148,7 @@ def load_images(n: int, size: int):
     import numpy as np
     from PIL import Image
 
-    from inception_v2.labels import data_path
+    from inception_v2.data.labels import data_path
 
     files = sorted(data_path("imagenet_val_sample").iterdir())[:n]
     images = []

@@ -19,8 +19,8 @@ status=0
 python - <<'PY' || status=$?
 import sys
 
-from inception_v2.download import DownloadError
-from inception_v2.weights import imagenet_weights_path
+from inception_v2.weights.download import DownloadError
+from inception_v2.weights.loading import imagenet_weights_path
 
 try:
     imagenet_weights_path()

@@ -28,14 +28,14 @@ from pathlib import Path
 import keras
 import numpy as np
 
-from inception_v2.bench import machine
-from inception_v2.bench_agreement import fast_path_agreement
-from inception_v2.bn_study import VARIANTS, StudySettings
-from inception_v2.bn_study_data import load_study_data
-from inception_v2.checkpoint import assign_checkpoint, model_variable_map
-from inception_v2.hardware import cpu
-from inception_v2.inference import inference_function
-from inception_v2.network import build_inception_v2
+from inception_v2.bench.agreement import fast_path_agreement
+from inception_v2.bench.race import machine
+from inception_v2.inference.function import inference_function
+from inception_v2.inference.hardware import cpu
+from inception_v2.model.network import build_inception_v2
+from inception_v2.studies.bn.data import load_study_data
+from inception_v2.studies.bn.study import VARIANTS, StudySettings
+from inception_v2.weights.checkpoint import assign_checkpoint, model_variable_map
 
 CALIBRATION_IMAGES = 300
 

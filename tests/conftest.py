@@ -76,7 +76,7 @@ class SlimCheckpoints:
             name = f"c{num_classes}_d{depth_multiplier}_m{min_depth}"
 
             def build(partial: Path) -> None:
-                from inception_v2.slim_reference import random_slim_variables
+                from inception_v2.weights.slim_reference import random_slim_variables
 
                 variables = random_slim_variables(*key, seed=0)
                 with open(partial, "wb") as f:
@@ -99,7 +99,7 @@ class SlimCheckpoints:
         folder = self.root / f"c{num_classes}_d{depth_multiplier}_m{min_depth}_{version}"
 
         def build(partial: Path) -> None:
-            from inception_v2.slim_reference import save_slim_variables
+            from inception_v2.weights.slim_reference import save_slim_variables
 
             variables = self.variables(num_classes, depth_multiplier, min_depth)
             save_slim_variables(variables, str(partial / "inception_v2.ckpt"), version)
@@ -162,7 +162,7 @@ def converted_thin(slim_checkpoints, shared_tmp) -> Path:
 
 
 def images(n: int, height: int = 224, width: int = 224, seed: int = 0) -> np.ndarray:
-    from inception_v2.slim_reference import smooth_random_images
+    from inception_v2.weights.slim_reference import smooth_random_images
 
     return smooth_random_images(n, height, width, np.random.default_rng(seed))
 

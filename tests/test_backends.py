@@ -15,14 +15,14 @@ import numpy as np
 import pytest
 
 from inception_v2 import InceptionV2
-from inception_v2.slim_reference import slim_end_points, smooth_random_images
+from inception_v2.weights.slim_reference import slim_end_points, smooth_random_images
 
 pytestmark = pytest.mark.slow  # runs other backends in subprocesses: not in the quick subset
 
 RUN_BACKEND = """
 import sys, numpy as np
 from inception_v2 import InceptionV2, end_point_model
-from inception_v2.inference import inference_function
+from inception_v2.inference.function import inference_function
 import keras
 assert keras.backend.backend() == sys.argv[1], keras.backend.backend()
 images = np.load(sys.argv[3])
@@ -94,7 +94,7 @@ def test_backend_logits_equal_tensorflow(backend, converted_1001, on_tensorflow,
 
 RUN_TORCH_COMPILE = """
 import numpy as np, keras
-from inception_v2.inference import inference_function
+from inception_v2.inference.function import inference_function
 assert keras.backend.backend() == "torch"
 keras.utils.set_random_seed(0)
 inputs = keras.Input((16, 16, 3))

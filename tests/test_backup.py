@@ -9,8 +9,8 @@ keras = pytest.importorskip("keras")
 
 import h5py  # noqa: E402
 
-from inception_v2.backup import BACKUP_FILE, KERAS_LAYOUT_FILE, Backup, backup_position, restore  # noqa: E402
 from inception_v2.errors import DataError  # noqa: E402
+from inception_v2.training.backup import BACKUP_FILE, KERAS_LAYOUT_FILE, Backup, backup_position, restore  # noqa: E402
 
 X = np.random.default_rng(0).random((40, 3), dtype=np.float32)
 Y = X.sum(axis=1, keepdims=True)

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from inception_v2.bench import FAST_PATH, SLIM, format_report
-from inception_v2.bench_speed import INT8, _paired_ratios
+from inception_v2.bench.race import FAST_PATH, SLIM, format_report
+from inception_v2.bench.speed import INT8, _paired_ratios
 
 
 def _targets_script():
@@ -117,7 +117,7 @@ def test_format_report_shows_cpu_ratios_agreement_and_verdicts():
 
 
 def test_fp32_peak_per_cycle_knows_double_pumped_avx512():
-    from inception_v2.hardware import CPU
+    from inception_v2.inference.hardware import CPU
 
     zen4 = CPU("AMD EPYC", ("avx512_bf16", "avx512f", "avx2"), "AuthenticAMD", 25)
     zen5 = CPU("AMD EPYC", ("avx512_bf16", "avx512f", "avx2"), "AuthenticAMD", 26)
@@ -135,7 +135,7 @@ def test_fp32_peak_per_cycle_knows_double_pumped_avx512():
 def test_workers_answer_in_json(converted_thin):
     """bench's child processes: eval's own peak memory, another backend's race (on the thin
     network: the contenders are what the weights' shapes imply), a failure's last line."""
-    from inception_v2.bench_pipeline import run_worker
+    from inception_v2.bench.pipeline import run_worker
 
     argv = ["eval", "--weights", str(converted_thin), "--limit", "4", "--quiet"]
     result, _ = run_worker("eval-memory", argv)
@@ -165,7 +165,7 @@ def test_int8_targets_against_slims_float32():
 def test_fast_path_agreement_on_live_weights():
     """The bench's agreement measure, on 4 images: live weights make the top-1 classes vary, and
     bfloat16 moves every end point after the stem by a share of float32's largest value."""
-    from inception_v2.bench_agreement import fast_path_agreement
+    from inception_v2.bench.agreement import fast_path_agreement
 
     report = fast_path_agreement(images_count=4, engines=("keras",))
     assert report["images"] == 4 and report["distinct_top1"] >= 2
@@ -178,8 +178,8 @@ def test_fast_path_agreement_on_live_weights():
 def test_pipeline_rate_is_timed_after_a_warm_pass():
     """The input pipeline's rate skips its first pass (tracing, file cache) and takes the
     median of the others; every pass reads every image of the folder."""
-    from inception_v2.bench_pipeline import _pipeline_rate
-    from inception_v2.data import open_data
+    from inception_v2.bench.pipeline import _pipeline_rate
+    from inception_v2.data.sources import open_data
 
     class Counted:
         def __init__(self, data):

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from inception_v2.flops import multiply_adds
-from inception_v2.network import build_inception_v2, image_shape
+from inception_v2.model.flops import multiply_adds
+from inception_v2.model.network import build_inception_v2, image_shape
 
 SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "bench_gpu.py"
 

@@ -11,9 +11,10 @@ import keras
 import numpy as np
 import pytest
 
-from inception_v2 import InceptionV2, bn_study
-from inception_v2.architecture import conv_depths
-from inception_v2.bn_study import StudySettings, run_study
+from inception_v2 import InceptionV2
+from inception_v2.model.architecture import conv_depths
+from inception_v2.studies.bn import study as bn_study
+from inception_v2.studies.bn.study import StudySettings, run_study
 
 pytestmark = pytest.mark.slow  # trains, or runs several backends or commands: not in the quick subset
 
@@ -61,8 +62,8 @@ def test_variant_options_are_checked():
 def test_slims_checkpoint_in_the_variants(slim_checkpoints):
     """Without batch norm, slim's weights load folded (slim's own inference function); with
     sigmoids they are refused: they were trained for ReLUs."""
-    from inception_v2.checkpoint import CheckpointError
-    from inception_v2.slim_reference import smooth_random_images
+    from inception_v2.weights.checkpoint import CheckpointError
+    from inception_v2.weights.slim_reference import smooth_random_images
 
     path = slim_checkpoints.path()
     images = smooth_random_images(2, 224, 224, np.random.default_rng(0))

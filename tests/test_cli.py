@@ -15,8 +15,8 @@ import pytest
 from conftest import one_error_line, run_in_process
 from conftest import run_command as cli
 
-from inception_v2.example_data import write_example_data
-from inception_v2.labels import data_path
+from inception_v2.data.example_data import write_example_data
+from inception_v2.data.labels import data_path
 
 SAMPLE = data_path("imagenet_val_sample")
 NOISE = ("absl::InitializeLog", "cuda drivers", "oneDNN custom operations", "Traceback", "Warning")
@@ -27,8 +27,8 @@ def fine_tuned(slim_checkpoints, tmp_path_factory) -> Path:
     """What finetune leaves: a 2-class best.keras and classes.json side by side."""
     import numpy as np
 
-    from inception_v2.finetune import build_classifier
-    from inception_v2.keras_weights import save_weights
+    from inception_v2.training.classifier import build_classifier
+    from inception_v2.weights.keras_files import save_weights
 
     run = tmp_path_factory.mktemp("run")
     model = build_classifier(2, weights=slim_checkpoints.path(depth_multiplier=0.25))
@@ -270,7 +270,7 @@ def test_predict_nothing_decodable(tmp_path):
 
 
 def test_export_format_follows_the_extension(tmp_path):
-    from inception_v2.export import format_for
+    from inception_v2.export.artifacts import format_for
 
     assert format_for("m.tflite") == "litert" and format_for("m.onnx") == "onnx"
     assert format_for("served/m") == "savedmodel" and format_for("m.tflite", "litert") == "litert"

@@ -13,10 +13,10 @@ import numpy as np
 import pytest
 
 from inception_v2 import CheckpointError, InceptionV2, convert_checkpoint
-from inception_v2.archive import ArchiveError
-from inception_v2.checkpoint import infer_config, model_variable_map, read_checkpoint
 from inception_v2.cli import main
-from inception_v2.slim_reference import import_slim, save_slim_variables, smooth_random_images
+from inception_v2.weights.archive import ArchiveError
+from inception_v2.weights.checkpoint import infer_config, model_variable_map, read_checkpoint
+from inception_v2.weights.slim_reference import import_slim, save_slim_variables, smooth_random_images
 
 
 def _only(directory: Path) -> list[str]:
@@ -76,8 +76,8 @@ def test_verify_exit_code_above_tolerance(slim_checkpoints, tmp_path, capsys):
 @pytest.mark.slow
 def test_verification_catches_one_wrong_layer(slim_checkpoints, tmp_path):
     """One batch-norm beta off by 0.05 shows from its end point on, and not before."""
-    from inception_v2.checkpoint import CheckpointConfig
-    from inception_v2.convert import compare_with_slim
+    from inception_v2.weights.checkpoint import CheckpointConfig
+    from inception_v2.weights.convert import compare_with_slim
 
     variables = dict(slim_checkpoints.variables())
     beta = "InceptionV2/Mixed_4b/Branch_3/Conv2d_0b_1x1/BatchNorm/beta"
@@ -92,8 +92,8 @@ def test_verification_catches_one_wrong_layer(slim_checkpoints, tmp_path):
 def test_slims_graph_is_built_once_and_each_session_has_its_own_weights(slim_checkpoints, tmp_path):
     """Sessions of one configuration share slim's graph, not its weights: a checkpoint with the
     logits' biases moved by 1 gives logits moved by 1, and the first checkpoint again its own."""
-    from inception_v2 import slim_reference
-    from inception_v2.slim_reference import slim_end_points
+    from inception_v2.weights import slim_reference
+    from inception_v2.weights.slim_reference import slim_end_points
 
     thin = slim_checkpoints.path(depth_multiplier=0.25)
     variables = dict(slim_checkpoints.variables(depth_multiplier=0.25))
@@ -265,7 +265,7 @@ def test_converted_file_is_read_as_slim_named_arrays(slim_checkpoints, converted
     """A .weights.h5 or .keras is read without a model: each array is the slim variable it came from."""
     import h5py
 
-    from inception_v2.keras_weights import VARIABLES_ATTRIBUTE, read_keras_weights
+    from inception_v2.weights.keras_files import VARIABLES_ATTRIBUTE, read_keras_weights
 
     slim = slim_checkpoints.variables()
     archive = tmp_path / "converted.keras"
@@ -290,7 +290,7 @@ def test_converted_file_is_read_as_slim_named_arrays(slim_checkpoints, converted
 def test_keras_and_weights_files_written_from_one_save(tmp_path):
     """Fine-tuning's last/best pair: the .weights.h5 taken from the .keras archive is a Keras
     weights file (loads with load_weights) that carries the slim names and model arguments."""
-    from inception_v2.keras_weights import read_keras_weights, save_keras_and_weights
+    from inception_v2.weights.keras_files import read_keras_weights, save_keras_and_weights
 
     model = InceptionV2(weights=None, classes=3, depth_multiplier=0.25, input_shape=(64, 64, 3))
     config = dataclasses.asdict(infer_config(model_variable_map(model)))
@@ -311,9 +311,9 @@ def test_keras_and_weights_files_written_from_one_save(tmp_path):
 
 @pytest.mark.slow
 def test_each_job_builds_only_the_model_it_returns(slim_checkpoints, converted_1001, tmp_path, monkeypatch):
-    import inception_v2.model as model_module
-    import inception_v2.network as network_module
-    from inception_v2.finetune import build_classifier
+    import inception_v2.model.network as network_module
+    import inception_v2.weights.factory as model_module
+    from inception_v2.training.classifier import build_classifier
 
     builds = []
     real = network_module.inception_v2_base

@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from inception_v2.train_data import make_dataset, scan_class_folders
+from inception_v2.data.training import make_dataset, scan_class_folders
 
 pytestmark = pytest.mark.slow  # trains, or runs several backends or commands: not in the quick subset
 
@@ -29,7 +29,7 @@ TOLERANCE = 1e-5
 
 @pytest.fixture(scope="module")
 def batch(tmp_path_factory):
-    from inception_v2.example_data import example_data_path
+    from inception_v2.data.example_data import example_data_path
 
     data = scan_class_folders(example_data_path() / "val")
     images, labels = next(iter(make_dataset(data, 200, training=False)))

@@ -14,8 +14,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from inception_v2 import InceptionV2, download
-from inception_v2.download import DownloadError, RemoteFile, fetch
+from inception_v2 import InceptionV2
+from inception_v2.weights import download
+from inception_v2.weights.download import DownloadError, RemoteFile, fetch
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -83,7 +84,7 @@ def test_imagenet_preset_is_the_release_converted_once(release, slim_checkpoints
     ``weights="imagenet"``; then KerasHub's own base class finds the name too."""
     import keras_hub
 
-    from inception_v2.hub import InceptionV2ImageClassifier
+    from inception_v2.hub.models import InceptionV2ImageClassifier
 
     monkeypatch.setenv("INCEPTION_V2_CACHE", str(tmp_path / "cache"))
     monkeypatch.setattr(download, "IMAGENET_CHECKPOINT", release)
@@ -105,7 +106,7 @@ def test_kerashubs_own_from_preset_says_where_to_put_the_release_offline(release
     place, size and SHA-384), not KerasHub's "Unknown preset identifier"; nothing cached."""
     import keras_hub
 
-    import inception_v2.hub  # noqa: F401 (registers the preset name)
+    import inception_v2.hub.models  # noqa: F401 (registers the preset name)
 
     monkeypatch.setenv("INCEPTION_V2_CACHE", str(tmp_path / "cache"))
     offline = dataclasses.replace(release, urls=(_refused_url(),))

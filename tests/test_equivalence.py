@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from inception_v2 import END_POINTS, InceptionV2, convert_checkpoint, end_point_model
-from inception_v2.slim_reference import slim_end_points, smooth_random_images
+from inception_v2.weights.slim_reference import slim_end_points, smooth_random_images
 
 pytestmark = pytest.mark.slow  # trains, or runs several backends or commands: not in the quick subset
 

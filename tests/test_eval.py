@@ -13,11 +13,8 @@ import pytest
 from conftest import TEST_DATA
 
 from inception_v2.cli import main
-from inception_v2.data import DataError, class_folders, imagenet_directory, open_data, tfrecords
-from inception_v2.evaluate import evaluate, evaluate_runner, in_top_k, top1_correct
-from inception_v2.example_data import example_data_path
-from inception_v2.inference import inference_function
-from inception_v2.labels import (
+from inception_v2.data.example_data import example_data_path
+from inception_v2.data.labels import (
     class_ids,
     class_names,
     data_path,
@@ -26,8 +23,11 @@ from inception_v2.labels import (
     synset_names,
     synset_to_label,
 )
-from inception_v2.model import build_from_weights
-from inception_v2.preprocessing import load_for_eval, preprocess_input
+from inception_v2.data.preprocessing import load_for_eval, preprocess_input
+from inception_v2.data.sources import DataError, class_folders, imagenet_directory, open_data, tfrecords
+from inception_v2.evaluation.evaluate import evaluate, evaluate_runner, in_top_k, top1_correct
+from inception_v2.inference.function import inference_function
+from inception_v2.weights.factory import build_from_weights
 
 GOLDEN = TEST_DATA / "preprocess"
 SAMPLE = data_path("imagenet_val_sample")
@@ -93,7 +93,7 @@ def test_tf2_resize_would_not_match():
     """The golden test can fail: TF2's default resize differs from slim's visibly."""
     import tensorflow as tf
 
-    from inception_v2.preprocessing import decode_image
+    from inception_v2.data.preprocessing import decode_image
 
     name = "n01440764_tench.JPEG"
     image = tf.image.convert_image_dtype(decode_image(tf.io.read_file(str(GOLDEN / name))), tf.float32)
@@ -191,7 +191,7 @@ def _slim_logits(checkpoint: str, files: list[Path]) -> np.ndarray:
     """slim's preprocess_for_eval and slim's graph, in one TF1 session, image by image."""
     import tensorflow as tf
 
-    from inception_v2.slim_reference import import_slim
+    from inception_v2.weights.slim_reference import import_slim
 
     tf_slim, net = import_slim()
     graph = tf.Graph()
@@ -260,7 +260,7 @@ def test_raw_directory_and_class_folders_agree(eval_run, tmp_path):
 def test_labels_offset_for_1000_class_model(slim_checkpoints, tmp_path):
     """A 1000-class model with offset 1 scores as the 1001-class one without background (slim's
     network four times thinner: label spaces do not depend on the width)."""
-    from inception_v2.slim_reference import save_slim_variables
+    from inception_v2.weights.slim_reference import save_slim_variables
 
     variables = dict(slim_checkpoints.variables(depth_multiplier=0.25))
     w, b = "InceptionV2/Logits/Conv2d_1c_1x1/weights", "InceptionV2/Logits/Conv2d_1c_1x1/biases"
@@ -401,10 +401,10 @@ def test_named_class_folders_are_not_imagenet(tmp_path):
 
 def test_label_space_is_the_librarys():
     """What the command line used to decide for itself: offsets and names by head and data."""
-    from inception_v2.data import EvalData
+    from inception_v2.data.sources import EvalData
     from inception_v2.errors import DataError as DataMistake
     from inception_v2.errors import InvalidArgument
-    from inception_v2.evaluate import label_space
+    from inception_v2.evaluation.evaluate import label_space
 
     imagenet = EvalData("val", "imagenet-directory")
     full, head_1000 = label_space(1001, imagenet), label_space(1000, imagenet)
@@ -445,7 +445,7 @@ def test_tfrecord_ids_come_from_length_prefixes(eval_run, tmp_path):
     a truncated shard is named before any image is evaluated."""
     import tensorflow as tf
 
-    from inception_v2.data import count_records
+    from inception_v2.data.sources import count_records
 
     files = _sample(7)
     labels = _labels_of(files)
@@ -472,7 +472,7 @@ def test_every_streamed_pipeline_runs_without_autotuning(tmp_path):
     evaluation's still reads every image."""
     import tensorflow as tf
 
-    from inception_v2.train_data import make_dataset, scan_class_folders
+    from inception_v2.data.training import make_dataset, scan_class_folders
 
     assert tf.data.Dataset.range(3).options().autotune.enabled is not False  # TensorFlow's default
     files = _sample(3)

@@ -7,9 +7,9 @@ import pytest
 import tensorflow as tf
 
 from inception_v2.cli import main
-from inception_v2.export import export
-from inception_v2.finetune import build_classifier
-from inception_v2.slim_reference import smooth_random_images
+from inception_v2.export.artifacts import export
+from inception_v2.training.classifier import build_classifier
+from inception_v2.weights.slim_reference import smooth_random_images
 
 pytestmark = pytest.mark.slow  # trains, or runs several backends or commands: not in the quick subset
 

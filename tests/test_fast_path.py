@@ -6,10 +6,10 @@ import numpy as np
 import pytest
 
 from inception_v2 import END_POINTS, FAST_INFERENCE, InceptionV2, end_point_model
-from inception_v2.checkpoint import fold_batch_norm, is_folded
 from inception_v2.cli import main
-from inception_v2.data import open_data
-from inception_v2.slim_reference import slim_end_points, smooth_random_images
+from inception_v2.data.sources import open_data
+from inception_v2.weights.checkpoint import fold_batch_norm, is_folded
+from inception_v2.weights.slim_reference import slim_end_points, smooth_random_images
 
 
 def test_folded_float32_model_equals_slim(slim_checkpoints):

@@ -15,15 +15,15 @@ import numpy as np
 import pytest
 from conftest import run_in_process
 
-from inception_v2.backup import BACKUP_FILE, backup_position
-from inception_v2.classifier_training import compile_classifier
 from inception_v2.cli import main
+from inception_v2.data.example_data import write_example_data
+from inception_v2.data.training import make_dataset, scan_class_folders
 from inception_v2.errors import DataError
-from inception_v2.example_data import write_example_data
-from inception_v2.finetune import build_classifier
-from inception_v2.hub import InceptionV2ImageClassifier
-from inception_v2.train import read_history
-from inception_v2.train_data import make_dataset, scan_class_folders
+from inception_v2.hub.models import InceptionV2ImageClassifier
+from inception_v2.training.backup import BACKUP_FILE, backup_position
+from inception_v2.training.classifier import build_classifier
+from inception_v2.training.compiling import compile_classifier
+from inception_v2.training.run import read_history
 
 pytestmark = pytest.mark.slow  # trains, or runs several backends or commands: not in the quick subset
 
@@ -294,7 +294,7 @@ def test_every_finetune_option_reaches_the_run_settings():
 def test_overwrite_clears_only_the_run_files(tmp_path):
     """What a run writes (its names written out here, not read from the code's tables) goes;
     a user's files beside them, in the run's own sub-folders too, stay byte for byte."""
-    from inception_v2.train import run_folder
+    from inception_v2.training.run import run_folder
 
     ours = [
         "run.json", "classes.json", "state.json", "history.csv", "curves.png", "last.keras",
@@ -321,7 +321,7 @@ def test_one_epoch_curve_has_one_tick(tmp_path):
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from inception_v2.train import plot_curves
+    from inception_v2.training.run import plot_curves
 
     history = tmp_path / "history.csv"
     history.write_text("epoch,accuracy,loss,val_accuracy,val_loss\n1,0.5,0.7,0.6,0.65\n")
@@ -362,7 +362,7 @@ def test_a_truncated_jpeg_or_an_empty_class_is_named_not_dropped(small_hymenopte
 def test_a_seeded_run_repeats(converted_thin, small_hymenoptera, tmp_path):
     """The same --seed twice: the same history, number for number (shuffle, augmentation with
     colour distortion, dropout); another seed: another history (the seed reaches the run)."""
-    from inception_v2.train import RunSettings, finetune
+    from inception_v2.training.run import RunSettings, finetune
 
     def history(seed: int, out: str, batch_size: int | None = 4, epochs: int = 2) -> list[dict]:
         settings = RunSettings(
@@ -373,7 +373,7 @@ def test_a_seeded_run_repeats(converted_thin, small_hymenoptera, tmp_path):
         return read_history(tmp_path / out / "history.csv")
 
     first, second, other = history(7, "a"), history(7, "b"), history(8, "c")
-    from inception_v2.labels import labels_for
+    from inception_v2.data.labels import labels_for
 
     for name in ("best.keras", "last.weights.h5"):  # copied away from classes.json, they keep names
         copy = tmp_path / "elsewhere" / name

@@ -13,7 +13,7 @@ import pytest
 
 from inception_v2 import InceptionV2
 from inception_v2.errors import InvalidArgument
-from inception_v2.grad_cam import grad_cam
+from inception_v2.explain.grad_cam import grad_cam
 
 SMALL = {"depth_multiplier": 0.25, "input_shape": (96, 96, 3), "classes": 5, "global_pool": True}
 
@@ -77,7 +77,7 @@ def test_unknown_end_point_is_refused():
 OTHER_BACKEND = """
 import sys, numpy as np, keras
 from inception_v2 import InceptionV2
-from inception_v2.grad_cam import grad_cam
+from inception_v2.explain.grad_cam import grad_cam
 model = InceptionV2(depth_multiplier=0.25, input_shape=(96, 96, 3), classes=5, global_pool=True)
 model.load_weights(sys.argv[1])
 images = np.load(sys.argv[2])
@@ -104,7 +104,7 @@ def test_same_maps_on_every_backend(backend, tmp_path):
 @pytest.mark.slow
 def test_explain_writes_one_sheet_per_image(converted_thin, tmp_path, capsys):
     from inception_v2.cli import main
-    from inception_v2.example_data import example_data_path
+    from inception_v2.data.example_data import example_data_path
 
     photos = sorted(example_data_path().glob("val/ants/*"))[:2]  # 333x500 and other shapes
     out = tmp_path / "why"
@@ -156,12 +156,12 @@ def test_explain_names_a_fine_tuned_models_classes(tmp_path, monkeypatch):
     import json
     from dataclasses import asdict
 
-    from inception_v2 import explain
-    from inception_v2.checkpoint import infer_config, model_variable_map
-    from inception_v2.example_data import example_data_path
-    from inception_v2.keras_weights import save_weights
-    from inception_v2.model import classifier
-    from inception_v2.preprocessing import load_for_eval
+    from inception_v2.data.example_data import example_data_path
+    from inception_v2.data.preprocessing import load_for_eval
+    from inception_v2.explain import sheets as explain
+    from inception_v2.inference.model import classifier
+    from inception_v2.weights.checkpoint import infer_config, model_variable_map
+    from inception_v2.weights.keras_files import save_weights
 
     names = ["ant", "bee", "cricket", "dragonfly", "earwig"]
     weights = tmp_path / "run" / "best.weights.h5"

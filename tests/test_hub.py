@@ -19,19 +19,19 @@ from keras_hub.src.tests import test_case as keras_hub_tests
 
 from inception_v2 import InceptionV2, end_point_model, inference_function
 from inception_v2.cli import main
-from inception_v2.download import sha384_of
+from inception_v2.data.example_data import example_data_path
+from inception_v2.data.labels import data_path
+from inception_v2.data.preprocessing import load_for_eval
 from inception_v2.errors import InvalidArgument
-from inception_v2.example_data import example_data_path
-from inception_v2.hub import (
+from inception_v2.hub.models import (
     PYRAMID_END_POINTS,
     InceptionV2Backbone,
     InceptionV2ImageClassifier,
     InceptionV2ImageClassifierPreprocessor,
     InceptionV2ImageConverter,
 )
-from inception_v2.labels import data_path
-from inception_v2.preprocessing import load_for_eval
-from inception_v2.slim_reference import slim_end_points
+from inception_v2.weights.download import sha384_of
+from inception_v2.weights.slim_reference import slim_end_points
 
 SMALL = {"depth_multiplier": 0.25}  # the same network, narrower: KerasHub's harness trains it
 #: Photos of several sizes (ants and bees: 199x500 to 500x375) and two ImageNet images.
@@ -312,3 +312,23 @@ def test_a_preset_is_weights_to_the_commands(preset, slim_checkpoints, tmp_path,
     one_error_line(
         run_in_process(capsys, "eval", "--weights", broken), f"{broken / 'model.weights.h5'}: not a"
     )
+
+
+@pytest.mark.slow
+def test_a_preset_written_before_the_move_to_sub_packages_still_loads(preset, tmp_path):
+    """Presets name their classes' module; before the sub-packages it was ``inception_v2.hub``.
+    Keras finds the classes by their registered names, so such a preset loads the same."""
+    import shutil
+
+    old = tmp_path / "old_preset"
+    shutil.copytree(preset, old)
+    changed = 0
+    for name in ("config.json", "task.json", "preprocessor.json"):
+        text = (old / name).read_text()
+        changed += text.count('"inception_v2.hub.models"')
+        (old / name).write_text(text.replace('"inception_v2.hub.models"', '"inception_v2.hub"'))
+    assert changed >= 3, "the preset names the module of its classes"
+    loaded = keras_hub.models.ImageClassifier.from_preset(str(old))
+    expected = InceptionV2ImageClassifier.from_preset(str(preset))
+    for a, b in zip(loaded.weights, expected.weights, strict=True):
+        np.testing.assert_array_equal(a.numpy(), b.numpy())

@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 
 from inception_v2.cli import main
-from inception_v2.data import open_data
+from inception_v2.data.labels import data_path, read_ground_truth, synsets
+from inception_v2.data.sources import open_data
 from inception_v2.errors import DataError
-from inception_v2.labels import data_path, read_ground_truth, synsets
 
 
 @pytest.fixture

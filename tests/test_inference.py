@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 
 from inception_v2 import END_POINTS, InceptionV2, end_point_model
-from inception_v2.inference import inference_function, predict
-from inception_v2.slim_reference import slim_end_points, smooth_random_images
+from inception_v2.inference.function import inference_function, predict
+from inception_v2.weights.slim_reference import slim_end_points, smooth_random_images
 
 
 @pytest.fixture(scope="module")
@@ -57,7 +57,7 @@ def test_weights_are_read_when_the_function_is_made(converted_thin):
 COUNT_REORDERS = """
 import ctypes, os, sys, numpy as np
 from inception_v2 import InceptionV2
-from inception_v2.inference import inference_function
+from inception_v2.inference.function import inference_function
 model = InceptionV2(
     weights=sys.argv[1], depth_multiplier=0.25, classifier_activation=None, fold_batch_norm=True
 )

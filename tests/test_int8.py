@@ -12,13 +12,13 @@ import pytest
 from conftest import run_in_process
 
 from inception_v2 import InceptionV2, inference_function
-from inception_v2.bn_study import StudySettings, run_study
-from inception_v2.bn_study_data import load_study_data
-from inception_v2.calibration import calibration_images
 from inception_v2.cli import main
+from inception_v2.data.calibration import calibration_images
+from inception_v2.data.example_data import example_data_path
 from inception_v2.errors import CheckpointError, DataError, InvalidArgument, MissingFile
-from inception_v2.evaluate import EvalResult
-from inception_v2.example_data import example_data_path
+from inception_v2.evaluation.evaluate import EvalResult
+from inception_v2.studies.bn.data import load_study_data
+from inception_v2.studies.bn.study import StudySettings, run_study
 
 
 def test_calibration_set_is_eval_preprocessed_and_counts_what_it_skips(tmp_path):
@@ -83,7 +83,7 @@ def test_int8_keeps_a_trained_networks_accuracy(tmp_path):
 def test_quantized_network_holds_int8_operations(converted_thin):
     import openvino
 
-    from inception_v2.openvino_engine import quantize
+    from inception_v2.inference.openvino import quantize
 
     model = InceptionV2(weights=str(converted_thin), depth_multiplier=0.25, classifier_activation=None)
     converted = openvino.convert_model(inference_function(model).graph_function)
@@ -134,8 +134,8 @@ def quantized_folder(converted_thin, tmp_path_factory):
 
 @pytest.mark.slow
 def test_quantize_saves_what_eval_and_predict_run_as_is(quantized_folder, converted_thin, capsys):
-    from inception_v2.download import sha384_of
-    from inception_v2.quantized import load_quantized
+    from inception_v2.inference.quantized import load_quantized
+    from inception_v2.weights.download import sha384_of
 
     record = json.loads((quantized_folder / "quantized.json").read_text())
     assert record["classes"] == 1001 and record["source_sha384"] == sha384_of(converted_thin)
@@ -187,7 +187,7 @@ def test_quantized_model_misuse_is_one_line(quantized_folder, tmp_path, capsys):
         and sorted(p.name for p in quantized_folder.iterdir()) == before
     )
     (tmp_path / "not_quantized").mkdir()
-    from inception_v2.quantized import load_quantized
+    from inception_v2.inference.quantized import load_quantized
 
     with pytest.raises(CheckpointError, match="not a quantized model"):
         load_quantized(tmp_path / "not_quantized")
@@ -202,7 +202,7 @@ def test_quantized_model_misuse_is_one_line(quantized_folder, tmp_path, capsys):
 @pytest.mark.slow
 def test_bench_races_a_saved_int8_model(quantized_folder, converted_thin, tmp_path, capsys):
     """bench --weights DIR: the saved model races as eval runs it; anything else is refused."""
-    from inception_v2.bench_speed import SAVED_INT8, bench_backend
+    from inception_v2.bench.speed import SAVED_INT8, bench_backend
 
     result = bench_backend(
         str(converted_thin), [2], rounds=1, seconds=0.01, engines=(), saved_int8=str(quantized_folder)

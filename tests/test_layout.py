@@ -1,6 +1,6 @@
-"""The package's shape, as the README's Layout draws it: imports form no cycle (imports written
-inside functions counted too), and each layer imports only from itself, the layers before it and
-the common modules."""
+"""The package's shape, as its folders draw it: the sub-packages by job are the layers, and
+imports (those written inside functions too) form no cycle between modules, and none between
+packages that goes up the order below. A new module needs no edit here: its folder places it."""
 
 from __future__ import annotations
 
@@ -8,46 +8,59 @@ import ast
 from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parents[1] / "inception_v2"
-#: The layers of the README's Layout, in order: a module imports (at module level) only from
-#: its own layer, the layers before it, and the common modules.
-COMMON = {"errors", "files", "claims", "run_folder", "interrupts", "precision", "progress", "runner"}
+#: The common floor: top-level modules that every layer may import; they import only each other.
+COMMON = {"errors", "files", "claims", "interrupts", "progress", "precision"}
+#: The sub-packages in order: each imports only from itself, those before it and the floor.
 LAYERS = (
-    {"architecture", "initializers", "network", "flops"},  # the network: built, never loaded
-    {"checkpoint", "keras_weights", "weights", "slim_reference", "download", "archive"},
-    {"model", "convert"},  # the one factory (build, then load), and conversion through it
-    {"preprocessing", "data", "train_data", "labels", "calibration"},
-    {"evaluate", "inference", "openvino_engine", "hardware", "finetune", "train", "backup", "distributed"}
-    | {"classifier_training"}
-    | {"bn_study_data", "bn_study_results", "bn_study"}
-    | {"export", "live_weights", "example_data", "classify"}
-    | {"bench_speed", "bench_agreement", "bench_pipeline", "bench"}
-    | {"model_card", "hub", "quantized", "reliability", "grad_cam", "explain"},
-    {"cli", "__main__", "__init__", "bench_worker"},  # entry points
+    "model",  # the network: built, never loaded
+    "weights",  # slim's checkpoints and Keras files into it; InceptionV2(weights=...)
+    "data",  # images in: preprocessing, sources, labels, resources
+    "inference",  # running a model: compiled, on OpenVINO, int8, classifying files
+    "evaluation",  # slim's eval protocol and metrics
+    "explain",  # Grad-CAM and its sheets
+    "training",  # fine-tuning runs
+    "hub",  # KerasHub's classes and presets
+    "export",  # serving formats
+    "bench",  # the race against slim's graph
+    "studies",  # the papers' experiments
+    "cli",  # the command line
 )
+#: Entry points: they may import anything (``bench.worker`` runs as ``python -m`` in a fresh
+#: interpreter, the command line included).
+ENTRY = {"__init__", "__main__", "bench.worker"}
 
 
-def imports_of(source: str) -> set[str]:
-    """The modules of this package that ``source`` imports, wherever the import is written
-    (module level or inside a function: a deferred import is still a dependency)."""
+def imports_of(source: str, here: str = "") -> set[str]:
+    """The modules of this package that ``source`` imports (dotted, below ``inception_v2``),
+    wherever the import is written (module level or inside a function: a deferred import is
+    still a dependency). ``here``: the importing module's package, for relative imports."""
     found = set()
     for node in ast.walk(ast.parse(source)):
         if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("inception_v2."):
-            found.add(node.module.split(".")[1])
+            base = node.module.removeprefix("inception_v2.")
+            for alias in node.names:  # `from inception_v2.weights import download` names a module
+                sub = f"{base}.{alias.name}"
+                found.add(sub if (PACKAGE / (sub.replace(".", "/") + ".py")).exists() else base)
         elif isinstance(node, ast.ImportFrom) and node.module == "inception_v2":
-            found |= {a.name for a in node.names if (PACKAGE / f"{a.name}.py").exists()}
-            found |= {a.name for a in node.names if (PACKAGE / a.name / "__init__.py").exists()}
+            for alias in node.names:
+                if (PACKAGE / f"{alias.name}.py").exists() or (PACKAGE / alias.name).is_dir():
+                    found.add(alias.name)
         elif isinstance(node, ast.Import):
-            found |= {a.name.split(".")[1] for a in node.names if a.name.startswith("inception_v2.")}
+            found |= {
+                a.name.removeprefix("inception_v2.") for a in node.names if a.name.startswith("inception_v2.")
+            }
     return found
 
 
 def module_imports() -> dict[str, set[str]]:
-    """``{module: modules of this package it imports}``, function-level imports included; a
-    sub-package (the command line, one module per command) counts as one module."""
-    graph = {path.stem: imports_of(path.read_text()) - {path.stem} for path in PACKAGE.glob("*.py")}
-    for package in (init.parent for init in PACKAGE.glob("*/__init__.py")):
-        found = set().union(*(imports_of(path.read_text()) for path in package.glob("*.py")))
-        graph[package.name] = found - {package.name}
+    """``{module: modules of this package it imports}`` (dotted below ``inception_v2``)."""
+    graph = {}
+    for path in PACKAGE.rglob("*.py"):
+        parts = list(path.relative_to(PACKAGE).with_suffix("").parts)
+        if parts[-1] == "__init__" and len(parts) > 1:
+            parts = parts[:-1]
+        name = ".".join(parts)
+        graph[name] = imports_of(path.read_text()) - {name}
     return graph
 
 
@@ -72,27 +85,57 @@ def find_cycle(graph: dict[str, set[str]]) -> list[str] | None:
 
 def test_no_import_cycles():
     graph = module_imports()
-    assert len(graph) > 20 and graph["evaluate"] >= {"data", "inference"}, "the scan found the imports"
-    assert "openvino_engine" in graph["inference"], "an import inside a function is counted"
-    assert {"evaluate", "train", "hub"} <= graph["cli"], "the command line's modules are read"
+    assert len(graph) > 50 and {"data.sources", "inference.function"} <= graph["evaluation.evaluate"]
+    assert "inference.openvino" in graph["inference.function"], "an import inside a function is counted"
+    assert "training.run" in graph["cli.finetune"], "the command line's modules are read"
     assert find_cycle(graph) is None, " -> ".join(find_cycle(graph))
     # the negative controls: an import inside a function is seen, and a cycle through one is found
-    inside = imports_of("def f():\n    from inception_v2.evaluate import evaluate\n")
-    assert inside == {"evaluate"}
-    assert find_cycle({**graph, "architecture": inside}) is not None
+    inside = imports_of("def f():\n    from inception_v2.evaluation.evaluate import evaluate\n")
+    assert inside == {"evaluation.evaluate"}
+    assert find_cycle({**graph, "model.architecture": inside}) is not None
 
 
-def test_each_layer_imports_only_what_is_below_it():
+def test_the_folders_are_the_layers():
+    """Every module sits in a layer's folder or on the floor; each imports only from its own
+    package, the packages before it and the floor; the floor imports only itself."""
     graph = module_imports()
-    placed = set().union(COMMON, *LAYERS)
-    assert placed == set(graph), ("modules the layout does not place", set(graph) ^ placed)
-    for module in COMMON:
-        assert graph[module] <= COMMON, (module, graph[module] - COMMON)
-    allowed = set(COMMON)
-    for layer in LAYERS:
-        allowed |= layer
-        for module in layer:
-            assert graph[module] <= allowed, (module, "imports from a later layer:", graph[module] - allowed)
+    order = {name: i for i, name in enumerate(LAYERS)}
+    top_level = {m for m in graph if "." not in m and not (PACKAGE / m).is_dir()}
+    entry = {m for m in ENTRY if "." not in m}
+    assert top_level == COMMON | entry, ("top-level modules outside the floor", top_level ^ (COMMON | entry))
+    packages = {p.name for p in PACKAGE.iterdir() if (p / "__init__.py").exists()}
+    assert packages == set(LAYERS), ("sub-packages the order does not place", packages ^ set(LAYERS))
+    for module, imported in graph.items():
+        if module in ENTRY:
+            continue
+        unit = module.split(".")[0]
+        for target in imported:
+            where = target.split(".")[0]
+            if module in COMMON:
+                assert target in COMMON, (module, "imports above the floor:", target)
+            elif where not in COMMON and where != unit:
+                assert order[where] < order[unit], (module, "imports from a later layer:", target)
+    # the negative control: an upward import is caught
+    assert order["model"] < order["weights"], "the check compares positions in the order"
+
+
+def test_the_public_api_is_the_readmes():
+    """``inception_v2`` exports what the README uses, each from where it is defined (no
+    re-export chains), and nothing of a lower layer by accident."""
+    import importlib
+    import re
+
+    import inception_v2
+
+    readme = (PACKAGE.parent / "README.md").read_text()
+    for name in inception_v2.__all__:
+        obj = getattr(inception_v2, name)
+        home = inception_v2._EXPORTS[name]
+        assert getattr(obj, "__module__", home) == home or not callable(obj), (name, obj.__module__, home)
+        assert name in readme, f"{name}: exported but not in the README"
+    for name, home in inception_v2._EXPORTS.items():
+        assert name in vars(importlib.import_module(home)), (name, home)
+    assert re.search(r"\binception_v2\.InceptionV2\b|from inception_v2 import .*InceptionV2", readme)
 
 
 def test_every_field_of_the_pretrained_record_is_read():
@@ -100,10 +143,10 @@ def test_every_field_of_the_pretrained_record_is_read():
     import dataclasses
     import re
 
-    from inception_v2.architecture import PretrainedConfig
+    from inception_v2.model.architecture import PretrainedConfig
 
     source = "\n".join(
-        p.read_text() for p in PACKAGE.glob("*.py")
+        p.read_text() for p in PACKAGE.rglob("*.py")
     )  # NUM_CLASSES = PRETRAINED.num_classes too
     read = set(re.findall(r"PRETRAINED\.(\w+)", source))
     fields = {f.name for f in dataclasses.fields(PretrainedConfig)}

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 from inception_v2 import InceptionV2, end_point_model
-from inception_v2.checkpoint import infer_config, model_variable_map
-from inception_v2.slim_reference import smooth_random_images
+from inception_v2.weights.checkpoint import infer_config, model_variable_map
+from inception_v2.weights.slim_reference import smooth_random_images
 
 
 def test_global_pool_is_the_mean_of_mixed_5c():
@@ -40,7 +40,7 @@ def test_spatial_squeeze_needs_1x1_logits():
 )
 def test_architecture_arithmetic_equals_the_built_model(kwargs):
     """The loaders infer depths from ``architecture`` without a model: it must say what the builder builds."""
-    from inception_v2.architecture import SCOPE_SEPARATOR, conv_depths
+    from inception_v2.model.architecture import SCOPE_SEPARATOR, conv_depths
 
     model = InceptionV2(**kwargs)
     built = {
@@ -56,8 +56,8 @@ def test_multiply_adds_counted_from_the_layers():
     """By hand on a small model (a nested one inside), and the release network's published count."""
     import keras
 
-    from inception_v2.architecture import GFLOP_PER_IMAGE
-    from inception_v2.flops import multiply_adds
+    from inception_v2.model.architecture import GFLOP_PER_IMAGE
+    from inception_v2.model.flops import multiply_adds
 
     inner = keras.Sequential([keras.Input((4, 4, 8)), keras.layers.DepthwiseConv2D(3, padding="same")])
     inputs = keras.Input((8, 8, 2))
@@ -73,14 +73,14 @@ def test_multiply_adds_counted_from_the_layers():
 LOADERS_ALONE = """
 import sys
 import numpy as np
-import inception_v2.checkpoint, inception_v2.weights
-from inception_v2.architecture import SLIM_SCOPE, conv_depths
+import inception_v2.weights.checkpoint, inception_v2.weights.loading
+from inception_v2.model.architecture import SLIM_SCOPE, conv_depths
 depths = conv_depths(0.5).items()
 variables = {f"{SLIM_SCOPE}/{n}/weights": np.zeros((1, 1, 1, d), np.float32) for n, d in depths}
 variables[f"{SLIM_SCOPE}/Conv2d_1a_7x7/depthwise_weights"] = np.zeros((7, 7, 3, 8), np.float32)
-config = inception_v2.checkpoint.infer_config(variables)
+config = inception_v2.weights.checkpoint.infer_config(variables)
 assert config.depth_multiplier == 0.5, config
-builders = {"inception_v2.model", "inception_v2.network"} & set(sys.modules)
+builders = {"inception_v2.weights.factory", "inception_v2.model.network"} & set(sys.modules)
 assert not builders, f"a loader imported {builders}"
 print("OK")
 """
@@ -119,7 +119,7 @@ def test_host_he_normal_draws_kerass_he_normal():
     layer's config names Keras' HeNormal, so a model saved on JAX loads without this package."""
     import keras
 
-    from inception_v2.initializers import HostHeNormal, kernel_initializer, name_keras_initializer
+    from inception_v2.model.initializers import HostHeNormal, kernel_initializer, name_keras_initializer
 
     shape = (3, 3, 64, 96)
     host = np.asarray(HostHeNormal(seed=3)(shape))
@@ -147,10 +147,10 @@ def test_a_network_built_to_be_loaded_draws_nothing(slim_checkpoints):
     a load that does not fit fails instead of leaving zeros."""
     import keras
 
-    from inception_v2.checkpoint import CheckpointError
-    from inception_v2.initializers import for_loading
-    from inception_v2.model import build_from_weights
-    from inception_v2.network import build_inception_v2
+    from inception_v2.model.initializers import for_loading
+    from inception_v2.model.network import build_inception_v2
+    from inception_v2.weights.checkpoint import CheckpointError
+    from inception_v2.weights.factory import build_from_weights
 
     small = {"depth_multiplier": 0.25, "input_shape": (64, 64, 3), "classes": 5}
     with for_loading():

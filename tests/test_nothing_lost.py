@@ -17,8 +17,8 @@ import pytest
 from conftest import command, command_env, one_error_line, run_in_process
 from conftest import run_command as cli
 
-from inception_v2.example_data import write_example_data
-from inception_v2.labels import data_path
+from inception_v2.data.example_data import write_example_data
+from inception_v2.data.labels import data_path
 
 SAMPLE = data_path("imagenet_val_sample")
 
@@ -97,7 +97,7 @@ def test_overwrite_replaces_the_commands_own_export(tmp_path):
     import keras
 
     from inception_v2.errors import OutputError, OutputExists
-    from inception_v2.export import export
+    from inception_v2.export.artifacts import export
     from inception_v2.files import OWNER_MARK, owner_of
 
     inputs = keras.Input((8, 8, 3))
@@ -214,7 +214,7 @@ def test_a_fine_tuning_run_through_what_people_do_to_it(slim_checkpoints, ants_b
 def test_a_folder_of_someone_elses_files_is_not_a_run(tmp_path):
     """Without a run's record, files of the run's names are the user's: refused, untouched."""
     from inception_v2.errors import OutputError
-    from inception_v2.train import run_folder
+    from inception_v2.training.run import run_folder
 
     (tmp_path / "history.csv").write_text("mine")
     for overwrite in (False, True):
@@ -230,14 +230,14 @@ def test_a_folder_of_someone_elses_files_is_not_a_run(tmp_path):
 def test_a_lock_left_by_a_killed_run_does_not_block(tmp_path):
     """A live holder is named; once it is killed with SIGKILL the folder is free at once."""
     from inception_v2.errors import RunInUse
-    from inception_v2.train import run_folder
+    from inception_v2.training.run import run_folder
 
     holder = subprocess.Popen(
         [
             sys.executable,
             "-c",
             # The lock alone (run_folder.RunFolder, which finetune's folders are): no TensorFlow to import.
-            "import sys; from pathlib import Path; from inception_v2.run_folder import RunFolder\n"
+            "import sys; from pathlib import Path; from inception_v2.training.run_folder import RunFolder\n"
             f"with RunFolder(Path({str(tmp_path)!r}), 'finetune', 'run.json', (), ()).lock():\n"
             "    print('locked', flush=True); sys.stdin.read()",
         ],
@@ -354,7 +354,7 @@ def test_bench_writes_its_report_before_a_closed_pipe_stops_it(tmp_path):
     report = tmp_path / "bench.json"
     fake = {"machine": {"cpus": 2}, "backends": [{"backend": "tensorflow", "throughput": {}, "ratio": {}}]}
     probe = (
-        "import json, sys; import inception_v2.bench as bench; "
+        "import json, sys; import inception_v2.bench.race as bench; "
         f"bench.run = lambda **_: {fake!r}; bench.format_report = lambda report: 'table\\n' * 1000; "
         "from inception_v2.cli import main; sys.exit(main(sys.argv[1:], standalone=True))"
     )
@@ -510,7 +510,7 @@ def test_a_keras_file_of_another_network_is_named(tmp_path, capsys):
 def test_ctrl_c_after_the_report_says_it_was_written(converted_thin, tmp_path, monkeypatch, capsys):
     """Ctrl-C while the plot is drawn, after the report was written: the line names the report
     (it was whole), not 'no output was written'; the plot is not there."""
-    from inception_v2 import evaluate
+    from inception_v2.evaluation import evaluate
 
     def interrupted(*args, **kwargs):
         raise KeyboardInterrupt

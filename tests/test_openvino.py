@@ -13,9 +13,9 @@ import pytest
 
 from inception_v2 import InceptionV2, end_point_model
 from inception_v2.cli import main
-from inception_v2.inference import inference_function
-from inception_v2.labels import data_path
-from inception_v2.slim_reference import slim_end_points, smooth_random_images
+from inception_v2.data.labels import data_path
+from inception_v2.inference.function import inference_function
+from inception_v2.weights.slim_reference import slim_end_points, smooth_random_images
 
 pytest.importorskip("openvino", reason="the [openvino] extra (installed by the test extras)")
 
@@ -102,9 +102,9 @@ def test_conversion_failure_falls_back_with_a_notice(monkeypatch, caplog):
 
 
 def test_a_result_that_differs_from_keras_is_refused(monkeypatch):
-    from inception_v2 import openvino_engine
     from inception_v2.errors import InputError
-    from inception_v2.openvino_engine import EngineMismatch
+    from inception_v2.inference import openvino as openvino_engine
+    from inception_v2.inference.openvino import EngineMismatch
 
     assert not issubclass(EngineMismatch, InputError), "a bug, not bad input: it keeps its traceback"
 
@@ -129,7 +129,7 @@ def test_a_result_that_differs_from_keras_is_refused(monkeypatch):
 
 
 def test_fast_knows_the_hardware(monkeypatch):
-    from inception_v2 import hardware
+    from inception_v2.inference import hardware
 
     here = hardware.cpu()  # this machine, read for real
     assert here.model and all(f in hardware.FLAGS for f in here.features)
@@ -143,7 +143,7 @@ def test_fast_knows_the_hardware(monkeypatch):
 
 
 def test_every_end_point_comes_back_under_its_name():
-    from inception_v2.model import END_POINTS
+    from inception_v2.model.architecture import END_POINTS
 
     features = end_point_model(_small(), [e for e in END_POINTS if e != "Predictions"])
     images = smooth_random_images(2, 64, 64, np.random.default_rng(3))
@@ -208,7 +208,7 @@ def test_runners_leave_a_usable_signal_stack():
     of a saved int8 model after an in-memory quantization). The library makes one Core."""
     import openvino
 
-    from inception_v2.openvino_engine import runtime
+    from inception_v2.inference.openvino import runtime
 
     images = smooth_random_images(1, 64, 64, np.random.default_rng(0))
     model = _small()

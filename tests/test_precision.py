@@ -77,7 +77,7 @@ def test_unknown_precision_names_the_valid_ones(capsys):
 
 def test_precision_must_fit_the_model():
     from inception_v2 import FAST_INFERENCE, InceptionV2
-    from inception_v2.inference import inference_function
+    from inception_v2.inference.function import inference_function
 
     small = dict(input_shape=(64, 64, 3), include_top=False, depth_multiplier=0.25)
     plain = InceptionV2(**small)

@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 from inception_v2.cli import main
+from inception_v2.data.labels import data_path, read_real_labels
 from inception_v2.errors import DataError
-from inception_v2.labels import data_path, read_real_labels
 
 
 def _crafted(predictions_csv: Path, shift: int, path: Path) -> tuple[float, int]:
@@ -106,8 +106,8 @@ def test_real_from_tfrecords_by_their_filenames(converted_thin, tmp_path):
     from test_eval import _labels_of, _sample, _write_slim_tfrecord
 
     from inception_v2 import InceptionV2
-    from inception_v2.data import tfrecords
-    from inception_v2.evaluate import evaluate
+    from inception_v2.data.sources import tfrecords
+    from inception_v2.evaluation.evaluate import evaluate
 
     files = _sample(20)
     _write_slim_tfrecord(tmp_path / "validation-00000-of-00001", files, _labels_of(files))

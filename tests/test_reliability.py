@@ -13,9 +13,9 @@ import pytest
 
 from inception_v2 import InceptionV2
 from inception_v2.cli import main
-from inception_v2.labels import data_path, read_ground_truth
-from inception_v2.preprocessing import load_for_eval
-from inception_v2.reliability import Reliability
+from inception_v2.data.labels import data_path, read_ground_truth
+from inception_v2.data.preprocessing import load_for_eval
+from inception_v2.evaluation.reliability import Reliability
 
 
 def test_known_answer():

@@ -8,12 +8,12 @@ import numpy as np
 import pytest
 
 from inception_v2 import InceptionV2
+from inception_v2.bench.live_weights import make_live
 from inception_v2.errors import InvalidArgument
-from inception_v2.live_weights import make_live
 
 
 def test_strategy_names():
-    from inception_v2.distributed import make_strategy
+    from inception_v2.training.distributed import make_strategy
 
     assert make_strategy(None).num_replicas_in_sync == 1
     with pytest.raises(InvalidArgument, match="distribute must be 'mirrored', 'multi_worker' or None"):
@@ -32,7 +32,7 @@ def test_live_weights_make_predictions_vary():
 
 
 def test_bench_worker_refuses_an_unknown_job():
-    from inception_v2.bench_worker import main
+    from inception_v2.bench.worker import main
 
     with pytest.raises(SystemExit, match="unknown job 'nope'"):
         main(["nope", "{}"])
@@ -41,7 +41,7 @@ def test_bench_worker_refuses_an_unknown_job():
 def test_explain_marks_tensorflows_central_crop():
     import tensorflow as tf
 
-    from inception_v2.explain import central_crop_box
+    from inception_v2.explain.sheets import central_crop_box
 
     for height, width in ((333, 500), (199, 500), (227, 227), (500, 375)):
         top, left, h, w = central_crop_box(height, width)
@@ -51,7 +51,7 @@ def test_explain_marks_tensorflows_central_crop():
 
 
 def test_bn_study_summary_counts_steps_to_the_baselines_best(tmp_path):
-    from inception_v2.bn_study_results import read_curves, summarize, write_curves
+    from inception_v2.studies.bn.results import read_curves, summarize, write_curves
 
     def curve(*accuracies):
         return [{"step": 10 * i, "val_accuracy": a, "loss": None} for i, a in enumerate(accuracies)]
@@ -73,7 +73,7 @@ def test_bn_study_summary_counts_steps_to_the_baselines_best(tmp_path):
 
 
 def test_bench_worker_failure_comes_back_as_its_last_line():
-    from inception_v2.bench_pipeline import run_worker
+    from inception_v2.bench.pipeline import run_worker
 
     result, last = run_worker("nope", {})
     assert result is None and "unknown job 'nope'" in last
@@ -83,7 +83,7 @@ def test_agreement_counts_what_a_reduced_precision_changed():
     """The bench's agreement figures on a known answer: four images, six classes; the reduced
     path flips image 1 (float32 leads by 0.5) and image 3 (leads by 4.9, but the path's top 5
     still holds float32's top-1)."""
-    from inception_v2.bench_agreement import agreement
+    from inception_v2.bench.agreement import agreement
 
     logits = np.array(
         [[3, 0, -1, 0, 0, 0], [0, 2, 1.5, 0, 0, 0], [1, 0, 0.2, 0, 0, 0], [0, 0.1, 5, 0, 0, 0]], np.float32

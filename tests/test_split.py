@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from inception_v2.data.training import ClassFolders, held_out, split
 from inception_v2.errors import InvalidArgument
-from inception_v2.train_data import ClassFolders, held_out, split
 
 
 def test_held_out_per_class_reproducible_and_never_empty():

@@ -6,8 +6,8 @@ import os
 from pathlib import Path
 
 from inception_v2.cli import main
-from inception_v2.example_data import example_data_path
-from inception_v2.train_data import scan_class_folders
+from inception_v2.data.example_data import example_data_path
+from inception_v2.data.training import scan_class_folders
 
 ROOT = Path(__file__).resolve().parents[1]
 #: Ways a file could reach the developers' data folder beside the checkout.
@@ -41,7 +41,7 @@ def mentions_of_the_shared_folder(root: Path) -> list[str]:
 
 def test_no_project_file_reads_the_shared_folder():
     files = project_text_files(ROOT)
-    assert len(files) > 50 and ROOT / "inception_v2" / "network.py" in files
+    assert len(files) > 50 and ROOT / "inception_v2" / "model" / "network.py" in files
     assert mentions_of_the_shared_folder(ROOT) == []
 
 

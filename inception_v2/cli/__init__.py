@@ -237,23 +237,23 @@ def _users_file_error(error: BaseException, args: argparse.Namespace) -> bool:
 
 def _read_presets_if_named(args: argparse.Namespace) -> None:
     """A KerasHub preset folder (or a weight file in one) given as weights is read through
-    ``inception_v2.hub``, which registers its reader as it loads: load it then, and only then
+    ``inception_v2.hub.models``, which registers its reader as it loads: load it then, and only then
     (it imports KerasHub)."""
     from pathlib import Path
 
     for value in (getattr(args, "weights", None), getattr(args, "src", None)):
         if value and any((folder / "config.json").is_file() for folder in (Path(value), Path(value).parent)):
-            from inception_v2.weights import preset_folder
+            from inception_v2.weights.loading import preset_folder
 
             if preset_folder(value) is not None:
-                from inception_v2.hub import read_preset_variables  # noqa: F401 (registers the reader)
+                from inception_v2.hub.models import read_preset_variables  # noqa: F401 (registers the reader)
 
 
 def _run(args: argparse.Namespace) -> int:
     """Claim the command's paths (``claims``), then run it. Bad input (an ``InputError``, or a
     file-system error on a path the user named) is one line and exit 2; any other exception is
     a bug and keeps its traceback."""
-    from inception_v2.download import DownloadError
+    from inception_v2.weights.download import DownloadError
 
     try:
         args.claims(args).check()  # every path the command reads and writes, before any work

@@ -7,7 +7,7 @@ import argparse
 from inception_v2.claims import Claims
 from inception_v2.cli.options import add_command, positive_float, positive_int, write_report
 from inception_v2.errors import InvalidArgument
-from inception_v2.hardware import ENGINES  # standard library only
+from inception_v2.inference.hardware import ENGINES  # standard library only
 
 
 def add(subparsers) -> None:
@@ -68,7 +68,7 @@ def claims(args: argparse.Namespace) -> Claims:
 def run(args: argparse.Namespace) -> int:
     import json
 
-    from inception_v2.bench import (
+    from inception_v2.bench.race import (
         BACKENDS,
         BATCHES,
         QUICK,
@@ -76,7 +76,7 @@ def run(args: argparse.Namespace) -> int:
         engines_to_time,
         format_report,
     )
-    from inception_v2.bench import run as run_bench
+    from inception_v2.bench.race import run as run_bench
 
     backends = (
         tuple(args.backends.split(",")) if args.backends else QUICK["backends"] if args.quick else BACKENDS
@@ -84,7 +84,7 @@ def run(args: argparse.Namespace) -> int:
     check_backends(backends)
     engines = engines_to_time(args.engine)  # a missing extra is bad input, before anything is measured
     if args.weights:
-        from inception_v2.quantized import is_quantized_model
+        from inception_v2.inference.quantized import is_quantized_model
 
         if not is_quantized_model(args.weights):
             raise InvalidArgument(

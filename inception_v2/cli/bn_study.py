@@ -10,7 +10,7 @@ from inception_v2.cli.options import add_command, positive_float, positive_int, 
 
 
 def add(subparsers) -> None:
-    from inception_v2.bn_study import StudySettings
+    from inception_v2.studies.bn.study import StudySettings
 
     defaults = StudySettings()
     p = add_command(
@@ -60,8 +60,8 @@ def claims(args: argparse.Namespace) -> Claims:
 def run(args: argparse.Namespace) -> int:
     import json
 
-    from inception_v2.bn_study import StudySettings, run_study
     from inception_v2.progress import Progress
+    from inception_v2.studies.bn.study import StudySettings, run_study
 
     variants = [name.strip() for name in args.variants.split(",") if name.strip()]
     settings = settings_from_args(StudySettings, args, variants=variants)  # run_study checks them

@@ -60,11 +60,11 @@ def claims(args: argparse.Namespace) -> Claims:
 def run(args: argparse.Namespace) -> int:
     import json
 
-    from inception_v2.convert import VerificationError, convert_checkpoint
+    from inception_v2.weights.convert import VerificationError, convert_checkpoint
 
     write = convert_checkpoint
     if args.preset:
-        from inception_v2.hub import write_preset as write  # MissingExtra without keras-hub
+        from inception_v2.hub.models import write_preset as write  # MissingExtra without keras-hub
 
     try:
         result = write(

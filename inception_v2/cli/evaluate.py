@@ -91,22 +91,22 @@ def claims(args: argparse.Namespace) -> Claims:
 def run(args: argparse.Namespace) -> int:
     if bool(args.mistakes) != bool(args.out_mistakes):
         raise InvalidArgument("--mistakes N and --out-mistakes FILE go together")
-    from inception_v2.quantized import is_quantized_model  # standard library and NumPy only
+    from inception_v2.inference.quantized import is_quantized_model  # standard library and NumPy only
 
     if args.mistakes and is_quantized_model(args.weights):
         raise InvalidArgument(
             f"--mistakes: {args.weights} is a quantized OpenVINO model, which has no gradients for "
             "Grad-CAM; give the Keras weights it was quantized from"
         )
-    from inception_v2.data import open_data
+    from inception_v2.data.sources import open_data
 
     data = open_data(args.data, args.ground_truth)
-    from inception_v2.labels import read_real_labels
+    from inception_v2.data.labels import read_real_labels
 
     real_labels = read_real_labels(args.real_labels) if data.imagenet or args.real_labels else None
     resolve_speed_options(args)
 
-    from inception_v2.evaluate import evaluate_weights, plot_per_class
+    from inception_v2.evaluation.evaluate import evaluate_weights, plot_per_class
 
     result = evaluate_weights(
         args.weights,
@@ -139,7 +139,7 @@ def run(args: argparse.Namespace) -> int:
         plot_per_class(result, args.plot, overwrite=args.overwrite)
         say(args, f"plot: {args.plot}")
     if args.out_mistakes:
-        from inception_v2.explain import mistakes_sheet
+        from inception_v2.explain.sheets import mistakes_sheet
 
         if result.mistakes:
             mistakes_sheet(
@@ -153,7 +153,7 @@ def run(args: argparse.Namespace) -> int:
         else:
             say(args, "mistakes: none, no sheet written")
     if args.plot_calibration:
-        from inception_v2.reliability import plot_reliability
+        from inception_v2.evaluation.reliability import plot_reliability
 
         title = f"{os.path.basename(str(args.weights))} on {result.data}"  # wrapped by the plot
         plot_reliability(result.reliability, args.plot_calibration, title, overwrite=args.overwrite)

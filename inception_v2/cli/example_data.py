@@ -26,7 +26,7 @@ def claims(args: argparse.Namespace) -> Claims:
 
 
 def run(args: argparse.Namespace) -> int:
-    from inception_v2.example_data import write_example_data
+    from inception_v2.data.example_data import write_example_data
 
     print(write_example_data(args.dst))
     return 0

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import argparse
 
-from inception_v2.architecture import BASE_END_POINTS  # standard library only
 from inception_v2.claims import FOLDER, Claims
 from inception_v2.cli.options import WEIGHTS_HELP, add_command, positive_int, say
+from inception_v2.model.architecture import BASE_END_POINTS  # standard library only
 
 
 def add(subparsers) -> None:
@@ -45,7 +45,7 @@ def claims(args: argparse.Namespace) -> Claims:
 
 
 def run(args: argparse.Namespace) -> int:
-    from inception_v2.explain import explain_images
+    from inception_v2.explain.sheets import explain_images
 
     sheets, skipped = explain_images(
         args.weights,

@@ -45,12 +45,12 @@ def claims(args: argparse.Namespace) -> Claims:
 
 
 def run(args: argparse.Namespace) -> int:
-    from inception_v2.export import check_export
+    from inception_v2.export.artifacts import check_export
 
     fmt = check_export(args.out, args.format, args.overwrite)  # before the slow part
 
-    from inception_v2.export import export
-    from inception_v2.model import build_from_weights
+    from inception_v2.export.artifacts import export
+    from inception_v2.weights.factory import build_from_weights
 
     model, _, _ = build_from_weights(args.weights)
     print(export(model, args.out, fmt, overwrite=args.overwrite, source=str(args.weights)))

@@ -84,7 +84,7 @@ def add(subparsers) -> None:
 def finetune_settings(args: argparse.Namespace):
     """The ``RunSettings`` of a parsed ``finetune`` command line."""
     from inception_v2.precision import mixed_policy
-    from inception_v2.train import RunSettings
+    from inception_v2.training.run import RunSettings
 
     dtype = mixed_policy() if args.mixed_precision else None
     return settings_from_args(RunSettings, args, color_distortion=not args.no_color_distortion, dtype=dtype)
@@ -104,10 +104,10 @@ def claims(args: argparse.Namespace) -> Claims:
 def run(args: argparse.Namespace) -> int:
     import json
 
-    from inception_v2.train import finetune
+    from inception_v2.training.run import finetune
 
     if args.preset:
-        from inception_v2.hub import check_preset_output, write_preset
+        from inception_v2.hub.models import check_preset_output, write_preset
 
         check_preset_output(args.preset, args.overwrite)  # before training; MissingExtra without keras-hub
     # Keras writes its progress bar to stdout: send it to stderr, one line per epoch off a terminal.

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import argparse
 
-from inception_v2.architecture import NUM_CLASSES  # standard library only
 from inception_v2.claims import OTHER, Claims
 from inception_v2.cli.options import add_command, positive_float, positive_int
 from inception_v2.files import refuse_existing
+from inception_v2.model.architecture import NUM_CLASSES  # standard library only
 
 
 def add(subparsers) -> None:
@@ -33,7 +33,7 @@ def claims(args: argparse.Namespace) -> Claims:
 
 
 def run(args: argparse.Namespace) -> int:
-    from inception_v2.slim_reference import random_slim_variables, save_slim_variables
+    from inception_v2.weights.slim_reference import random_slim_variables, save_slim_variables
 
     for path in (args.dst, args.dst + ".index"):  # a V1 file, or a V2 prefix's index
         refuse_existing(path, hint="name a new checkpoint")

@@ -9,7 +9,7 @@ import sys
 
 from inception_v2.errors import InvalidArgument
 from inception_v2.files import atomic_path
-from inception_v2.hardware import ENGINES  # standard library only: --help stays fast
+from inception_v2.inference.hardware import ENGINES  # standard library only: --help stays fast
 
 EXIT_VERIFY_FAILED = 1
 EXIT_BAD_INPUT = 2
@@ -130,7 +130,7 @@ def add_calibration_option(parser, prefix: str = "") -> None:
 def resolve_speed_options(args: argparse.Namespace) -> None:
     """Settle ``args.precision`` and ``args.engine`` (``--fast`` looks at this CPU)."""
     if args.fast:
-        from inception_v2.hardware import fast_plan
+        from inception_v2.inference.hardware import fast_plan
 
         if args.precision is not None:
             raise InvalidArgument(
@@ -140,8 +140,8 @@ def resolve_speed_options(args: argparse.Namespace) -> None:
         args.precision, args.engine, note = fast_plan(args.engine)
         if note:
             say(args, note)
+    from inception_v2.inference.quantized import is_quantized_model  # standard library and NumPy only
     from inception_v2.precision import DEFAULT_PRECISION
-    from inception_v2.quantized import is_quantized_model  # standard library and NumPy only
 
     if is_quantized_model(args.weights):  # saved int8: it runs as it was calibrated
         if args.calibration:
@@ -166,12 +166,12 @@ def resolve_speed_options(args: argparse.Namespace) -> None:
     args.engine = args.engine or ("openvino" if args.precision == "int8" else "keras")
     args.calibration_set = None
     if args.engine == "openvino":
-        from inception_v2.openvino_engine import import_openvino
+        from inception_v2.inference.openvino import import_openvino
 
         import_openvino()  # a missing extra is bad input, before any model is built
     if args.precision == "int8":
-        from inception_v2.calibration import calibration_images
-        from inception_v2.openvino_engine import import_nncf
+        from inception_v2.data.calibration import calibration_images
+        from inception_v2.inference.openvino import import_nncf
         from inception_v2.precision import check_engine
 
         check_engine(args.precision, args.engine)

@@ -49,7 +49,7 @@ def claims(args: argparse.Namespace) -> Claims:
 def run(args: argparse.Namespace) -> int:
     import json
 
-    from inception_v2.classify import predict_files
+    from inception_v2.inference.classify import predict_files
 
     resolve_speed_options(args)
     predictions = predict_files(

@@ -43,8 +43,8 @@ def claims(args: argparse.Namespace) -> Claims:
 
 
 def run(args: argparse.Namespace) -> int:
-    from inception_v2.calibration import calibration_images
-    from inception_v2.quantized import quantize_weights
+    from inception_v2.data.calibration import calibration_images
+    from inception_v2.inference.quantized import quantize_weights
 
     calibration = calibration_images(args.calibration, args.calibration_size)
     say(args, f"int8: calibrating on {calibration.describe()}")

@@ -3,7 +3,7 @@
 Run as a script (TensorFlow's devices and TF_CONFIG must be set before it starts):
     distributed_step.py MODE CHECKPOINT IMAGES.npz OUT.npy
 MODE: mirrored (two logical CPUs, model.fit) | worker (MultiWorkerMirroredStrategy from
-TF_CONFIG, inception_v2.distributed.distributed_fit). The single-device run needs no process of
+TF_CONFIG, inception_v2.training.distributed.distributed_fit). The single-device run needs no process of
 its own: the tests call ``train_head`` with the default strategy.
 """
 
@@ -17,8 +17,8 @@ def train_head(strategy, checkpoint: str, data: str, multi_worker: bool = False)
     """The head's kernel and bias, flattened, after 3 steps on the batch in ``data``."""
     import keras
 
-    from inception_v2.classifier_training import compile_classifier
-    from inception_v2.finetune import build_classifier
+    from inception_v2.training.classifier import build_classifier
+    from inception_v2.training.compiling import compile_classifier
 
     arrays = np.load(data)
     images, labels = arrays["images"], arrays["labels"]
@@ -29,7 +29,7 @@ def train_head(strategy, checkpoint: str, data: str, multi_worker: bool = False)
             compile_classifier(model, optimizer)
     dataset = tf.data.Dataset.from_tensor_slices((images, labels)).batch(len(images))
     if multi_worker:
-        from inception_v2.distributed import distributed_fit
+        from inception_v2.training.distributed import distributed_fit
 
         distributed_fit(model, optimizer, dataset, strategy, epochs=3, global_batch_size=len(images))
     else:

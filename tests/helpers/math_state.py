@@ -38,7 +38,7 @@ def check_float32_during_the_call() -> None:
     import keras
     import numpy as np
 
-    from inception_v2.inference import inference_function
+    from inception_v2.inference.function import inference_function
 
     seen = []
     inputs = keras.Input((8, 8, 3))

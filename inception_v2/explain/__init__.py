@@ -1,0 +1,1 @@
+"""Why the network chose: Grad-CAM maps (``grad_cam``) and the sheets drawn from them (``sheets``)."""

@@ -1,0 +1,1 @@
+"""Serving formats: SavedModel, LiteRT and ONNX (``artifacts``)."""

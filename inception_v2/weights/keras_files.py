@@ -1,0 +1,234 @@
+"""Converted weights files: ``.weights.h5`` (with the model arguments) and ``.keras``.
+
+Keras' ``.weights.h5`` (also inside a ``.keras`` archive) names its arrays by layer class
+and position (``layers/conv2d_5/vars/0``), not by layer name. So the writer records, beside
+Keras' arrays, which slim variable each array is (an HDF5 attribute, or a JSON file in the
+archive), checked against the model's values before the file is kept; the reader then takes
+slim-named arrays straight from the file, without building a model. Files without that
+record (written before it existed, or by Keras itself) are read through a model, ``.keras``
+in Keras' safe mode.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+import os
+import re
+import zipfile
+from pathlib import Path
+
+import keras
+import numpy as np
+
+from inception_v2.errors import InvalidArgument, MissingFile
+from inception_v2.files import atomic_path
+from inception_v2.weights.checkpoint import CheckpointError, model_variable_map, slim_variable_name
+
+CONFIG_ATTRIBUTE = "inception_v2_config"  # HDF5 attribute holding the model arguments
+VARIABLES_ATTRIBUTE = "inception_v2_variables"  # {HDF5 dataset path: slim variable name}
+VARIABLES_FILE = "inception_v2_variables.json"  # the same, inside a .keras archive
+CLASSES_ATTRIBUTE = "inception_v2_class_names"  # a fine-tuned model's class names (JSON list)
+CLASSES_FILE = "inception_v2_class_names.json"  # the same, inside a .keras archive
+ARCHIVE_WEIGHTS = "model.weights.h5"  # where a .keras archive keeps its arrays
+SUFFIXES = (".weights.h5", ".keras")
+
+log = logging.getLogger(__name__)
+
+
+def is_keras_weights(path: str | os.PathLike) -> bool:
+    """True for a path named like a converted file (``.weights.h5`` or ``.keras``)."""
+    return str(path).endswith(SUFFIXES)
+
+
+def save_weights(
+    model: keras.Model, destination: str | os.PathLike, config: dict, overwrite: bool = False
+) -> Path:
+    """Save ``model`` as ``.weights.h5`` (with its arguments and slim names) or ``.keras``.
+
+    Written under a temporary name and renamed, so no half-written file is left.
+    """
+    import h5py
+
+    destination = Path(destination)
+    with atomic_path(destination, overwrite=overwrite) as tmp:
+        if destination.name.endswith(".keras"):
+            model.save(tmp)
+            with zipfile.ZipFile(tmp, "a") as archive:
+                paths = None
+                if ARCHIVE_WEIGHTS in archive.namelist():
+                    with h5py.File(io.BytesIO(archive.read(ARCHIVE_WEIGHTS)), "r") as f:
+                        paths = _checked_paths(model, f)
+                if paths is not None:
+                    archive.writestr(VARIABLES_FILE, json.dumps(paths))
+        else:
+            model.save_weights(tmp)
+            with h5py.File(tmp, "a") as f:
+                f.attrs[CONFIG_ATTRIBUTE] = json.dumps(config)
+                paths = _checked_paths(model, f)
+                if paths is not None:
+                    f.attrs[VARIABLES_ATTRIBUTE] = json.dumps(paths)
+    return destination
+
+
+def save_keras_and_weights(
+    model: keras.Model,
+    stem: str | os.PathLike,
+    config: dict,
+    overwrite: bool = False,
+    class_names: list[str] | None = None,
+) -> tuple[Path, Path]:
+    """Save ``model`` as ``STEM.keras`` and ``STEM.weights.h5``, each as ``save_weights`` does.
+
+    Keras' saving walks the model's object graph in Python; this walks it once: the
+    ``.weights.h5`` is the archive's own weights file (the same layout ``model.save_weights``
+    writes) with the model arguments and slim names added. ``class_names`` travel inside both
+    files (``read_class_names``), so a copied model still names its classes.
+
+    Returns:
+        The two paths.
+
+    Raises:
+        OutputExists, OutputError: as ``save_weights``.
+    """
+    import h5py
+
+    archive_path = Path(f"{stem}.keras")
+    with atomic_path(archive_path, overwrite=overwrite) as staged:
+        save_weights(model, staged, config)
+        if class_names is not None:
+            with zipfile.ZipFile(staged, "a") as archive:
+                archive.writestr(CLASSES_FILE, json.dumps(class_names))
+    destination = Path(f"{stem}.weights.h5")
+    with atomic_path(destination, overwrite=overwrite) as tmp:
+        with zipfile.ZipFile(archive_path) as archive:
+            tmp.write_bytes(archive.read(ARCHIVE_WEIGHTS))
+            paths = archive.read(VARIABLES_FILE) if VARIABLES_FILE in archive.namelist() else None
+        with h5py.File(tmp, "a") as f:
+            f.attrs[CONFIG_ATTRIBUTE] = json.dumps(config)
+            if paths is not None:
+                f.attrs[VARIABLES_ATTRIBUTE] = paths.decode()
+            if class_names is not None:
+                f.attrs[CLASSES_ATTRIBUTE] = json.dumps(class_names)
+    return archive_path, destination
+
+
+def read_class_names(path: str | os.PathLike) -> list[str] | None:
+    """The class names saved inside a ``.keras`` or ``.weights.h5`` file, or None."""
+    import h5py
+
+    path = Path(path)
+    try:
+        if path.name.endswith(".keras"):
+            with zipfile.ZipFile(path) as archive:
+                text = archive.read(CLASSES_FILE) if CLASSES_FILE in archive.namelist() else None
+        elif path.name.endswith(".h5") and path.is_file():
+            with h5py.File(path, "r") as f:
+                text = f.attrs.get(CLASSES_ATTRIBUTE)
+        else:
+            return None
+        names = json.loads(text) if text is not None else None
+    except (OSError, ValueError, zipfile.BadZipFile):
+        return None
+    return [str(n) for n in names] if isinstance(names, list) else None
+
+
+def read_keras_weights(path: str | os.PathLike) -> dict[str, np.ndarray]:
+    """``{slim name: array}`` from a converted ``.weights.h5`` or ``.keras`` file.
+
+    ``.keras`` files are loaded in Keras' safe mode (no arbitrary code). A
+    ``.weights.h5`` must carry the model arguments or the slim names the converter records.
+    """
+    import h5py
+
+    path = Path(path)
+    if not path.is_file():
+        raise MissingFile(f"{path}: no such weights file")
+    try:
+        if path.name.endswith(".keras"):
+            with zipfile.ZipFile(path) as archive:
+                if VARIABLES_FILE in archive.namelist():
+                    with h5py.File(io.BytesIO(archive.read(ARCHIVE_WEIGHTS)), "r") as f:
+                        return _recorded_arrays(f, archive.read(VARIABLES_FILE))
+            source = keras.saving.load_model(path, compile=False, safe_mode=True)
+        else:
+            with h5py.File(path, "r") as f:
+                if VARIABLES_ATTRIBUTE in f.attrs:
+                    return _recorded_arrays(f, f.attrs[VARIABLES_ATTRIBUTE])
+                config = f.attrs.get(CONFIG_ATTRIBUTE)
+            source = _model_for(path, config)
+            source.load_weights(path)
+    except (OSError, ValueError, KeyError, zipfile.BadZipFile) as e:
+        if isinstance(e, CheckpointError):
+            raise
+        raise CheckpointError(f"{path}: not a readable Keras weights file ({e})") from None
+    return {name: np.asarray(keras.ops.convert_to_numpy(v)) for name, v in model_variable_map(source).items()}
+
+
+def _recorded_arrays(f, record: str | bytes) -> dict[str, np.ndarray]:
+    """``{slim name: array}`` from the open HDF5 file ``f`` by its JSON record of slim names."""
+    return {name: np.asarray(f[p]) for p, name in json.loads(record).items()}
+
+
+def keras_array_paths(model: keras.Model) -> dict[str, str]:
+    """``{HDF5 dataset path: slim name}`` by Keras' rule for ``model.save_weights``.
+
+    Keras names each layer's group by its class in snake case, numbered from the second
+    of a class on (``conv2d``, ``conv2d_1``...), and each variable by its position.
+    """
+    used: dict[str, int] = {}
+    paths = {}
+    for layer in model.layers:
+        group = _snake_case(type(layer).__name__)
+        used[group] = used.get(group, -1) + 1
+        group += f"_{used[group]}" if used[group] else ""
+        for i, variable in enumerate(layer.weights):
+            paths[f"layers/{group}/vars/{i}"] = slim_variable_name(layer.name, variable.name)
+    return paths
+
+
+def _checked_paths(model: keras.Model, f) -> dict[str, str] | None:
+    """``keras_array_paths``, if every path holds exactly that variable's value in ``f``."""
+    try:
+        paths = keras_array_paths(model)
+    except InvalidArgument as e:  # a layer the slim names do not cover
+        log.debug("no slim names recorded: %s", e)
+        return None
+    variables = model_variable_map(model)
+    for p, name in paths.items():
+        value = np.asarray(keras.ops.convert_to_numpy(variables[name]))
+        if p not in f or not np.array_equal(np.asarray(f[p]), value):
+            log.warning("Keras' weights layout is not the one expected (%s); slim names not recorded", p)
+            return None
+    return paths
+
+
+def _snake_case(name: str) -> str:
+    """Keras' ``to_snake_case`` (``SeparableConv2D`` -> ``separable_conv2d``)."""
+    name = re.sub(r"\W+", "", name)
+    name = re.sub("(.)([A-Z][a-z]+)", r"\1_\2", name)
+    return re.sub("([a-z])([A-Z])", r"\1_\2", name).lower()
+
+
+def _model_for(path: Path, config: str | None) -> keras.Model:
+    """The model whose structure ``path`` (a ``.weights.h5``) was saved from."""
+    from inception_v2.model.network import (  # the file format needs the builder
+        build_inception_v2,
+        image_shape,
+    )
+
+    if config is None:
+        raise CheckpointError(
+            f"{path}: no '{CONFIG_ATTRIBUTE}' attribute; not written by inception-v2 convert"
+            " (load it with model.load_weights instead)"
+        )
+    kwargs = json.loads(config)
+    classes = kwargs.pop("classes")
+    return build_inception_v2(
+        include_top=classes is not None,
+        classes=classes or 1,
+        input_shape=image_shape(None, None),
+        spatial_squeeze=False,
+        **kwargs,
+    )
