@@ -1,9 +1,11 @@
-"""What goes wrong because of what a user gave: one base class, one subclass per kind.
+"""What goes wrong without being a bug: one base class per family, one subclass per kind.
 
-The command line reports an ``InputError`` in one line and exits 2; any other exception is
-a bug and keeps its traceback. Each kind also derives from the built-in exception a Python
-caller would expect (``ValueError``, ``FileNotFoundError``, ``ImportError``...), so
-``except ValueError`` around a library call keeps working.
+The command line reports an ``InputError`` (a user's mistake) in one line and exits 2, and a
+``Failure`` (no mistake and no bug: the network is away, two implementations disagree) in one
+line with its own exit code; any other exception is a bug and keeps its traceback. Each kind
+also derives from the built-in exception a Python caller would expect (``ValueError``,
+``FileNotFoundError``, ``ImportError``...), so ``except ValueError`` around a library call
+keeps working.
 """
 
 from __future__ import annotations
@@ -60,3 +62,31 @@ class OutputError(InputError, OSError):
 
 class RunInUse(InputError, BlockingIOError):
     """A run folder that a live run of a command holds."""
+
+
+class Failure(Exception):
+    """What stops a command through no mistake in what was given and no bug: the command line
+    prints it in one line and exits with ``exit_code``."""
+
+    exit_code = 1
+
+
+class DownloadError(Failure, RuntimeError):
+    """No mirror gave a file with the recorded size and checksum (offline, say): exit 3."""
+
+    exit_code = 3
+
+
+class VerificationError(Failure, RuntimeError):
+    """The Keras model and slim's graph disagree beyond the tolerance: exit 1.
+
+    Attributes:
+        conversion: what was converted, with the differences measured (``convert.Conversion``).
+    """
+
+    exit_code = 1
+
+    def __init__(self, conversion, worst: dict[str, float], tolerance: float):
+        self.conversion = conversion
+        shown = ", ".join(f"{k} {v:.3g}" for k, v in worst.items())
+        super().__init__(f"Keras and slim differ beyond {tolerance:g} x max(1, max |slim|): {shown}")

@@ -7,6 +7,7 @@ channels_first forward pass is compared with slim on JAX and PyTorch in test_bac
 from __future__ import annotations
 
 import keras
+import numpy as np
 import pytest
 
 from inception_v2 import InceptionV2
@@ -49,8 +50,27 @@ def test_custom_input_tensor(data_format):
 
 @pytest.mark.parametrize("pooling", ["avg", "max"])
 def test_pooling(data_format, pooling):
-    model = InceptionV2(weights=None, include_top=False, pooling=pooling)
-    assert model.output_shape == (None, LAST_DIM)
+    """The pooled output is the mean (or max) of the unpooled feature map over its positions,
+    computed here with NumPy on the same weights."""
+    model = InceptionV2(weights=None, include_top=False, pooling=pooling, depth_multiplier=0.25)
+    assert model.output_shape == (None, LAST_DIM // 4)
+    unpooled = InceptionV2(
+        weights=None, include_top=False, depth_multiplier=0.25, input_shape=_shape(data_format, 96, 96)
+    )
+    unpooled.set_weights(model.get_weights())
+    pooled = InceptionV2(
+        weights=None,
+        include_top=False,
+        pooling=pooling,
+        depth_multiplier=0.25,
+        input_shape=_shape(data_format, 96, 96),
+    )
+    pooled.set_weights(model.get_weights())
+    images = np.random.default_rng(0).uniform(-1, 1, (2, *_shape(data_format, 96, 96))).astype("float32")
+    maps = np.asarray(unpooled.predict(images, verbose=0))
+    spatial = (2, 3) if data_format == "channels_first" else (1, 2)
+    expected = maps.mean(axis=spatial) if pooling == "avg" else maps.max(axis=spatial)
+    np.testing.assert_allclose(pooled.predict(images, verbose=0), expected, rtol=1e-5, atol=1e-6)
 
 
 def test_classifier_activation_and_serialization(data_format):

@@ -156,6 +156,20 @@ def test_extra_variables_are_listed_and_ema_is_optional(slim_checkpoints, tmp_pa
     np.testing.assert_array_equal(
         kernel, variables["InceptionV2/Mixed_4b/Branch_0/Conv2d_0a_1x1/weights"] * 0.5
     )
+    # Batch norm folded into the convolutions (the fast path) folds the moving averages too:
+    # the same logits as the unfolded network on them, and not those of the raw variables.
+    from inception_v2.weights.factory import build_from_weights
+    from inception_v2.weights.slim_reference import smooth_random_images
+
+    images = smooth_random_images(2, 224, 224, np.random.default_rng(1))
+    unfolded = build_from_weights(prefix, use_ema=True, classifier_activation=None)[0].predict(
+        images, verbose=0
+    )
+    folded = build_from_weights(prefix, use_ema=True, fold_batch_norm=True, classifier_activation=None)[0]
+    raw = build_from_weights(prefix, fold_batch_norm=True, classifier_activation=None)[0]
+    scale = max(1.0, float(np.abs(unfolded).max()))
+    assert np.abs(folded.predict(images, verbose=0) - unfolded).max() <= 1e-4 * scale
+    assert np.abs(raw.predict(images, verbose=0) - unfolded).max() > 1e-2 * scale, "the averages matter here"
 
 
 @pytest.mark.parametrize("depth_multiplier,min_depth", [(0.5, 16), (0.25, 24)])

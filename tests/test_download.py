@@ -15,8 +15,9 @@ import numpy as np
 import pytest
 
 from inception_v2 import InceptionV2
+from inception_v2.errors import DownloadError
 from inception_v2.weights import download
-from inception_v2.weights.download import DownloadError, RemoteFile, fetch
+from inception_v2.weights.download import RemoteFile, fetch
 
 ROOT = Path(__file__).resolve().parents[1]
 

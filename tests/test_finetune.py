@@ -121,8 +121,11 @@ def test_mixed_precision_trains(slim_checkpoints, small_hymenoptera):
     assert model.output.dtype == "float32"
     images, labels = _batch(small_hymenoptera / "train", 8)
     _compile(model)
+    head = model.get_layer("Logits__Conv2d_1c_1x1")
+    before = np.asarray(head.kernel).copy()
     history = model.fit(images, labels, batch_size=8, epochs=2, verbose=0)
     assert np.isfinite(history.history["loss"]).all()
+    assert np.abs(np.asarray(head.kernel) - before).max() > 0, "the steps trained the head"
 
 
 def _finetune_command(data: Path, out: Path, weights: str) -> list[str]:
@@ -321,7 +324,7 @@ def test_one_epoch_curve_has_one_tick(tmp_path):
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from inception_v2.training.run import plot_curves
+    from inception_v2.training.run import plot_history
 
     history = tmp_path / "history.csv"
     history.write_text("epoch,accuracy,loss,val_accuracy,val_loss\n1,0.5,0.7,0.6,0.65\n")
@@ -334,7 +337,7 @@ def test_one_epoch_curve_has_one_tick(tmp_path):
 
     plt.Figure.savefig = spy
     try:
-        plot_curves(history, tmp_path / "curves.png")
+        plot_history(history, tmp_path / "curves.png")
     finally:
         plt.Figure.savefig = original
     assert shown == [[1.0], [1.0]]

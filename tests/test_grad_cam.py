@@ -45,19 +45,26 @@ def test_equals_an_independent_gradient_tape():
     assert len({float(m.max()) for m in maps}) == 1 and maps.max() == 1.0
 
 
+def _channel_reader(logit_weights: np.ndarray) -> keras.Model:
+    """A known network: ``Mixed_5c`` passes the image's 2 channels through (identity 1x1
+    convolution), then each logit is a weighted sum of the channels' means (``logit_weights``,
+    one column per class)."""
+    inputs = keras.Input((8, 8, 2))
+    features = keras.layers.Conv2D(2, 1, name="Mixed_5c")(inputs)
+    pooled = keras.layers.GlobalAveragePooling2D()(features)
+    logits = keras.layers.Dense(logit_weights.shape[1], name="Logits__SpatialSqueeze")(pooled)
+    model = keras.Model(inputs, logits)
+    model.get_layer("Mixed_5c").set_weights([np.eye(2, dtype="float32")[None, None], np.zeros(2, "float32")])
+    bias = np.zeros(logit_weights.shape[1], "float32")
+    model.get_layer("Logits__SpatialSqueeze").set_weights([logit_weights.astype("float32"), bias])
+    return model
+
+
 def test_peaks_where_the_class_is_seen():
     """A known answer: class 0 reads channel 0, class 1 channel 1 (global average, then a
     dense layer); the image holds channel 0 only in its top-left quarter, channel 1 only
     elsewhere. Class 0's map is that quarter, class 1's the rest."""
-    inputs = keras.Input((8, 8, 2))
-    features = keras.layers.Conv2D(2, 1, name="Mixed_5c")(inputs)
-    pooled = keras.layers.GlobalAveragePooling2D()(features)
-    logits = keras.layers.Dense(2, name="Logits__SpatialSqueeze")(pooled)
-    model = keras.Model(inputs, logits)
-    model.get_layer("Mixed_5c").set_weights([np.eye(2, dtype="float32")[None, None], np.zeros(2, "float32")])
-    model.get_layer("Logits__SpatialSqueeze").set_weights(
-        [np.eye(2, dtype="float32"), np.zeros(2, "float32")]
-    )
+    model = _channel_reader(np.eye(2))
     image = np.zeros((1, 8, 8, 2), "float32")
     image[0, :4, :4, 0] = 1.0
     image[0, :, :, 1] = 1.0
@@ -67,6 +74,19 @@ def test_peaks_where_the_class_is_seen():
     class0, class1 = grad_cam(model, image, 0)[0], grad_cam(model, image, 1)[0]
     assert (class0[quarter] == 1).all() and (class0[~quarter] == 0).all()
     assert (class1[~quarter] == 1).all() and (class1[quarter] == 0).all()
+
+
+def test_evidence_against_the_class_is_not_shown():
+    """Grad-CAM keeps only what raises the class (the ReLU of the weighted sum): class 0's logit
+    is channel 0's mean minus channel 1's, so the region of channel 1 counts against it and must
+    read 0, not its magnitude (a map of |weights . values| would light it up as strongly)."""
+    model = _channel_reader(np.array([[1.0], [-1.0]]))
+    image = np.zeros((1, 8, 8, 2), "float32")
+    image[0, :4, :4, 0] = 1.0  # for the class, top-left quarter
+    image[0, 4:, :, 1] = 1.0  # against it, the bottom half
+    heat = grad_cam(model, image, 0)[0]
+    assert (heat[:4, :4] == 1).all(), "what raises the class is the map's peak"
+    assert (heat[4:, :] == 0).all(), "what lowers the class reads 0"
 
 
 def test_unknown_end_point_is_refused():

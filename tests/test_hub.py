@@ -24,7 +24,6 @@ from inception_v2.data.labels import data_path
 from inception_v2.data.preprocessing import load_for_eval
 from inception_v2.errors import InvalidArgument
 from inception_v2.hub.models import (
-    PYRAMID_END_POINTS,
     InceptionV2Backbone,
     InceptionV2ImageClassifier,
     InceptionV2ImageClassifierPreprocessor,
@@ -73,7 +72,7 @@ class TestKerasHubHarness(keras_hub_tests.TestCase):
             init_kwargs={**SMALL, "image_shape": (None, None, 3)},
             input_data=np.random.default_rng(0).uniform(-1, 1, (2, 64, 64, 3)).astype("float32"),
             expected_output_shape=(2, 2, 2, 256),  # Mixed_5c at 1/32, 1024 x 0.25 channels
-            expected_pyramid_output_keys=list(PYRAMID_END_POINTS),
+            expected_pyramid_output_keys=list(PYRAMID),
             expected_pyramid_image_sizes=[(32, 32), (16, 16), (8, 8), (4, 4), (2, 2)],
             # The harness wants every layer in the 16-bit policy; the stem (Conv2d_1a_7x7)
             # stays float32 by design, as in InceptionV2 (test_stem_stays_float32 below).
@@ -170,6 +169,31 @@ def test_preset_computes_what_eval_and_slim_compute(preset, slim_checkpoints):
     assert len(set(logits.argmax(-1))) >= 2, "the comparison is on predictions that vary"
 
 
+#: The feature pyramid as the README states it: level, slim's end point, its (height, width,
+#: channels) at 224x224 (slim's depths: models/research/slim/nets/inception_v2.py). Written
+#: out here, not read from ``PYRAMID_END_POINTS``, so that a wrong entry there fails.
+PYRAMID = {
+    "P1": ("Conv2d_1a_7x7", (112, 112, 64)),
+    "P2": ("Conv2d_2c_3x3", (56, 56, 192)),
+    "P3": ("Mixed_3c", (28, 28, 320)),
+    "P4": ("Mixed_4e", (14, 14, 576)),
+    "P5": ("Mixed_5c", (7, 7, 1024)),
+}
+
+
+def test_the_pyramid_levels_are_slims_end_points():
+    """Each level is the named end point's own output (Mixed_4a..4e are all 14x14x576 and
+    Mixed_3b/3c both 28x28: the shape alone would not tell them apart)."""
+    from inception_v2.model.network import end_point_layer_name
+
+    backbone = InceptionV2Backbone(image_shape=(224, 224, 3))
+    assert set(backbone.pyramid_outputs) == set(PYRAMID)
+    for level, (end_point, shape) in PYRAMID.items():
+        output = backbone.pyramid_outputs[level]
+        assert tuple(output.shape[1:]) == shape, level
+        assert output is backbone.get_layer(end_point_layer_name(end_point, backbone)).output, level
+
+
 @pytest.mark.slow
 def test_backbone_from_preset_gives_slims_end_points(preset, slim_checkpoints):
     backbone = keras_hub.models.Backbone.from_preset(str(preset))
@@ -177,8 +201,8 @@ def test_backbone_from_preset_gives_slims_end_points(preset, slim_checkpoints):
     batch = np.stack([load_for_eval(str(f)) for f in PHOTOS[:3]])
     pyramid = keras.Model(backbone.inputs, backbone.pyramid_outputs).predict(batch, verbose=0)
     model = InceptionV2(weights=slim_checkpoints.path(), include_top=False)
-    end_points = end_point_model(model, list(PYRAMID_END_POINTS.values())).predict(batch, verbose=0)
-    for level, end_point in PYRAMID_END_POINTS.items():
+    end_points = end_point_model(model, [e for e, _ in PYRAMID.values()]).predict(batch, verbose=0)
+    for level, (end_point, _) in PYRAMID.items():
         np.testing.assert_array_equal(pyramid[level], end_points[end_point])
 
 

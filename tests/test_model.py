@@ -1,4 +1,6 @@
-"""Builder options that tf_slim 1.1.0 cannot build (models/research/slim has them)."""
+"""The builder on its own: options tf_slim 1.1.0 cannot build (models/research/slim has
+them), the architecture's arithmetic against built models, FLOPs, the dtype policy, the
+initialisers, and loaders that never import the builder."""
 
 from __future__ import annotations
 

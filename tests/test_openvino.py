@@ -85,10 +85,16 @@ def test_missing_openvino_is_one_line(command, monkeypatch, capsys, tmp_path):
 
 
 def test_conversion_failure_falls_back_with_a_notice(monkeypatch, caplog):
+    """OpenVINO's own 'cannot convert' falls back to Keras for float32 and bfloat16, with a
+    notice; for int8 it is refused (asked for int8, a float32 run would be a silent other
+    thing); any other exception is a bug and propagates."""
     import openvino
+    from openvino import frontend
+
+    from inception_v2.errors import InvalidArgument
 
     def refuse(*args, **kwargs):
-        raise RuntimeError("Cannot convert operation MyCustomLayer\nmore detail")
+        raise frontend.OpConversionFailure("Cannot convert operation MyCustomLayer\nmore detail")
 
     monkeypatch.setattr(openvino, "convert_model", refuse)
     model = _small()
@@ -99,6 +105,15 @@ def test_conversion_failure_falls_back_with_a_notice(monkeypatch, caplog):
     assert [r.getMessage() for r in caplog.records] == [notice + "; using the Keras engine"]
     images = smooth_random_images(1, 64, 64, np.random.default_rng(0))
     np.testing.assert_array_equal(run(images), inference_function(model)(images))
+    with pytest.raises(InvalidArgument, match="int8: OpenVINO could not convert"):
+        inference_function(model, engine="openvino", precision="int8", calibration=images)
+
+    def bug(*args, **kwargs):
+        raise RuntimeError("a bug in the conversion's caller")
+
+    monkeypatch.setattr(openvino, "convert_model", bug)
+    with pytest.raises(RuntimeError, match="a bug"):
+        inference_function(model, engine="openvino")
 
 
 def test_a_result_that_differs_from_keras_is_refused(monkeypatch):

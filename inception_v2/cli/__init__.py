@@ -42,10 +42,9 @@ from inception_v2.cli.options import (  # noqa: E402
     EXIT_BAD_INPUT,
     EXIT_CLOSED_PIPE,
     EXIT_INTERRUPTED,
-    EXIT_NO_WEIGHTS,
     Parser,
 )
-from inception_v2.errors import InputError  # noqa: E402
+from inception_v2.errors import Failure, InputError  # noqa: E402
 
 __all__ = ["build_parser", "main"]
 
@@ -253,15 +252,13 @@ def _run(args: argparse.Namespace) -> int:
     """Claim the command's paths (``claims``), then run it. Bad input (an ``InputError``, or a
     file-system error on a path the user named) is one line and exit 2; any other exception is
     a bug and keeps its traceback."""
-    from inception_v2.weights.download import DownloadError
-
     try:
         args.claims(args).check()  # every path the command reads and writes, before any work
         _read_presets_if_named(args)
         return args.run(args)
-    except DownloadError as e:
+    except Failure as e:  # the network away (exit 3), a verification failed (exit 1)
         print(f"inception-v2 {args.command}: error: {e}", file=sys.stderr)
-        return EXIT_NO_WEIGHTS
+        return e.exit_code
     except (InputError, OSError) as e:
         if not isinstance(e, InputError) and not _users_file_error(e, args):
             raise

@@ -77,6 +77,3 @@ def run(args: argparse.Namespace) -> int:
     print(json.dumps(result, indent=2) if args.json else text)
     say(args, f"figure: {os.path.join(args.out, 'curves.png')}; table: {os.path.join(args.out, 'table.csv')}")
     return 0
-
-
-# ----------------------------------------------------------------------------- export

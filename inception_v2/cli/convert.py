@@ -60,7 +60,8 @@ def claims(args: argparse.Namespace) -> Claims:
 def run(args: argparse.Namespace) -> int:
     import json
 
-    from inception_v2.weights.convert import VerificationError, convert_checkpoint
+    from inception_v2.errors import VerificationError
+    from inception_v2.weights.convert import convert_checkpoint
 
     write = convert_checkpoint
     if args.preset:
@@ -87,6 +88,3 @@ def run(args: argparse.Namespace) -> int:
     if args.verify:
         print(f"OK: every end point within {args.tolerance:g} x max(1, max |slim|) of slim's graph")
     return 0
-
-
-# ----------------------------------------------------------------------------- eval

@@ -162,6 +162,3 @@ def run(args: argparse.Namespace) -> int:
     # prints, and every file asked for is written by then.
     print(result.to_json() if args.json else result.table())
     return 0
-
-
-# ----------------------------------------------------------------------------- predict

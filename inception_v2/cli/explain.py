@@ -62,6 +62,3 @@ def run(args: argparse.Namespace) -> int:
     for sheet in sheets:
         print(sheet)
     return 0
-
-
-# ----------------------------------------------------------------------------- quantize

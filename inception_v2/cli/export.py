@@ -55,6 +55,3 @@ def run(args: argparse.Namespace) -> int:
     model, _, _ = build_from_weights(args.weights)
     print(export(model, args.out, fmt, overwrite=args.overwrite, source=str(args.weights)))
     return 0
-
-
-# ----------------------------------------------------------------------------- explain

@@ -119,6 +119,3 @@ def run(args: argparse.Namespace) -> int:
         result["preset"] = args.preset
     print(json.dumps(result, indent=2))
     return 0
-
-
-# ----------------------------------------------------------------------------- bn-study

@@ -7,13 +7,13 @@ import argparse
 import dataclasses
 import sys
 
-from inception_v2.errors import InvalidArgument
+from inception_v2.errors import DownloadError, InvalidArgument
 from inception_v2.files import atomic_path
 from inception_v2.inference.hardware import ENGINES  # standard library only: --help stays fast
 
 EXIT_VERIFY_FAILED = 1
 EXIT_BAD_INPUT = 2
-EXIT_NO_WEIGHTS = 3  # the official weights could not be downloaded (offline)
+EXIT_NO_WEIGHTS = DownloadError.exit_code  # the official weights could not be downloaded (offline)
 EXIT_INTERRUPTED = 130  # 128 + SIGINT, as a shell reports a command stopped by Ctrl-C
 EXIT_CLOSED_PIPE = 141  # 128 + SIGPIPE, as a shell reports a command whose reader went away
 
@@ -86,7 +86,7 @@ def say(args: argparse.Namespace, *lines: str) -> None:
         print(*lines, sep="\n", file=sys.stderr, flush=True)
 
 
-# ----------------------------------------------------------------------------- convert
+# --------------------------------------------------------------- eval, predict: precision and engine
 
 
 def add_precision_options(parser) -> None:
@@ -188,7 +188,7 @@ def write_report(args: argparse.Namespace, text: str) -> None:
         say(args, f"report: {args.report}")
 
 
-# ----------------------------------------------------------------------------- finetune
+# --------------------------------------------------------------------- finetune, bn-study: settings
 
 
 def settings_from_args(settings_class, args: argparse.Namespace, **spelled_otherwise):

@@ -90,6 +90,3 @@ def _print_prediction(prediction) -> None:
         name, synset = entry["name"], entry["synset"]
         label = name if synset == name else f"{synset}  {name}"
         print(f"  {rank}. {entry['probability']:7.2%}  {label}")
-
-
-# ----------------------------------------------------------------------------- bench

@@ -53,6 +53,3 @@ def run(args: argparse.Namespace) -> int:
         f"{args.weights} -> {args.out} (int8, {record.classes} classes; calibrated on {record.calibration})"
     )
     return 0
-
-
-# ----------------------------------------------------------------------------- small helpers

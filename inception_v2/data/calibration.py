@@ -16,7 +16,7 @@ import numpy as np
 
 from inception_v2.data.labels import data_path
 from inception_v2.data.preprocessing import DEFAULT_SIZE
-from inception_v2.data.sources import EvalData, undecodable
+from inception_v2.data.sources import DataKind, EvalData, undecodable
 from inception_v2.errors import DataError, InvalidArgument, MissingFile
 
 #: NNCF's default ``subset_size``: more images than this change its ranges little.
@@ -74,6 +74,6 @@ def calibration_images(
     wanted = min(count or MAX_IMAGES, len(files))
     if count is not None and len(files) < count:
         raise DataError(f"{folder}: {len(files)} image files, {count} asked for calibration")
-    data = EvalData(shown, "files", files=files[:wanted], labels=[0] * wanted, image_size=image_size)
+    data = EvalData(shown, DataKind.FILES, files=files[:wanted], labels=[0] * wanted, image_size=image_size)
     images = np.concatenate([batch["image"].numpy() for batch in data.batches(64)])
     return CalibrationSet(images, shown, skipped)

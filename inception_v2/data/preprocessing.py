@@ -24,7 +24,7 @@ PREPROCESSING = (
 
 
 def decode_image(encoded):
-    """Decode JPEG (greyscale and CMYK too), PNG, GIF (first frame) or BMP bytes to RGB uint8.
+    """Decode JPEG (greyscale and CMYK too), PNG, GIF (first frame), BMP or WebP bytes to RGB uint8.
 
     The format is taken from the content, not the file name: ImageNet has PNG data
     under a .JPEG name, and real folders have GIFs named .jpg.

@@ -13,6 +13,7 @@ named rather than lost silently.
 
 from __future__ import annotations
 
+import enum
 import os
 import re
 import struct
@@ -32,7 +33,17 @@ if TYPE_CHECKING:  # TensorFlow is imported only when data is streamed
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".gif", ".bmp", ".webp")
 VAL_NAME = re.compile(r"ILSVRC2012_val_(\d{8})\.JPEG$", re.IGNORECASE)
 SYNSET = re.compile(r"n\d{8}$")
-TFRECORD_FEATURES = ("image/encoded", "image/class/label")
+
+
+class DataKind(enum.StrEnum):
+    """What an ``EvalData`` streams; the values are what reports and messages show."""
+
+    IMAGENET_TFRECORD = "imagenet-tfrecord"  # slim's validation-*-of-00128
+    IMAGENET_DIRECTORY = "imagenet-directory"  # raw ILSVRC2012_val_*.JPEG + ground truth
+    IMAGENET_V2 = "imagenet-v2"  # ImageNetV2's folders 0..999
+    IMAGENET_FOLDERS = "imagenet-folders"  # class folders named by synset
+    FOLDERS = "folders"  # class folders of another data set
+    FILES = "files"  # image files without labels (predict, calibration)
 
 
 @dataclass
@@ -40,7 +51,7 @@ class EvalData:
     """A source of ``{"image", "label", "id"}`` elements and what is known of it up front."""
 
     description: str
-    kind: str  # "imagenet-tfrecord" | "imagenet-directory" | "imagenet-folders" | "folders"
+    kind: DataKind
     files: list[str] = field(default_factory=list)  # image files, or TFRecord shards
     labels: list[int] = field(default_factory=list)  # per image file (empty for TFRecords)
     class_names: list[str] | None = None  # for non-ImageNet class folders
@@ -58,7 +69,7 @@ class EvalData:
         evaluation). With ``limit``, the first ``limit`` ids of the same interleaved reading
         as ``dataset`` (four shards at a time), which reads only those records.
         """
-        if self.kind != "imagenet-tfrecord":
+        if self.kind != DataKind.IMAGENET_TFRECORD:
             return list(self.files[:limit] if limit else self.files)
         if not limit:
             return [f"{shard}#{i}" for shard in self.files for i in range(count_records(shard))]
@@ -69,7 +80,7 @@ class EvalData:
         """Undecoded elements in stream order: ``{"record", "id"}`` or ``{"id", "label"}``."""
         import tensorflow as tf
 
-        if self.kind == "imagenet-tfrecord":
+        if self.kind == DataKind.IMAGENET_TFRECORD:
             elements = tf.data.Dataset.from_tensor_slices(self.files).interleave(
                 _tfrecord_elements,
                 cycle_length=min(4, len(self.files)),
@@ -86,7 +97,7 @@ class EvalData:
         import tensorflow as tf
 
         autotune = tf.data.AUTOTUNE
-        decode = self._decode_record if self.kind == "imagenet-tfrecord" else self._decode_file
+        decode = self._decode_record if self.kind == DataKind.IMAGENET_TFRECORD else self._decode_file
         ds = self._elements().map(decode, num_parallel_calls=autotune)
         if limit:
             ds = ds.take(limit)
@@ -294,7 +305,7 @@ def imagenet_directory(directory: str | Path, ground_truth: str | Path | None = 
     if not files:
         raise DataError(f"{directory}: no ILSVRC2012_val_*.JPEG files")
     return EvalData(
-        f"{directory} ({len(files)} ImageNet validation images)", "imagenet-directory", files, labels
+        f"{directory} ({len(files)} ImageNet validation images)", DataKind.IMAGENET_DIRECTORY, files, labels
     )
 
 
@@ -306,7 +317,7 @@ def class_folders(directory: str | Path) -> EvalData:
     to_label = synset_to_label()
     if any(n.isdigit() for n in names):  # ImageNetV2: folder k is the k-th synset, sorted
         label_of = imagenet_v2_labels(directory, names)
-        kind, class_list = "imagenet-v2", None
+        kind, class_list = DataKind.IMAGENET_V2, None
     elif synset_like:
         unknown = [n for n in names if n not in to_label]
         if unknown:
@@ -315,10 +326,10 @@ def class_folders(directory: str | Path) -> EvalData:
                 "(folders must all be synsets, or none)"
             )
         label_of = {n: to_label[n] for n in names}
-        kind, class_list = "imagenet-folders", None
+        kind, class_list = DataKind.IMAGENET_FOLDERS, None
     else:
         label_of = {n: i for i, n in enumerate(names)}
-        kind, class_list = "folders", names
+        kind, class_list = DataKind.FOLDERS, names
     files, labels = [], []
     for name, paths in zip(names, members, strict=True):
         for path in filter(is_image_name, paths):
@@ -326,7 +337,7 @@ def class_folders(directory: str | Path) -> EvalData:
             labels.append(label_of[name])
     if not files:
         raise DataError(f"{directory}: the class folders hold no images ({', '.join(IMAGE_SUFFIXES)})")
-    layout = "ImageNetV2 layout, " if kind == "imagenet-v2" else ""
+    layout = "ImageNetV2 layout, " if kind == DataKind.IMAGENET_V2 else ""
     return EvalData(
         f"{directory} ({layout}{len(files)} images in {len(names)} class folders)",
         kind,
@@ -375,7 +386,7 @@ def tfrecords(pattern: str | Path) -> EvalData:
     if not shards:
         raise DataError(f"{pattern}: no TFRecord shards found")
     return EvalData(
-        f"{pattern} ({len(shards)} TFRecord shards)", "imagenet-tfrecord", [str(s) for s in shards]
+        f"{pattern} ({len(shards)} TFRecord shards)", DataKind.IMAGENET_TFRECORD, [str(s) for s in shards]
     )
 
 

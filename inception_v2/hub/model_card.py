@@ -60,8 +60,8 @@ def model_card(source: str | os.PathLike, result: Conversion, kind: str) -> str:
         )
     else:
         lines.append(
-            "- accuracy: not measured here; slim's published 73.9 % top-1 holds only for slim's "
-            "official checkpoint"
+            f"- accuracy: not measured here; slim's published {100 * PRETRAINED.top1:.1f} % top-1 holds "
+            "only for slim's official checkpoint"
         )
     lines += ["", "## How it was checked", ""]
     if result.max_abs_diff:

@@ -431,7 +431,7 @@ def check_preset(preset: str | os.PathLike) -> None:
         raise InvalidArgument(f"{folder}: not a KerasHub preset (no config.json)")
     try:
         name = json.loads(config.read_text()).get("registered_name")
-    except (json.JSONDecodeError, AttributeError) as e:
+    except (OSError, ValueError, AttributeError) as e:  # ValueError: JSON and UTF-8 decoding
         raise InvalidArgument(f"{config}: not a KerasHub config ({e})") from None
     if name != keras.saving.get_registered_name(InceptionV2Backbone):
         raise InvalidArgument(f"{folder}: a preset of {name or 'an unknown model'}, not of Inception V2")

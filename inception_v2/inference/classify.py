@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from inception_v2.data.labels import labels_for, top_k
-from inception_v2.data.sources import EvalData, image_files, is_image_file
+from inception_v2.data.sources import DataKind, EvalData, image_files, is_image_file
 from inception_v2.errors import DataError
 from inception_v2.inference.quantized import is_quantized_model, load_quantized, quantized_labels
 from inception_v2.inference.runner import Runner
@@ -142,7 +142,7 @@ def classify_files(
     from inception_v2.model.network import model_data_format
 
     paths = [str(f) for f in files]
-    data = EvalData(f"{len(paths)} image files", "files", files=paths, labels=[0] * len(paths))
+    data = EvalData(f"{len(paths)} image files", DataKind.FILES, files=paths, labels=[0] * len(paths))
     if runner is not None:
         run, channels_first, logits = runner, False, True
     else:

@@ -12,13 +12,15 @@ import math
 
 import keras
 
+from inception_v2.errors import InvalidArgument
+
 
 def _spatial_outputs(layer) -> int:
     """Output positions (height x width) of a convolution layer, per image."""
     shape = layer.output.shape
     spatial = shape[2:] if getattr(layer, "data_format", "channels_last") == "channels_first" else shape[1:-1]
     if any(size is None for size in spatial):
-        raise ValueError(f"{layer.name}: output size unknown (built without a fixed input size)")
+        raise InvalidArgument(f"{layer.name}: output size unknown (built without a fixed input size)")
     return math.prod(spatial)
 
 
@@ -32,7 +34,7 @@ def multiply_adds(model: keras.Model) -> int:
         The count for one image (FLOPs are twice that).
 
     Raises:
-        ValueError: a convolution's output size is not fixed (``input_shape`` with ``None``).
+        InvalidArgument: a convolution's output size is not fixed (``input_shape`` with ``None``).
     """
     total = 0
     for layer in model.layers:

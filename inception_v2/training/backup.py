@@ -102,8 +102,13 @@ def _find_backup(folder: str | Path) -> tuple[Path, dict[str, int]] | None:
                 ) from None
     weights, metadata = (Path(folder) / name for name in KERAS_BACKUP_FILES)
     if weights.exists() and metadata.exists():
-        position = json.loads(metadata.read_text())
-        return weights, {"epoch": int(position["epoch"]), "step": int(position.get("batch", 0))}
+        try:
+            position = json.loads(metadata.read_text())
+            return weights, {"epoch": int(position["epoch"]), "step": int(position.get("batch", 0))}
+        except (OSError, ValueError, KeyError, TypeError, AttributeError) as e:
+            raise DataError(
+                f"{metadata}: not a backup this package wrote ({e!r}); move it away to start afresh"
+            ) from None
     return None
 
 

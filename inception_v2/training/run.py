@@ -176,7 +176,7 @@ class _SaveModels(keras.callbacks.Callback):
                 tmp.write_text(json.dumps({"best_val_accuracy": self.best, "best_epoch": epoch + 1}))
         history = self.out / "history.csv"  # CSVLogger, earlier in the list, has written it
         if history.exists():
-            plot_curves(history, self.out / "curves.png")
+            plot_history(history, self.out / "curves.png")
 
 
 class _StopOnInterrupt(keras.callbacks.Callback):
@@ -213,7 +213,7 @@ def read_history(path: Path) -> list[dict[str, float]]:
     return [by_epoch[k] for k in sorted(by_epoch)]
 
 
-def plot_curves(history_csv: Path, png: Path) -> Path:
+def plot_history(history_csv: Path, png: Path) -> Path:
     """Loss and accuracy per epoch, training and validation, as a PNG."""
     import matplotlib
 

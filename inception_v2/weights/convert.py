@@ -11,14 +11,16 @@ from pathlib import Path
 import keras
 import numpy as np
 
-from inception_v2.errors import InvalidArgument
+from inception_v2.errors import InvalidArgument, VerificationError
 from inception_v2.files import check_writable
-from inception_v2.model.architecture import DEFAULT_IMAGE_SIZE
-from inception_v2.model.network import END_POINTS, end_point_model
+from inception_v2.model.architecture import DEFAULT_IMAGE_SIZE, END_POINTS
+from inception_v2.model.network import end_point_model
 from inception_v2.precision import float32_math
 from inception_v2.weights.checkpoint import CheckpointConfig, LoadReport, checkpoint_prefix
+from inception_v2.weights.download import cache_dir, fetch
 from inception_v2.weights.factory import build_from_weights
 from inception_v2.weights.keras_files import is_keras_weights, save_weights
+from inception_v2.weights.loading import preset_folder
 
 DEFAULT_TOLERANCE = 1e-4
 
@@ -122,12 +124,13 @@ def converted_model(
     """
     if verify_batch < 1:
         raise InvalidArgument(f"verify_batch must be at least 1, got {verify_batch}")
+    slim_source = slim_checkpoint_of(source) if verify else None  # refused before any work
     start = time.perf_counter()
     model, config, report = build_from_weights(source, use_ema=use_ema)
     result = Conversion(str(source), str(destination), config, report, time.perf_counter() - start)
     if verify:
         result.max_abs_diff, result.max_abs_reference = compare_with_slim(
-            model, source, config, use_ema, verify_batch
+            model, slim_source, config, use_ema, verify_batch
         )
         worst = result.beyond(tolerance)
         if worst:
@@ -135,13 +138,24 @@ def converted_model(
     return model, result
 
 
-class VerificationError(RuntimeError):
-    """The Keras model and slim's graph disagree beyond the tolerance."""
+def slim_checkpoint_of(source: str | os.PathLike) -> str | os.PathLike:
+    """The slim checkpoint tf_slim's graph restores to verify a conversion of ``source``:
+    ``source`` itself, or for ``"imagenet"`` the official tarball (downloaded and checked).
 
-    def __init__(self, conversion: Conversion, worst: dict[str, float], tolerance: float):
-        self.conversion = conversion
-        shown = ", ".join(f"{k} {v:.3g}" for k, v in worst.items())
-        super().__init__(f"Keras and slim differ beyond {tolerance:g} x max(1, max |slim|): {shown}")
+    Raises:
+        InvalidArgument: a Keras file or KerasHub preset, which slim's Saver cannot restore.
+        DownloadError: ``"imagenet"`` offline, before the tarball was placed by hand.
+    """
+    if str(source) == "imagenet":
+        from inception_v2.weights import download
+
+        return fetch(download.IMAGENET_CHECKPOINT, cache_dir())
+    if is_keras_weights(source) or preset_folder(source) is not None:
+        raise InvalidArgument(
+            f"--verify: {source} is a Keras file, which tf_slim's graph cannot restore; "
+            "verify the slim checkpoint it was converted from"
+        )
+    return source
 
 
 def compare_with_slim(

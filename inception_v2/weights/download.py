@@ -10,6 +10,7 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
+from inception_v2.errors import DownloadError
 from inception_v2.files import atomic_path
 from inception_v2.model.architecture import PRETRAINED
 from inception_v2.progress import Progress
@@ -29,10 +30,6 @@ class RemoteFile:
 
 #: slim's release, as the pretrained record describes it.
 IMAGENET_CHECKPOINT = RemoteFile(PRETRAINED.checkpoint, PRETRAINED.urls, PRETRAINED.size, PRETRAINED.sha384)
-
-
-class DownloadError(RuntimeError):
-    """No mirror gave a file with the recorded size and checksum."""
 
 
 def cache_dir() -> Path:

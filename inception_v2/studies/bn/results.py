@@ -84,7 +84,7 @@ def format_table(table: list[dict], target: float | None) -> str:
     return "\n".join(lines)
 
 
-def plot_curves(curves: dict[str, list[dict]], png: Path, title: str) -> Path:
+def plot_variant_curves(curves: dict[str, list[dict]], png: Path, title: str) -> Path:
     """Validation accuracy against training steps, one curve per variant (the paper's Figure 2)."""
     import matplotlib
 

@@ -42,7 +42,7 @@ from inception_v2.studies.bn.results import (
     BASELINE,
     finite,
     format_table,
-    plot_curves,
+    plot_variant_curves,
     read_curves,
     summarize,
     write_curves,
@@ -81,14 +81,6 @@ VARIANTS = (
     ),
 )
 VARIANT_NAMES = tuple(v.name for v in VARIANTS)
-#: The paper's Table 2 (ImageNet, steps to Inception's 72.2 %, max accuracy), for the README.
-PAPER_TABLE = {
-    "Inception": (31.0e6, 0.722),
-    "BN-Baseline": (13.3e6, 0.727),
-    "BN-x5": (2.1e6, 0.730),
-    "BN-x30": (2.7e6, 0.748),
-    "BN-x5-Sigmoid": (None, 0.698),
-}
 SAVE_EVERY_S = 30  # a killed study redoes at most this much training (and what it evaluated)
 DECAY_SPEED_UP = 6  # the paper: "we lower the learning rate 6 times faster"
 #: Below this many steps the networks without batch norm have not left their first plateau
@@ -330,7 +322,7 @@ def _write_results(
         f"{data.source}: {len(data.y_train)} training images, {settings.image_size}px, "
         f"depth x{settings.depth_multiplier}, batch {settings.batch_size}"
     )
-    plot_curves(curves, out / "curves.png", title)
+    plot_variant_curves(curves, out / "curves.png", title)
     with atomic_path(out / "table.csv", overwrite=True) as tmp, open(tmp, "w", newline="") as f:
         writer = csv.DictWriter(f, list(table[0]))
         writer.writeheader()
