@@ -24,7 +24,7 @@ def test_known_answer():
     probabilities = np.array([[0.65, 0.35], [0.65, 0.35], [0.95, 0.05], [0.95, 0.05]])
     labels = np.array([0, 1, 0, 0])
     reliability = Reliability()
-    reliability.add(np.log(probabilities), labels)
+    reliability.add(probabilities, labels)
     expected_ece = 0.5 * abs(0.5 - 0.65) + 0.5 * abs(1.0 - 0.95)
     assert reliability.ece == pytest.approx(expected_ece)
     expected_nll = -(math.log(0.65) + math.log(0.35) + 2 * math.log(0.95)) / 4

@@ -11,8 +11,9 @@ from inception_v2.cli.options import (
     add_command,
     add_precision_options,
     positive_int,
-    resolve_speed_options,
+    prepare_speed_plan,
     say,
+    speed_plan,
     write_report,
 )
 from inception_v2.errors import InvalidArgument
@@ -91,9 +92,8 @@ def claims(args: argparse.Namespace) -> Claims:
 def run(args: argparse.Namespace) -> int:
     if bool(args.mistakes) != bool(args.out_mistakes):
         raise InvalidArgument("--mistakes N and --out-mistakes FILE go together")
-    from inception_v2.inference.quantized import is_quantized_model  # standard library and NumPy only
-
-    if args.mistakes and is_quantized_model(args.weights):
+    plan = speed_plan(args)  # the options against each other and the weights, before any work
+    if args.mistakes and plan.precision == "int8" and not plan.calibrate:
         raise InvalidArgument(
             f"--mistakes: {args.weights} is a quantized OpenVINO model, which has no gradients for "
             "Grad-CAM; give the Keras weights it was quantized from"
@@ -104,7 +104,7 @@ def run(args: argparse.Namespace) -> int:
     from inception_v2.data.labels import read_real_labels
 
     real_labels = read_real_labels(args.real_labels) if data.imagenet or args.real_labels else None
-    resolve_speed_options(args)
+    calibration = prepare_speed_plan(args, plan)
 
     from inception_v2.evaluation.evaluate import evaluate_weights, plot_per_class
 
@@ -118,9 +118,9 @@ def run(args: argparse.Namespace) -> int:
         predictions_csv=args.predictions_csv,
         show_progress=not args.quiet,
         overwrite=args.overwrite,
-        precision=args.precision,
-        engine=args.engine,
-        calibration=args.calibration_set,
+        precision=plan.precision,
+        engine=plan.engine,
+        calibration=calibration,
         real_labels=real_labels,
         mistakes=args.mistakes or 0,
     )

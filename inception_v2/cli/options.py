@@ -127,57 +127,86 @@ def add_calibration_option(parser, prefix: str = "") -> None:
     )
 
 
-def resolve_speed_options(args: argparse.Namespace) -> None:
-    """Settle ``args.precision`` and ``args.engine`` (``--fast`` looks at this CPU)."""
+@dataclasses.dataclass(frozen=True)
+class SpeedPlan:
+    """What ``eval`` or ``predict`` computes in and on, settled from the options.
+
+    Attributes:
+        precision: float32, tf32, bfloat16 or int8.
+        engine: keras or openvino.
+        calibrate: int8 to be quantized now, on the ``--calibration`` images (not a saved int8
+            model, which runs as it was calibrated).
+        note: what ``--fast`` decided on this CPU, when it is not the obvious (or "").
+    """
+
+    precision: str
+    engine: str
+    calibrate: bool = False
+    note: str = ""
+
+
+def speed_plan(args: argparse.Namespace) -> SpeedPlan:
+    """The precision and engine that ``--precision``, ``--engine``, ``--fast``,
+    ``--calibration`` and the weights (a saved int8 model) ask for, checked against each other;
+    ``--fast`` reads this CPU's flags. Nothing is loaded or printed.
+
+    Raises:
+        InvalidArgument: options that do not fit each other or the weights.
+    """
+    from inception_v2.inference.quantized import is_quantized_model  # standard library and NumPy only
+    from inception_v2.precision import DEFAULT_PRECISION, check_engine
+
+    precision, engine, note = args.precision, args.engine, ""
     if args.fast:
         from inception_v2.inference.hardware import fast_plan
 
-        if args.precision is not None:
-            raise InvalidArgument(
-                f"--fast chooses the precision itself; leave out --precision {args.precision}"
-            )
-
-        args.precision, args.engine, note = fast_plan(args.engine)
-        if note:
-            say(args, note)
-    from inception_v2.inference.quantized import is_quantized_model  # standard library and NumPy only
-    from inception_v2.precision import DEFAULT_PRECISION
-
+        if precision is not None:
+            raise InvalidArgument(f"--fast chooses the precision itself; leave out --precision {precision}")
+        precision, engine, note = fast_plan(engine)
     if is_quantized_model(args.weights):  # saved int8: it runs as it was calibrated
         if args.calibration:
             raise InvalidArgument(f"--calibration: {args.weights} is already quantized; it runs as saved")
-        if args.engine == "keras" or args.precision not in (None, "int8") or args.fast:
-            asked = (
-                "--fast"
-                if args.fast
-                else f"--precision {args.precision}"
-                if args.precision
-                else "--engine keras"
-            )
+        if engine == "keras" or precision not in (None, "int8") or args.fast:
+            asked = "--fast" if args.fast else f"--precision {precision}" if precision else "--engine keras"
             raise InvalidArgument(
                 f"{args.weights}: a quantized model runs in int8 on OpenVINO only, not {asked}; "
                 "give its source weights for another precision"
             )
-        args.precision, args.engine, args.calibration_set = "int8", "openvino", None
-        return
-    args.precision = args.precision or DEFAULT_PRECISION
-    if args.calibration and args.precision != "int8":
+        return SpeedPlan("int8", "openvino")
+    precision = precision or DEFAULT_PRECISION
+    if args.calibration and precision != "int8":
         raise InvalidArgument("--calibration is for --precision int8")
-    args.engine = args.engine or ("openvino" if args.precision == "int8" else "keras")
-    args.calibration_set = None
-    if args.engine == "openvino":
+    engine = engine or ("openvino" if precision == "int8" else "keras")
+    check_engine(precision, engine)
+    return SpeedPlan(precision, engine, calibrate=precision == "int8", note=note)
+
+
+def prepare_speed_plan(args: argparse.Namespace, plan: SpeedPlan):
+    """Say ``plan``'s note, check that its engine is installed (a missing extra is bad input,
+    before any model is built) and, for int8 calibrated now, load the calibration images.
+
+    Returns:
+        The calibration set (``data.calibration.CalibrationSet``), or None.
+
+    Raises:
+        MissingExtra: OpenVINO or NNCF not installed.
+        MissingFile, DataError: calibration images that cannot be used.
+    """
+    if plan.note:
+        say(args, plan.note)
+    if plan.engine == "openvino":
         from inception_v2.inference.openvino import import_openvino
 
-        import_openvino()  # a missing extra is bad input, before any model is built
-    if args.precision == "int8":
-        from inception_v2.data.calibration import calibration_images
-        from inception_v2.inference.openvino import import_nncf
-        from inception_v2.precision import check_engine
+        import_openvino()
+    if not plan.calibrate:
+        return None
+    from inception_v2.data.calibration import calibration_images
+    from inception_v2.inference.openvino import import_nncf
 
-        check_engine(args.precision, args.engine)
-        import_nncf()
-        args.calibration_set = calibration_images(args.calibration)
-        say(args, f"int8: calibrating on {args.calibration_set.describe()}")
+    import_nncf()
+    calibration = calibration_images(args.calibration)
+    say(args, f"int8: calibrating on {calibration.describe()}")
+    return calibration
 
 
 def write_report(args: argparse.Namespace, text: str) -> None:

@@ -11,8 +11,9 @@ from inception_v2.cli.options import (
     add_command,
     add_precision_options,
     positive_int,
-    resolve_speed_options,
+    prepare_speed_plan,
     say,
+    speed_plan,
 )
 
 
@@ -51,18 +52,19 @@ def run(args: argparse.Namespace) -> int:
 
     from inception_v2.inference.classify import predict_files
 
-    resolve_speed_options(args)
+    plan = speed_plan(args)
+    calibration = prepare_speed_plan(args, plan)
     predictions = predict_files(
         args.weights,
         args.images,
         recursive=args.recursive,
         top=args.top,
         batch_size=args.batch_size,
-        precision=args.precision,
-        engine=args.engine,
+        precision=plan.precision,
+        engine=plan.engine,
         # On a terminal only: off one, stdout's results are the progress.
         show_progress=not args.quiet and sys.stderr.isatty(),
-        calibration=args.calibration_set,
+        calibration=calibration,
     )
     first = True
     for prediction in predictions:

@@ -142,6 +142,13 @@ def read_real_labels(path: str | Path | None = None) -> list[list[int]]:
     return lists
 
 
+def short_name(name: str, width: int = 28) -> str:
+    """A class name for a plot: ImageNet's first synonym ("tench, Tinca tinca" -> "tench"),
+    cut to ``width`` characters with an ellipsis."""
+    name = name.split(",")[0]
+    return name if len(name) <= width else name[: width - 1] + "…"
+
+
 def top_k(scores, k: int):
     """Indices of the ``k`` highest scores along the last axis, best first; ties keep index
     order (a stable sort), so the same scores always give the same classes."""
@@ -167,3 +174,13 @@ def decode_predictions(preds, top: int = 5) -> list[list[tuple[str, str, float]]
         best = top_k(row, top)
         results.append([(ids[i], names[i], float(row[i])) for i in best])
     return results
+
+
+def softmax(logits):
+    """Row-wise softmax in float64 (stable: the largest logit is subtracted first): the one
+    place logits become probabilities (evaluation's metrics, predict's int8 path)."""
+    import numpy as np
+
+    shifted = np.asarray(logits, np.float64) - np.max(logits, axis=-1, keepdims=True)
+    exp = np.exp(shifted)
+    return exp / exp.sum(axis=-1, keepdims=True)

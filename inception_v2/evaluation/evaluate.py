@@ -20,13 +20,13 @@ import keras
 import numpy as np
 
 from inception_v2.data.calibration import CalibrationSet
-from inception_v2.data.labels import IMAGENET_HEADS, top_k
+from inception_v2.data.labels import IMAGENET_HEADS, short_name, softmax, top_k
 from inception_v2.data.labels import class_ids as imagenet_class_ids
 from inception_v2.data.labels import class_names as imagenet_class_names
 from inception_v2.data.preprocessing import PREPROCESSING
 from inception_v2.data.sources import VAL_NAME, DataError, EvalData
 from inception_v2.errors import InvalidArgument
-from inception_v2.evaluation.reliability import Reliability, softmax
+from inception_v2.evaluation.reliability import Reliability
 from inception_v2.files import atomic_path, save_figure
 from inception_v2.inference.function import inference_function
 from inception_v2.inference.model import classifier
@@ -301,13 +301,16 @@ def evaluate_runner(
             labels = batch["label"].numpy().astype(np.int64) - space.offset
             images = np.transpose(batch["image"], (0, 3, 1, 2)) if nchw else batch["image"]
             logits = np.asarray(run(images), dtype=np.float32).reshape(len(labels), -1)
-            hits.add(result, labels, logits, space.offset)
+            probabilities = softmax(logits)  # once per batch, for every measure that reads it
+            hits.add(result, labels, logits, probabilities, space.offset)
             if real is not None:
                 real.add(batch["filename"].numpy(), logits)
             if mistakes:
-                worst.add(ids, labels, logits)
+                worst.add(ids, labels, probabilities)
             if writer:
-                _write_predictions(writer, ids, labels, logits, result.class_names, result.class_ids)
+                _write_predictions(
+                    writer, ids, labels, logits, probabilities, result.class_names, result.class_ids
+                )
             if progress:
                 progress.update(len(labels), f"top-1 {100 * hits.top1 / result.count:.1f}%")
             timer.batch_done(result.count)
@@ -350,7 +353,14 @@ class _Hits:
     top5: int = 0
     reliability: Reliability = field(default_factory=Reliability)
 
-    def add(self, result: EvalResult, labels: np.ndarray, logits: np.ndarray, offset: int) -> None:
+    def add(
+        self,
+        result: EvalResult,
+        labels: np.ndarray,
+        logits: np.ndarray,
+        probabilities: np.ndarray,
+        offset: int,
+    ) -> None:
         result.num_classes = logits.shape[-1]
         if labels.min() < 0 or labels.max() >= logits.shape[-1]:
             raise DataError(
@@ -360,7 +370,7 @@ class _Hits:
         hit1 = top1_correct(logits, labels)
         self.top1 += int(hit1.sum())
         self.top5 += int(in_top_k(logits, labels, 5).sum())
-        self.reliability.add(logits, labels)
+        self.reliability.add(probabilities, labels)
         result.count += len(labels)
         for label, hit in zip(labels.tolist(), hit1.tolist(), strict=True):
             entry = result.per_class.setdefault(label, [0, 0])
@@ -374,8 +384,7 @@ class _Mistakes:
     def __init__(self, keep: int):
         self.keep, self.heap = keep, []
 
-    def add(self, ids: list[str], labels: np.ndarray, logits: np.ndarray) -> None:
-        probabilities = softmax(logits)
+    def add(self, ids: list[str], labels: np.ndarray, probabilities: np.ndarray) -> None:
         predicted = probabilities.argmax(-1)
         for element_id, label, guess, row in zip(
             ids, labels.tolist(), predicted.tolist(), probabilities, strict=True
@@ -466,9 +475,8 @@ PREDICTION_COLUMNS = [
 ]
 
 
-def _write_predictions(writer, ids, labels, logits, class_names, class_ids) -> None:
-    probs = softmax(logits)
-    best = top_k(logits, 5)
+def _write_predictions(writer, ids, labels, logits, probs, class_names, class_ids) -> None:
+    best = top_k(logits, 5)  # ordered by the logits: probabilities far below the top can tie
 
     def describe(i: int) -> list:
         return [class_names[i] if class_names else i, i, class_ids[i] if class_ids else ""]
@@ -476,11 +484,6 @@ def _write_predictions(writer, ids, labels, logits, class_names, class_ids) -> N
     for element_id, label, row, top in zip(ids, labels.tolist(), probs, best.tolist(), strict=True):
         cells = [cell for i in top for cell in (*describe(i), f"{row[i]:.6f}")]
         writer.writerow([element_id, *describe(label), *cells])
-
-
-def _short(name: str, width: int = 28) -> str:
-    name = name.split(",")[0]  # ImageNet: "tench, Tinca tinca" -> "tench"
-    return name if len(name) <= width else name[: width - 1] + "…"
 
 
 def plot_per_class(
@@ -500,7 +503,7 @@ def plot_per_class(
     accuracy = [100 * c / n for _, (c, n) in items]
 
     def name(k: int) -> str:
-        return _short(class_names[k]) if class_names else str(k)
+        return short_name(class_names[k]) if class_names else str(k)
 
     overall = f"overall {100 * result.top1:.1f}%"
     title = f"Per-class top-1 accuracy ({result.count:,} images)"

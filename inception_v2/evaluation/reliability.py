@@ -17,13 +17,6 @@ from inception_v2.files import save_figure
 BINS = 15
 
 
-def softmax(logits: np.ndarray) -> np.ndarray:
-    """Row-wise softmax in float64 (stable: the largest logit is subtracted first)."""
-    shifted = np.asarray(logits, np.float64) - np.max(logits, axis=-1, keepdims=True)
-    exp = np.exp(shifted)
-    return exp / exp.sum(axis=-1, keepdims=True)
-
-
 @dataclass
 class Reliability:
     """Running sums per confidence bin, and the log-likelihood of the true classes."""
@@ -40,9 +33,9 @@ class Reliability:
             if getattr(self, name) is None:
                 setattr(self, name, np.zeros(self.bins))
 
-    def add(self, logits: np.ndarray, labels: np.ndarray) -> None:
-        """Count one batch: ``logits`` (N, classes) and the true class indices (N,)."""
-        probabilities = softmax(logits)
+    def add(self, probabilities: np.ndarray, labels: np.ndarray) -> None:
+        """Count one batch: ``probabilities`` (N, classes; ``labels.softmax`` of the logits,
+        float64) and the true class indices (N,)."""
         top = probabilities.max(-1)
         hit = probabilities.argmax(-1) == labels
         # Bins (k/B, (k+1)/B], as Guo et al.; a confidence of exactly 0 cannot occur.

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from inception_v2.data.labels import labels_for, top_k
+from inception_v2.data.labels import labels_for, short_name, top_k
 from inception_v2.data.preprocessing import load_for_eval
 from inception_v2.data.sources import image_files, undecodable
 from inception_v2.errors import DataError, InvalidArgument
@@ -96,7 +96,9 @@ def explain_images(
             image = load_for_eval(str(path))[np.newaxis]
             probabilities = np.asarray(model.predict(image, verbose=0))[0]
             best = top_k(probabilities[np.newaxis], min(top, classes))[0]
-            maps = [grad_cam(model, image, int(k), end_point)[0] for k in best]
+            # Every class's map in one call: the image repeated, one class per copy (one pair of
+            # sub-models and one forward pass, not one per class).
+            maps = list(grad_cam(model, np.repeat(image, len(best), axis=0), np.asarray(best), end_point))
             labels = [
                 f"{rank}. {class_names[k]}  {100 * probabilities[k]:.1f} %" for rank, k in enumerate(best, 1)
             ]
@@ -158,19 +160,14 @@ def mistakes_sheet(
         shown = axis.imshow(_upsample(heat, image.shape[1]), cmap="jet", alpha=0.45, vmin=0, vmax=1)
         chose = class_names[mistake["predicted_index"]]
         truth = class_names[mistake["label_index"]]
-        said = f"said {_short(chose)} ({100 * mistake['confidence']:.0f} %)"
-        axis.set_title(f"{Path(mistake['id']).name}\n{said}\nis {_short(truth)}", fontsize=8)
+        said = f"said {short_name(chose, 26)} ({100 * mistake['confidence']:.0f} %)"
+        axis.set_title(f"{Path(mistake['id']).name}\n{said}\nis {short_name(truth, 26)}", fontsize=8)
     for axis in axes:
         axis.set_axis_off()
     bar = fig.colorbar(shown, ax=list(axes), shrink=0.6, pad=0.02)
     bar.set_label(f"Grad-CAM of the class chosen, at {end_point}: 0 none, 1 the map's maximum", fontsize=8)
     fig.suptitle(f"the {len(mistakes)} most confident mistakes", fontsize=11)
     return save_figure(fig, png, overwrite=overwrite)
-
-
-def _short(name: str, width: int = 26) -> str:
-    name = name.split(",")[0]
-    return name if len(name) <= width else name[: width - 1] + "…"
 
 
 def _upsample(heat: np.ndarray, size: int) -> np.ndarray:

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from inception_v2.data.labels import labels_for, top_k
+from inception_v2.data.labels import labels_for, softmax, top_k
 from inception_v2.data.sources import DataKind, EvalData, image_files, is_image_file
 from inception_v2.errors import DataError
 from inception_v2.inference.quantized import is_quantized_model, load_quantized, quantized_labels
@@ -158,8 +158,7 @@ def classify_files(
             images = np.transpose(images, (0, 3, 1, 2))  # the pipeline's NHWC to the model's NCHW
         probabilities = np.asarray(run(images))
         if logits:  # a saved int8 model ends in logits
-            shifted = np.exp(probabilities - probabilities.max(-1, keepdims=True))
-            probabilities = shifted / shifted.sum(-1, keepdims=True)
+            probabilities = softmax(probabilities)
         for path, row, best in zip(_ids(batch), probabilities, top_k(probabilities, top), strict=True):
             yield from _undecodable(pending, until=path)
             decoded += 1

@@ -70,6 +70,14 @@ def import_nncf():
     return nncf
 
 
+def compile_for_cpu(model, precision: str = "float32"):
+    """``model`` (an OpenVINO model, or the path of its IR) compiled for this process's CPU
+    runtime in ``precision`` (OpenVINO's inference precision hint; int8 models carry their own
+    int8 operations and run the rest in float32), tuned for latency."""
+    hints = {"INFERENCE_PRECISION_HINT": INFERENCE_PRECISION[precision], "PERFORMANCE_HINT": "LATENCY"}
+    return runtime().compile_model(model, "CPU", hints)
+
+
 def quantize(converted, calibration: np.ndarray):
     """NNCF's post-training quantization of an OpenVINO model, its defaults, on ``calibration``
     (preprocessed images, one per calibration step)."""
@@ -139,11 +147,7 @@ def openvino_function(
         return reference
     if precision == "int8":
         converted = quantize(converted, np.asarray(calibration, np.float32))
-    compiled = runtime().compile_model(
-        converted,
-        "CPU",
-        {"INFERENCE_PRECISION_HINT": INFERENCE_PRECISION[precision], "PERFORMANCE_HINT": "LATENCY"},
-    )
+    compiled = compile_for_cpu(converted, precision)
     structure = model.output
     # OpenVINO names each output of a dict-output model after its key; others come in order.
     named = {name: o for o in compiled.outputs for name in o.get_names()}

@@ -112,16 +112,11 @@ def load_quantized(folder: str | os.PathLike) -> tuple[Runner, QuantizedRecord]:
         raise CheckpointError(
             f"{folder}: not a quantized model (no {RECORD}); inception-v2 quantize writes one"
         )
-    from inception_v2.inference.openvino import runtime
+    from inception_v2.inference.openvino import compile_for_cpu
 
-    core = runtime()
     try:
         record = QuantizedRecord(**json.loads((folder / RECORD).read_text()))
-        compiled = core.compile_model(
-            str(folder / "model.xml"),
-            "CPU",
-            {"INFERENCE_PRECISION_HINT": "f32", "PERFORMANCE_HINT": "LATENCY"},
-        )
+        compiled = compile_for_cpu(str(folder / "model.xml"), "int8")
     except (OSError, ValueError, TypeError, RuntimeError) as e:
         raise CheckpointError(
             f"{folder}: the quantized model does not load ({str(e).splitlines()[0][:200]})"
