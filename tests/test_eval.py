@@ -304,8 +304,17 @@ def test_cli_eval_default_data_writes_report_csv_plot(converted_1001, tmp_path, 
     data = json.loads(report.read_text())
     assert data["count"] == 100 and data["skipped"] == [] and "central_crop(0.875)" in data["preprocessing"]
     assert sum(entry["total"] for entry in data["per_class"].values()) == 100
-    crane = data["per_class"].get("n02012849") or {"name": "crane", "synset": "n02012849"}
-    assert (crane["name"], crane["synset"]) == ("crane", "n02012849")  # keyed by synset, named
+    # Keyed by synset and named as the bundled synset_words.txt names it, read here line by line
+    # (two classes share the name "crane": only the synset tells them apart); index k is the
+    # synset's line in the sorted synset list (slim's label k, with background at 0).
+    from inception_v2.data.labels import data_path
+
+    words = dict(line.split(" ", 1) for line in data_path("synset_words.txt").read_text().splitlines())
+    order = data_path("imagenet_lsvrc_2015_synsets.txt").read_text().split()
+    assert len(data["per_class"]) >= 50
+    for synset, entry in data["per_class"].items():
+        assert entry["synset"] == synset and entry["name"] == words[synset]
+        assert entry["index"] == order.index(synset) + 1
     assert all(
         set(e) == {"index", "name", "synset", "correct", "total", "accuracy"}
         for e in data["per_class"].values()

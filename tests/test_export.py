@@ -81,3 +81,11 @@ def test_cli_export(converted_thin, tmp_path):
     images = smooth_random_images(1, 224, 224, np.random.default_rng(6))
     probabilities = _run_litert(out, images)
     assert probabilities.shape == (1, 1001) and abs(float(probabilities.sum()) - 1.0) < 1e-4
+    # the probabilities of the Keras model the file came from, not merely some that sum to 1
+    from inception_v2.data.labels import softmax
+    from inception_v2.weights.factory import build_from_weights
+
+    keras_logits = build_from_weights(converted_thin, classifier_activation=None)[0].predict(
+        images, verbose=0
+    )
+    np.testing.assert_allclose(probabilities, softmax(keras_logits), atol=1e-5)
