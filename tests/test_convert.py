@@ -388,3 +388,20 @@ def test_truncated_tarball(slim_checkpoints, tmp_path, capsys):
     )
     tarball.write_bytes(tarball.read_bytes()[:5_000_000])
     _convert_fails(tmp_path, tarball, capsys, "t.tar.gz")
+
+
+def test_verify_refuses_what_slims_graph_cannot_restore(tmp_path, capsys):
+    """--verify compares with tf_slim's graph restored by slim's Saver: a Keras file or a
+    preset as the source is refused before any work (it was a 95-line DataLossError after the
+    conversion), and nothing is written."""
+    from conftest import one_error_line, run_in_process
+
+    keras_file = tmp_path / "w.weights.h5"
+    keras_file.write_bytes(b"not read: refused by what it is")
+    preset = tmp_path / "preset"
+    preset.mkdir()
+    (preset / "config.json").write_text('{"registered_name": "inception_v2>InceptionV2Backbone"}')
+    for source in (keras_file, preset):
+        done = run_in_process(capsys, "convert", source, tmp_path / "out.weights.h5", "--verify")
+        one_error_line(done, f"--verify: {source} is a Keras file", "slim checkpoint it was converted from")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["preset", "w.weights.h5"]
