@@ -25,7 +25,7 @@ from inception_v2.data.labels import (
 )
 from inception_v2.data.preprocessing import load_for_eval, preprocess_input
 from inception_v2.data.sources import DataError, class_folders, imagenet_directory, open_data, tfrecords
-from inception_v2.evaluation.evaluate import evaluate, evaluate_runner, in_top_k, top1_correct
+from inception_v2.evaluation.evaluate import EvalOptions, evaluate, evaluate_runner, in_top_k, top1_correct
 from inception_v2.inference.function import inference_function
 from inception_v2.weights.factory import build_from_weights
 
@@ -49,7 +49,7 @@ def eval_run(eval_model):
 
 def _score(run, data, **options):
     """What ``evaluate(eval_model, data, ...)`` returns, scored through the shared ``run``."""
-    return evaluate_runner(run, 1001, data, show_progress=False, **options)
+    return evaluate_runner(run, 1001, data, EvalOptions(**{"show_progress": False, **options}))
 
 
 def _sample(n: int) -> list[Path]:

@@ -159,6 +159,41 @@ def label_space(
     return LabelSpace(labels_offset or 0, names, None)
 
 
+@dataclass(frozen=True)
+class EvalOptions:
+    """How ``evaluate_runner`` scores; ``evaluate`` and ``evaluate_weights`` take the same
+    fields as keywords. The defaults are slim's eval.
+
+    Attributes:
+        batch_size: images per batch.
+        limit: stop after this many images (None: all).
+        labels_offset, class_names, class_ids: override the label space ``label_space`` finds.
+        strict: an unreadable image is an error instead of skipped.
+        predictions_csv: write per-image predictions here (atomically).
+        overwrite: replace an existing ``predictions_csv``.
+        show_progress: a bar on stderr.
+        weights: what was loaded, for the report.
+        real_labels: ReaL's lists (``labels.read_real_labels``): with an ImageNet head on
+            ILSVRC2012 validation images (named ``ILSVRC2012_val_*.JPEG``, or a TFRecord's
+            ``image/filename`` saying so), ``real_top1`` is reported beside slim's top-1.
+        mistakes: keep this many of the most confident wrong top-1 predictions
+            (``result.mistakes``: id, true and predicted index, confidence), most confident first.
+    """
+
+    batch_size: int = 50
+    limit: int | None = None
+    labels_offset: int | None = None
+    class_names: list[str] | None = None
+    class_ids: list[str] | None = None
+    strict: bool = False
+    predictions_csv: str | Path | None = None
+    overwrite: bool = False
+    show_progress: bool = True
+    weights: str = ""
+    real_labels: list[list[int]] | None = None
+    mistakes: int = 0
+
+
 def evaluate_weights(
     weights: str | Path, data: EvalData, precision: str = "float32", engine: str = "keras", **options
 ) -> EvalResult:
@@ -169,7 +204,7 @@ def evaluate_weights(
         weights: as for ``InceptionV2``.
         data: the images and labels (``data.open_data``).
         precision, engine: as for ``evaluate``; bfloat16 on Keras builds the fast path.
-        **options: ``evaluate``'s other arguments (batch size, limit, CSV, ...).
+        **options: the fields of ``EvalOptions``; ``calibration`` as for ``evaluate``.
 
     Returns:
         The ``EvalResult``.
@@ -181,7 +216,9 @@ def evaluate_weights(
     if is_quantized_model(weights):  # a saved int8 model: run as it is, no recalibration
         options.pop("calibration", None)
         run, record = load_quantized(weights)
-        result = evaluate_runner(run, record.classes, data, weights=str(weights), **options)
+        result = evaluate_runner(
+            run, record.classes, data, EvalOptions(**{**options, "weights": str(weights)})
+        )
         result.calibration = record.calibration
         return result
     model, _ = classifier(weights, precision, engine, classifier_activation=None)
@@ -207,9 +244,7 @@ def evaluate(
         model: the classifier, logits out.
         data: the images and labels (``data.open_data``).
         precision, engine, calibration: as for ``inference.inference_function``.
-        **options: ``evaluate_runner``'s: ``batch_size``, ``limit``, ``labels_offset``,
-            ``strict``, ``predictions_csv``, ``class_names``, ``class_ids``,
-            ``show_progress``, ``overwrite``, ``weights``.
+        **options: the fields of ``EvalOptions`` (an unknown name is a ``TypeError``).
 
     Returns:
         The ``EvalResult``.
@@ -220,7 +255,7 @@ def evaluate(
     images = calibration.images if calibration is not None else None
     run = inference_function(model, precision=precision, engine=engine, calibration=images)
     channels_first = model_data_format(model) == "channels_first"
-    result = evaluate_runner(run, int(model.output.shape[-1]), data, channels_first, **options)
+    result = evaluate_runner(run, int(model.output.shape[-1]), data, EvalOptions(**options), channels_first)
     if calibration is not None and run.precision == "int8":
         result.calibration = calibration.describe()
     return result
@@ -230,19 +265,8 @@ def evaluate_runner(
     run: Runner,
     classes: int,
     data: EvalData,
+    options: EvalOptions | None = None,
     channels_first: bool = False,
-    batch_size: int = 50,
-    limit: int | None = None,
-    labels_offset: int | None = None,
-    strict: bool = False,
-    predictions_csv: str | Path | None = None,
-    class_names: list[str] | None = None,
-    class_ids: list[str] | None = None,
-    show_progress: bool = True,
-    overwrite: bool = False,
-    weights: str = "",
-    real_labels: list[list[int]] | None = None,
-    mistakes: int = 0,
 ) -> EvalResult:
     """Score a compiled forward pass (a ``Runner``: an engine's, or a saved int8 model's) of
     ``classes`` logits over ``data`` as slim does, taking NHWC images (NCHW with
@@ -257,19 +281,8 @@ def evaluate_runner(
         run: images in, logits out.
         classes: the number of logits.
         data: the images and labels.
+        options: how to score (``EvalOptions``; its fields are the documentation).
         channels_first: ``run`` takes NCHW.
-        batch_size, limit: images per batch; stop after ``limit`` images.
-        labels_offset, class_names, class_ids: override the label space found.
-        strict: an unreadable image is an error instead of skipped.
-        predictions_csv: write per-image predictions here (atomically).
-        show_progress: a bar on stderr.
-        overwrite: replace an existing ``predictions_csv``.
-        weights: what was loaded, for the report.
-        real_labels: ReaL's lists (``labels.read_real_labels``): with an ImageNet head on
-            ILSVRC2012 validation images (named ``ILSVRC2012_val_*.JPEG``, or a TFRecord's
-            ``image/filename`` saying so), ``real_top1`` is reported beside slim's top-1.
-        mistakes: keep this many of the most confident wrong top-1 predictions
-            (``result.mistakes``: id, true and predicted index, confidence), most confident first.
 
     Returns:
         The ``EvalResult``.
@@ -277,24 +290,29 @@ def evaluate_runner(
     Raises:
         DataError, InvalidArgument: as for ``evaluate``.
     """
-    space = label_space(classes, data, labels_offset, str(weights))
-    expected = data.expected_ids(limit)
+    options = options or EvalOptions()
+    space = label_space(classes, data, options.labels_offset, str(options.weights))
+    expected = data.expected_ids(options.limit)
     result = EvalResult(
         data=data.description,
-        weights=str(weights),
-        batch_size=batch_size,
+        weights=str(options.weights),
+        batch_size=options.batch_size,
         labels_offset=space.offset,
-        class_names=class_names or space.names,
-        class_ids=class_ids or space.ids,
+        class_names=options.class_names or space.names,
+        class_ids=options.class_ids or space.ids,
     )
-    progress = Progress(len(expected)) if show_progress else None
+    progress = Progress(len(expected)) if options.show_progress else None
     result.precision, result.engine = run.precision, run.engine
     nchw = channels_first  # the pipeline gives NHWC
-    skips, timer, hits = _Skips(result, expected, strict), _Timer(), _Hits()
-    real = _Real(real_labels, space.offset) if real_labels is not None and classes in IMAGENET_HEADS else None
-    worst = _Mistakes(mistakes)
-    with _predictions_writer(predictions_csv, overwrite) as writer:
-        for batch in data.batches(batch_size, limit):
+    skips, timer, hits = _Skips(result, expected, options.strict), _Timer(), _Hits()
+    real = (
+        _Real(options.real_labels, space.offset)
+        if options.real_labels is not None and classes in IMAGENET_HEADS
+        else None
+    )
+    worst = _Mistakes(options.mistakes)
+    with _predictions_writer(options.predictions_csv, options.overwrite) as writer:
+        for batch in data.batches(options.batch_size, options.limit):
             raise_if_interrupted()  # a Ctrl-C that a library swallowed during the last batch
             ids = _checked_ids(batch)
             skips.reached(ids)
@@ -305,7 +323,7 @@ def evaluate_runner(
             hits.add(result, labels, logits, probabilities, space.offset)
             if real is not None:
                 real.add(batch["filename"].numpy(), logits)
-            if mistakes:
+            if options.mistakes:
                 worst.add(ids, labels, probabilities)
             if writer:
                 _write_predictions(
