@@ -4,6 +4,8 @@ Not ``keras.utils.Progbar``: that writes to stdout, where eval, predict and benc
 results (a JSON report must stay parseable), counts steps rather than images/s, and off a
 terminal prints a line every 0.05 s. This one writes to stderr, shows throughput in the
 job's own unit, and off a terminal prints a plain line every ``interval`` seconds.
+Not ``tqdm`` either: off a terminal it rewrites its bar with carriage returns into the log
+(plain lines need ``mininterval`` plus a custom format), and these 90 lines cost no dependency.
 """
 
 from __future__ import annotations

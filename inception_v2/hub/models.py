@@ -48,6 +48,12 @@ from inception_v2.weights.convert import DEFAULT_TOLERANCE, Conversion, converte
 from inception_v2.weights.download import cache_dir
 from inception_v2.weights.loading import PRESET_WEIGHT_FILES, register_preset_reader
 
+# KerasHub's public names where it has them. Three private ones, for which it has no public
+# equivalent (setup.cfg pins keras-hub below the next minor release; each is exercised by a test):
+# preset_utils.register_presets (a built-in preset name: test_download.py's preset tests),
+# preset_utils.get_file (wrapped to fetch "inception_v2_imagenet" first: test_download.py's
+# offline test), tensor_utils' convert_preprocessing_outputs / in_tf_function (the converter as
+# KerasHub's own converters return: test_hub.py's converter and preset tests).
 try:
     from keras_hub.layers import ImageConverter
     from keras_hub.models import FeaturePyramidBackbone, ImageClassifier, ImageClassifierPreprocessor, Task
