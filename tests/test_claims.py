@@ -59,7 +59,9 @@ COMMANDS = {
         ("export", "--weights", "{--weights}", "--overwrite"), {"--weights": "file"}, {"--out": OTHER}
     ),
     "bench": Command(
-        ("bench", "--weights", "{--weights}", "--overwrite"), {"--weights": "folder"}, {"--report": FILE}
+        ("bench", "--int8-model", "{--int8-model}", "--overwrite"),
+        {"--int8-model": "folder"},
+        {"--report": FILE},
     ),
     "predict": Command(("predict", "{IMAGES}", "--weights", "{--weights}"), {"IMAGES": "folder"}, {}),
     "quantize": Command(

@@ -209,7 +209,9 @@ def test_bench_races_a_saved_int8_model(quantized_folder, converted_thin, tmp_pa
     )
     assert list(result["throughput"]["2"]) == [SAVED_INT8] and result["throughput"]["2"][SAVED_INT8] > 0
     capsys.readouterr()
-    assert main(["bench", "--weights", str(converted_thin), "--quick"]) == 2
+    assert main(["bench", "--int8-model", str(converted_thin), "--quick"]) == 2
     assert "not a quantized model" in capsys.readouterr().err
+    assert main(["bench", "--weights", str(converted_thin), "--quick"]) == 2  # its earlier name
+    assert "--int8-model" in capsys.readouterr().err
     assert main(["bench", "--weights", str(quantized_folder), "--engine", "keras", "--quick"]) == 2
     assert "runs on OpenVINO" in capsys.readouterr().err

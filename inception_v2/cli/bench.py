@@ -39,7 +39,9 @@ def add(subparsers) -> None:
         help="time only this engine (with slim's graph); default: every engine installed",
     )
     p.add_argument(
-        "--weights",
+        "--int8-model",
+        "--weights",  # its earlier name, kept working; --weights means 'imagenet by default' elsewhere
+        dest="int8_model",
         default=None,
         metavar="DIR",
         help="a saved int8 model (inception-v2 quantize) to race too, run as eval and predict run it; "
@@ -61,7 +63,9 @@ def add(subparsers) -> None:
 def claims(args: argparse.Namespace) -> Claims:
     """What this command reads and writes (``claims``: checked before any work)."""
     return (
-        Claims(args.command, args.overwrite).reads("--weights", args.weights).writes("--report", args.report)
+        Claims(args.command, args.overwrite)
+        .reads("--int8-model", args.int8_model)
+        .writes("--report", args.report)
     )
 
 
@@ -83,17 +87,17 @@ def run(args: argparse.Namespace) -> int:
     )
     check_backends(backends)
     engines = engines_to_time(args.engine)  # a missing extra is bad input, before anything is measured
-    if args.weights:
+    if args.int8_model:
         from inception_v2.inference.quantized import is_quantized_model
 
-        if not is_quantized_model(args.weights):
+        if not is_quantized_model(args.int8_model):
             raise InvalidArgument(
-                f"--weights {args.weights}: not a quantized model (inception-v2 quantize writes one); "
+                f"--int8-model {args.int8_model}: not a quantized model (inception-v2 quantize writes one); "
                 "bench times random weights otherwise"
             )
         if "openvino" not in engines:
             raise InvalidArgument(
-                f"--weights {args.weights}: a quantized model runs on OpenVINO, not --engine keras"
+                f"--int8-model {args.int8_model}: a quantized model runs on OpenVINO, not --engine keras"
             )
     batches = QUICK["batches"] if args.quick else BATCHES
     if args.batches:
@@ -109,7 +113,7 @@ def run(args: argparse.Namespace) -> int:
         quick=args.quick,
         torch_compile=args.torch_compile,
         engine=args.engine,
-        saved_int8=args.weights,
+        saved_int8=args.int8_model,
     )
     text = json.dumps(report, indent=2)
     write_report(args, text)  # before stdout, whose reader may go away (`| head`)
