@@ -68,26 +68,32 @@ def many_images(tmp_path_factory) -> Path:
 # ----------------------------------------------------------------------------- --overwrite
 
 
-@pytest.mark.slow
-def test_overwrite_does_not_replace_a_folder_the_command_did_not_write(converted_thin, tmp_path):
-    """export --out onto a fine-tuning run's own folder deleted the run. Now: refused, untouched."""
+def test_overwrite_does_not_replace_a_folder_the_command_did_not_write(tmp_path, capsys):
+    """export --out onto a fine-tuning run's own folder deleted the run. Now: refused, untouched
+    (before any work: the weights, named but never read, are a stand-in)."""
+    converted_thin = tmp_path / "weights.weights.h5"
+    converted_thin.write_bytes(b"never read")
     run = tmp_path / "runs" / "g"
     run.mkdir(parents=True)
     for name, text in (("best.keras", "model"), ("history.csv", "epoch\n1"), ("run.json", "{}")):
         (run / name).write_text(text)
     before = tree(run)
     line = one_error_line(
-        cli("export", "--weights", converted_thin, "--out", run, "--overwrite"),
+        run_in_process(capsys, "export", "--weights", converted_thin, "--out", run, "--overwrite"),
         f"{run}: not a folder that inception-v2 export wrote; refusing to replace it",
     )
     assert ".tmp" not in line
     assert tree(run) == before
     # A file where export writes a folder, and a folder where it writes a file: refused too.
     (tmp_path / "a_file").write_text("mine")
-    one_error_line(cli("export", "--out", tmp_path / "a_file", "--overwrite"), "is a file, expected a folder")
+    one_error_line(
+        run_in_process(capsys, "export", "--out", tmp_path / "a_file", "--overwrite"),
+        "is a file, expected a folder",
+    )
     (tmp_path / "m.tflite").mkdir()
     one_error_line(
-        cli("export", "--out", tmp_path / "m.tflite", "--overwrite"), "is a folder, expected a file"
+        run_in_process(capsys, "export", "--out", tmp_path / "m.tflite", "--overwrite"),
+        "is a folder, expected a file",
     )
     assert (tmp_path / "a_file").read_text() == "mine" and not any((tmp_path / "m.tflite").iterdir())
 
