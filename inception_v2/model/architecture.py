@@ -1,7 +1,7 @@
 """slim's Inception V2 as data: names, depths and end points, shared by the builder and the loaders.
 
-The Keras builder (``network.py``) wires these blocks into layers; the checkpoint reader
-(``checkpoint.py``) infers ``depth_multiplier`` and ``min_depth`` from a checkpoint's shapes
+The Keras builder (``model.network``) wires these blocks into layers; the checkpoint reader
+(``weights.checkpoint``) infers ``depth_multiplier`` and ``min_depth`` from a checkpoint's shapes
 by the same arithmetic, without building a model. Neither imports the other.
 """
 
