@@ -14,8 +14,8 @@ def add(subparsers) -> None:
         "export",
         "export a classifier (probabilities out) as SavedModel, LiteRT or ONNX",
         "Export a model for serving: images preprocessed as for the model in, class probabilities "
-        "out. The format follows --out's extension (.tflite: LiteRT, .onnx: ONNX, anything else: a "
-        "SavedModel folder) unless --format names it; a mismatch is refused.",
+        "out. The format follows --out's extension (.tflite: LiteRT, .onnx: ONNX, none: a SavedModel "
+        "folder; another extension is refused) unless --format names it; a mismatch is refused.",
     )
     p.add_argument(
         "--weights",

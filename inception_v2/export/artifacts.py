@@ -32,11 +32,23 @@ def serving_model(model):
 
 def format_for(path: str | os.PathLike, fmt: str | None = None) -> str:
     """The export format of ``path``: ``fmt`` if given (it must fit the extension), else the
-    extension's (``.tflite``: litert, ``.onnx``: onnx, anything else: a SavedModel folder)."""
+    extension's (``.tflite``: litert, ``.onnx``: onnx, none: a SavedModel folder).
+
+    Raises:
+        InvalidArgument: an extension no format writes (``model.xml`` would have become a
+            SavedModel folder of that name), unless ``fmt`` says ``savedmodel``; a ``fmt`` that
+            does not fit the extension.
+    """
     suffix = Path(path).suffix.lower()
-    implied = {".tflite": "litert", ".onnx": "onnx"}.get(suffix, "savedmodel")
+    implied = {".tflite": "litert", ".onnx": "onnx", "": "savedmodel"}.get(suffix)
     if fmt is None:
+        if implied is None:
+            raise InvalidArgument(
+                f"{path}: export writes no {suffix} file; name a .tflite (LiteRT) or .onnx (ONNX) file, "
+                "or a folder without an extension for a SavedModel (--format savedmodel: any folder name)"
+            )
         return implied
+    implied = implied or "savedmodel"
     if fmt not in FORMATS:
         raise InvalidArgument(f"format must be one of {', '.join(FORMATS)}, got {fmt!r}")
     if fmt != implied and (suffix in (".tflite", ".onnx") or fmt != "savedmodel"):
