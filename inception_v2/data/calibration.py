@@ -3,7 +3,7 @@ ranges on, preprocessed exactly as evaluation preprocesses (slim's ``preprocess_
 
 The default is the 100 ImageNet validation images bundled with the package; a folder of image
 files (searched recursively: class folders work) gives others. Files that are not images are
-skipped and counted (``data.undecodable``: truncated images too).
+skipped and counted (``data.sources.split_decodable``: truncated images too).
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ import numpy as np
 
 from inception_v2.data.labels import data_path
 from inception_v2.data.preprocessing import DEFAULT_SIZE
-from inception_v2.data.sources import DataKind, EvalData, undecodable
+from inception_v2.data.sources import DataKind, EvalData, split_decodable
 from inception_v2.errors import DataError, InvalidArgument, MissingFile
 
 #: NNCF's default ``subset_size``: more images than this change its ranges little.
@@ -66,9 +66,7 @@ def calibration_images(
         raise DataError(f"{folder}: calibration wants a folder of image files")
     shown = "the 100 bundled ImageNet validation images" if source is None else str(folder)
     every = sorted(p for p in folder.rglob("*") if p.is_file() and not p.name.startswith("."))
-    bad = set(undecodable(every))  # by their content, whatever the name: the one decode check
-    files = [str(f) for f in every if str(f) not in bad]
-    skipped = [str(f) for f in every if str(f) in bad]
+    files, skipped = split_decodable(every)  # by their content, whatever the name
     if not files:
         raise DataError(f"{folder}: no image files to calibrate on ({len(skipped)} other files)")
     wanted = min(count or MAX_IMAGES, len(files))

@@ -221,18 +221,18 @@ def is_image_file(path: str | os.PathLike) -> bool:
     return webp or any(head.startswith(s) for s in _SIGNATURES)
 
 
-def undecodable(files: list[str | os.PathLike]) -> list[str]:
+def split_decodable(files: list[str | os.PathLike]) -> tuple[list[str], list[str]]:
     """The one decode check of the package: which of ``files`` the decoder every pipeline uses
-    (``preprocessing.decode_image``: content, not name, decides) cannot read - a truncated
-    JPEG, an empty file, text under an image's name. Streamed in parallel, memory flat; what
-    evaluation finds while it streams (the ids that never arrive) is the same check.
+    (``preprocessing.decode_image``: content, not name, decides) reads, and which it cannot - a
+    truncated JPEG, an empty file, text under an image's name. Streamed in parallel, memory
+    flat; what evaluation finds while it streams (the ids that never arrive) is the same check.
 
     Returns:
-        The unreadable files, as given, in their order.
+        ``(readable, unreadable)``: the files as path strings, each list in the given order.
     """
     files = [os.fspath(f) for f in files]
     if not files:
-        return []
+        return [], []
     import tensorflow as tf
 
     def decodes(path):
@@ -241,7 +241,7 @@ def undecodable(files: list[str | os.PathLike]) -> list[str]:
     paths = without_autotuning(tf.data.Dataset.from_tensor_slices(files))
     checked = paths.map(lambda path: (path, decodes(path)), num_parallel_calls=tf.data.AUTOTUNE)
     readable = {path.decode() for path, _ in iterate(checked.ignore_errors().as_numpy_iterator())}
-    return [f for f in files if f not in readable]
+    return [f for f in files if f in readable], [f for f in files if f not in readable]
 
 
 def _image_files(directory: Path, recursive: bool = False) -> list[Path]:
@@ -252,7 +252,7 @@ def _image_files(directory: Path, recursive: bool = False) -> list[Path]:
 def list_class_folders(root: str | os.PathLike) -> tuple[list[str], list[list[Path]]]:
     """The one class-folder scanner: ``root``'s sub-folders (sorted names, one class each) and
     every file in each, sorted. Evaluation keeps the files named like images (and counts the
-    undecodable ones as it decodes); training also checks their first bytes."""
+    undecodable ones as it decodes); training decodes each first (``split_decodable``)."""
     root = Path(root)
     if not root.is_dir():
         raise MissingFile(f"{root}: no such data directory")

@@ -18,7 +18,7 @@ from inception_v2.data.preprocessing import (
     slim_resize,
     to_model_range,
 )
-from inception_v2.data.sources import is_image_name, list_class_folders, undecodable, without_autotuning
+from inception_v2.data.sources import is_image_name, list_class_folders, split_decodable, without_autotuning
 from inception_v2.errors import DataError, InvalidArgument
 
 
@@ -37,7 +37,7 @@ def scan_class_folders(
     root: str | os.PathLike, class_names: list[str] | None = None, empty_classes: bool = False
 ) -> ClassFolders:
     """Every image under ``root/<class>/`` (``data.list_class_folders``), each one decoded once
-    (``data.undecodable``, the check evaluation makes): a file that is not named like an image
+    (``data.sources.split_decodable``, the check evaluation makes): a file that is not named like an image
     or cannot be decoded (a truncated JPEG) is listed as unreadable, never dropped unsaid.
 
     Args:
@@ -54,18 +54,14 @@ def scan_class_folders(
     if class_names is not None and found != class_names:
         raise DataError(f"{root}: class folders {found} differ from the training classes {class_names}")
     data = ClassFolders(str(root), found)
-    named = [(label, str(p)) for label, paths in enumerate(members) for p in paths if is_image_name(p)]
-    data.unreadable = [str(p) for paths in members for p in paths if not is_image_name(p)]
-    bad = set(undecodable([path for _, path in named]))
-    for label, path in named:
-        if path in bad:
-            data.unreadable.append(path)
-        else:
-            data.files.append(path)
-            data.labels.append(label)
+    label_of = {str(p): label for label, paths in enumerate(members) for p in paths if is_image_name(p)}
+    data.files, undecodable = split_decodable(list(label_of))
+    data.labels = [label_of[path] for path in data.files]
+    data.unreadable = [str(p) for paths in members for p in paths if not is_image_name(p)] + undecodable
     if not data.files:
         raise DataError(f"{root}: the class folders hold no readable images")
-    empty = [name for label, name in enumerate(found) if label not in set(data.labels)]
+    present = set(data.labels)
+    empty = [name for label, name in enumerate(found) if label not in present]
     if empty and not empty_classes:
         raise DataError(
             f"{os.path.join(root, empty[0])}: a class folder without a readable image"

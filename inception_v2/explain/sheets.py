@@ -15,7 +15,7 @@ import numpy as np
 
 from inception_v2.data.labels import labels_for, short_name, top_k
 from inception_v2.data.preprocessing import load_for_eval
-from inception_v2.data.sources import image_files, undecodable
+from inception_v2.data.sources import image_files, split_decodable
 from inception_v2.errors import DataError, InvalidArgument
 from inception_v2.explain.grad_cam import grad_cam
 from inception_v2.files import atomic_folder, check_output_folder, save_figure
@@ -64,7 +64,7 @@ def explain_images(
     Returns:
         The sheets written, in the order of the images (each named after its image's path
         below the folders given, so two ``photo.jpg`` in two folders get two sheets), and the
-        files skipped because they cannot be decoded (``data.undecodable``).
+        files skipped because they cannot be decoded (``data.sources.split_decodable``).
 
     Raises:
         OutputExists, OutputError: ``out`` exists or cannot be written (checked first).
@@ -81,9 +81,7 @@ def explain_images(
             "give the Keras weights it was quantized from"
         )
     check_output_folder(out, overwrite, COMMAND)
-    files = image_files(paths, recursive)
-    skipped = undecodable(files)
-    files = [f for f in files if str(f) not in set(skipped)]
+    files, skipped = split_decodable(image_files(paths, recursive))
     if not files:
         raise DataError(f"{skipped[0]}: none of the {len(skipped)} image file(s) can be decoded")
     names = sheet_names(files)
