@@ -271,16 +271,19 @@ def atomic_folder(path: str | os.PathLike, overwrite: bool, command: str, **mark
             else:
                 os.replace(staging, path)
             _completed.append(path)
-            if kept:
-                log.info(
-                    "%s: kept %d file(s) that inception-v2 %s did not write: %s",
-                    path,
-                    len(kept),
-                    command,
-                    ", ".join(kept[:10]) + (" ..." if len(kept) > 10 else ""),
-                )
+            note_kept(path, command, kept)
         finally:
             shutil.rmtree(staging, ignore_errors=True)
+
+
+def note_kept(folder: str | os.PathLike, command: str, kept: list[str]) -> None:
+    """Say which files of ``folder`` a command's ``--overwrite`` kept because it did not write
+    them (the first ten named), on the package's logger; nothing when none were."""
+    if kept:
+        shown = ", ".join(kept[:10]) + (" ..." if len(kept) > 10 else "")
+        log.info(
+            "%s: kept %d file(s) that inception-v2 %s did not write: %s", folder, len(kept), command, shown
+        )
 
 
 def folder_files(folder: str | os.PathLike) -> list[str]:

@@ -7,6 +7,7 @@ another backend) runs the real command in a subprocess; the rest runs ``main`` i
 from __future__ import annotations
 
 import json
+import logging
 import os
 import signal
 import subprocess
@@ -98,7 +99,7 @@ def test_overwrite_does_not_replace_a_folder_the_command_did_not_write(tmp_path,
     assert (tmp_path / "a_file").read_text() == "mine" and not any((tmp_path / "m.tflite").iterdir())
 
 
-def test_overwrite_replaces_the_commands_own_export(tmp_path):
+def test_overwrite_replaces_the_commands_own_export(tmp_path, caplog):
     """The folder export wrote carries its mark; --overwrite replaces it, and only it."""
     import keras
 
@@ -119,7 +120,11 @@ def test_overwrite_replaces_the_commands_own_export(tmp_path):
     (out / "empty").mkdir()
     written = sorted(json.loads((out / OWNER_MARK).read_text())["files"])
     assert "saved_model.pb" in written and "NOTES.md" not in written
-    export(model, out, overwrite=True, source="second")
+    with caplog.at_level(logging.INFO, logger="inception_v2"):
+        export(model, out, overwrite=True, source="second")
+    assert f"{out}: kept 2 file(s) that inception-v2 export did not write: NOTES.md, variables/mine.txt" in [
+        r.getMessage() for r in caplog.records
+    ]
     assert json.loads((out / OWNER_MARK).read_text())["weights"] == "second"
     assert (out / "NOTES.md").read_text() == "my notes", "a user's file survives --overwrite"
     assert (out / "variables" / "mine.txt").read_text() == "inside the command's own sub-folder"

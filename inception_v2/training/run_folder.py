@@ -23,7 +23,6 @@ import contextlib
 import datetime
 import glob
 import json
-import logging
 import os
 import socket
 from collections.abc import Iterable, Iterator
@@ -31,7 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from inception_v2.errors import InvalidArgument, OutputError, RunInUse
-from inception_v2.files import created_parents
+from inception_v2.files import created_parents, note_kept
 
 try:
     import fcntl
@@ -39,7 +38,6 @@ except ImportError:  # Windows: runs are not locked there
     fcntl = None
 
 LOCK_FILE = ".lock"
-log = logging.getLogger("inception_v2")
 
 
 def normalise_path(value: str | None) -> str | None:
@@ -154,14 +152,7 @@ class RunFolder:
                     sub.rmdir()  # only if empty
             with contextlib.suppress(OSError):
                 folder.rmdir()
-        if kept:
-            log.info(
-                "%s: kept %d file(s) that inception-v2 %s did not write: %s",
-                self.path,
-                len(kept),
-                self.command,
-                ", ".join(kept[:10]) + (" ..." if len(kept) > 10 else ""),
-            )
+        note_kept(self.path, self.command, kept)
         return kept
 
     @contextlib.contextmanager
