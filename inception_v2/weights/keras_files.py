@@ -43,9 +43,14 @@ def is_keras_weights(path: str | os.PathLike) -> bool:
 
 
 def save_weights(
-    model: keras.Model, destination: str | os.PathLike, config: dict, overwrite: bool = False
+    model: keras.Model,
+    destination: str | os.PathLike,
+    config: dict,
+    overwrite: bool = False,
+    class_names: list[str] | None = None,
 ) -> Path:
-    """Save ``model`` as ``.weights.h5`` (with its arguments and slim names) or ``.keras``.
+    """Save ``model`` as ``.weights.h5`` (with its arguments and slim names) or ``.keras``,
+    with ``class_names`` inside when given (``read_class_names``).
 
     Written under a temporary name and renamed, so no half-written file is left.
     """
@@ -62,6 +67,8 @@ def save_weights(
                         paths = _checked_paths(model, f)
                 if paths is not None:
                     archive.writestr(VARIABLES_FILE, json.dumps(paths))
+                if class_names is not None:
+                    archive.writestr(CLASSES_FILE, json.dumps(class_names))
         else:
             model.save_weights(tmp)
             with h5py.File(tmp, "a") as f:
@@ -69,6 +76,8 @@ def save_weights(
                 paths = _checked_paths(model, f)
                 if paths is not None:
                     f.attrs[VARIABLES_ATTRIBUTE] = json.dumps(paths)
+                if class_names is not None:
+                    f.attrs[CLASSES_ATTRIBUTE] = json.dumps(class_names)
     return destination
 
 
@@ -94,12 +103,7 @@ def save_keras_and_weights(
     """
     import h5py
 
-    archive_path = Path(f"{stem}.keras")
-    with atomic_path(archive_path, overwrite=overwrite) as staged:
-        save_weights(model, staged, config)
-        if class_names is not None:
-            with zipfile.ZipFile(staged, "a") as archive:
-                archive.writestr(CLASSES_FILE, json.dumps(class_names))
+    archive_path = save_weights(model, f"{stem}.keras", config, overwrite, class_names)
     destination = Path(f"{stem}.weights.h5")
     with atomic_path(destination, overwrite=overwrite) as tmp:
         with zipfile.ZipFile(archive_path) as archive:
