@@ -161,13 +161,14 @@ def main(argv: Sequence[str] | None = None, standalone: bool | None = None) -> i
             return status
     except KeyboardInterrupt:
         written = written_since(outputs_before)
-        then = (
-            "wrote " + ", ".join(map(str, written)) + "; nothing else" if written else "no output was written"
-        )
-        if args.command == "predict":
-            then = "the images shown were classified"
         if args.command in RESUMABLE:
             then = "rerun the same command to resume"
+        elif args.command == "predict":
+            then = "the images shown were classified"
+        elif written:
+            then = f"wrote {', '.join(map(str, written))}; nothing else"
+        else:
+            then = "no output was written"
         new_line = "\n" if sys.stderr.isatty() else ""  # off the progress bar's line
         print(f"{new_line}inception-v2 {args.command}: interrupted; {then}", file=sys.stderr, flush=True)
         return _stopped(EXIT_INTERRUPTED, standalone)

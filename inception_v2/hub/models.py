@@ -478,19 +478,17 @@ def check_head(preset: str | os.PathLike) -> None:
         InvalidArgument: naming the folder and the missing file.
     """
     folder = Path(preset)
-    if (
-        "://" in str(preset)
-        or not folder.is_dir()
-        or not (folder / "task.json").exists()
-        and not (folder / "task.weights.h5").exists()
-    ):
+    if "://" in str(preset) or not folder.is_dir():
+        return  # a hub handle or a name: KerasHub resolves it
+    head = ("task.json", "task.weights.h5")
+    missing = [name for name in head if not (folder / name).is_file()]
+    if len(missing) == len(head):
         return  # a backbone preset: from_preset without num_classes fails in the classifier itself
-    for name in ("task.json", "task.weights.h5"):
-        if not (folder / name).is_file():
-            raise InvalidArgument(
-                f"{folder}: no {name}, so its classifier head is missing; "
-                "pass num_classes=N for a new head, or restore the file"
-            )
+    if missing:
+        raise InvalidArgument(
+            f"{folder}: no {missing[0]}, so its classifier head is missing; "
+            "pass num_classes=N for a new head, or restore the file"
+        )
 
 
 def _register_imagenet_preset(folder: Path) -> None:

@@ -15,9 +15,7 @@ import keras
 from inception_v2.errors import CheckpointError
 from inception_v2.model.architecture import NUM_CLASSES
 from inception_v2.model.initializers import for_loading
-from inception_v2.model.network import (
-    build_inception_v2,
-)
+from inception_v2.model.network import build_inception_v2
 from inception_v2.weights.checkpoint import CheckpointConfig, LoadReport, assign_checkpoint, infer_config
 from inception_v2.weights.keras_files import is_keras_weights
 from inception_v2.weights.loading import load_weights, read_weights, resolve
