@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import io
+import json
 import shutil
 import tarfile
 from pathlib import Path
@@ -279,7 +280,7 @@ def test_converted_file_is_read_as_slim_named_arrays(slim_checkpoints, converted
     """A .weights.h5 or .keras is read without a model: each array is the slim variable it came from."""
     import h5py
 
-    from inception_v2.weights.keras_files import VARIABLES_ATTRIBUTE, read_keras_weights
+    from inception_v2.weights.keras_files import ARRAYS_ATTRIBUTE, VARIABLES_ATTRIBUTE, read_keras_weights
 
     slim = slim_checkpoints.variables()
     archive = tmp_path / "converted.keras"
@@ -290,15 +291,51 @@ def test_converted_file_is_read_as_slim_named_arrays(slim_checkpoints, converted
         for name, value in slim.items():
             np.testing.assert_array_equal(arrays[name], value, err_msg=f"{converted.name}: {name}")
     keras.saving.load_model(archive, safe_mode=True)  # the record inside does not bother Keras
-    # A file written before the names were recorded is still read, through a model.
+    # Earlier versions recorded {dataset path: slim name}: such a file is still read by its record.
+    earlier = tmp_path / "earlier.weights.h5"
+    shutil.copy(converted_1001, earlier)
+    with h5py.File(earlier, "a") as f:
+        record = json.loads(f.attrs.pop(ARRAYS_ATTRIBUTE))
+        assert len(set(record.values())) == len(record)  # random values: no two arrays alike
+        f.attrs[VARIABLES_ATTRIBUTE] = json.dumps({p: name for name, p in record.items()})
+    # A file without a record (Keras' own, or written before records existed): through a model.
     older = tmp_path / "older.weights.h5"
-    shutil.copy(converted_1001, older)
+    shutil.copy(earlier, older)
     with h5py.File(older, "a") as f:
         del f.attrs[VARIABLES_ATTRIBUTE]
-    from_model = read_keras_weights(older)
-    assert set(from_model) == set(slim)
-    for name, value in slim.items():
-        np.testing.assert_array_equal(from_model[name], value, err_msg=name)
+    for path in (earlier, older):
+        arrays = read_keras_weights(path)
+        assert set(arrays) == set(slim)
+        for name, value in slim.items():
+            np.testing.assert_array_equal(arrays[name], value, err_msg=f"{path.name}: {name}")
+
+
+def test_the_slim_record_follows_any_keras_layout(tmp_path, monkeypatch):
+    """The record is found by content, not by Keras' private layout rule: were a Keras release
+    to write its arrays elsewhere in the file, each slim name still points at its own value."""
+    import h5py
+
+    from inception_v2.weights.keras_files import ARRAYS_ATTRIBUTE, read_keras_weights, save_weights
+
+    model = InceptionV2(weights=None, classes=3, depth_multiplier=0.25, input_shape=(64, 64, 3))
+    keras_save_weights = keras.Model.save_weights
+
+    def save_in_another_layout(self, path, *args, **kwargs):
+        keras_save_weights(self, path, *args, **kwargs)
+        with h5py.File(path, "a") as f:
+            f.move("layers", "model_layers_of_another_release")
+
+    monkeypatch.setattr(keras.Model, "save_weights", save_in_another_layout)
+    config = dataclasses.asdict(infer_config(model_variable_map(model)))
+    path = save_weights(model, tmp_path / "w.weights.h5", config)
+    with h5py.File(path, "r") as f:
+        record = json.loads(f.attrs[ARRAYS_ATTRIBUTE])
+    assert all(p.startswith("model_layers_of_another_release/") for p in record.values())
+    arrays = read_keras_weights(path)
+    expected = {n: keras.ops.convert_to_numpy(v) for n, v in model_variable_map(model).items()}
+    assert set(arrays) == set(expected)
+    for name, value in expected.items():
+        np.testing.assert_array_equal(arrays[name], value, err_msg=name)
 
 
 def test_keras_and_weights_files_written_from_one_save(tmp_path):

@@ -1,21 +1,23 @@
 """Converted weights files: ``.weights.h5`` (with the model arguments) and ``.keras``.
 
-Keras' ``.weights.h5`` (also inside a ``.keras`` archive) names its arrays by layer class
-and position (``layers/conv2d_5/vars/0``), not by layer name. So the writer records, beside
-Keras' arrays, which slim variable each array is (an HDF5 attribute, or a JSON file in the
-archive), checked against the model's values before the file is kept; the reader then takes
-slim-named arrays straight from the file, without building a model. Files without that
-record (written before it existed, or by Keras itself) are read through a model, ``.keras``
-in Keras' safe mode.
+Keras' ``.weights.h5`` (also inside a ``.keras`` archive) names its arrays by a layout of its
+own, not by layer name. So the writer records, beside Keras' arrays, which of them holds each
+slim variable (an HDF5 attribute, or a JSON file in the archive); the reader then takes
+slim-named arrays straight from the file, without building a model. The record is found by
+content, not by Keras' (private) layout rule: each variable's value is looked up among the
+arrays Keras wrote, so whatever layout a Keras release writes, a recorded array is that
+variable's value (arrays of equal content are interchangeable). Files without a record
+(written by Keras itself, or a variable Keras did not write) are read through a model,
+``.keras`` in Keras' safe mode.
 """
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 import logging
 import os
-import re
 import zipfile
 from pathlib import Path
 
@@ -24,11 +26,14 @@ import numpy as np
 
 from inception_v2.errors import InvalidArgument, MissingFile
 from inception_v2.files import atomic_path
-from inception_v2.weights.checkpoint import CheckpointError, model_variable_map, slim_variable_name
+from inception_v2.weights.checkpoint import CheckpointError, model_variable_map
 
 CONFIG_ATTRIBUTE = "inception_v2_config"  # HDF5 attribute holding the model arguments
-VARIABLES_ATTRIBUTE = "inception_v2_variables"  # {HDF5 dataset path: slim variable name}
-VARIABLES_FILE = "inception_v2_variables.json"  # the same, inside a .keras archive
+ARRAYS_ATTRIBUTE = "inception_v2_arrays"  # {slim variable name: HDF5 dataset path}
+ARRAYS_FILE = "inception_v2_arrays.json"  # the same, inside a .keras archive
+#: The record of earlier versions, {HDF5 dataset path: slim variable name}: still read.
+VARIABLES_ATTRIBUTE = "inception_v2_variables"
+VARIABLES_FILE = "inception_v2_variables.json"
 CLASSES_ATTRIBUTE = "inception_v2_class_names"  # a fine-tuned model's class names (JSON list)
 CLASSES_FILE = "inception_v2_class_names.json"  # the same, inside a .keras archive
 ARCHIVE_WEIGHTS = "model.weights.h5"  # where a .keras archive keeps its arrays
@@ -64,18 +69,18 @@ def save_weights(
                 paths = None
                 if ARCHIVE_WEIGHTS in archive.namelist():
                     with h5py.File(io.BytesIO(archive.read(ARCHIVE_WEIGHTS)), "r") as f:
-                        paths = _checked_paths(model, f)
+                        paths = _array_record(model, f)
                 if paths is not None:
-                    archive.writestr(VARIABLES_FILE, json.dumps(paths))
+                    archive.writestr(ARRAYS_FILE, json.dumps(paths))
                 if class_names is not None:
                     archive.writestr(CLASSES_FILE, json.dumps(class_names))
         else:
             model.save_weights(tmp)
             with h5py.File(tmp, "a") as f:
                 f.attrs[CONFIG_ATTRIBUTE] = json.dumps(config)
-                paths = _checked_paths(model, f)
+                paths = _array_record(model, f)
                 if paths is not None:
-                    f.attrs[VARIABLES_ATTRIBUTE] = json.dumps(paths)
+                    f.attrs[ARRAYS_ATTRIBUTE] = json.dumps(paths)
                 if class_names is not None:
                     f.attrs[CLASSES_ATTRIBUTE] = json.dumps(class_names)
     return destination
@@ -108,11 +113,11 @@ def save_keras_and_weights(
     with atomic_path(destination, overwrite=overwrite) as tmp:
         with zipfile.ZipFile(archive_path) as archive:
             tmp.write_bytes(archive.read(ARCHIVE_WEIGHTS))
-            paths = archive.read(VARIABLES_FILE) if VARIABLES_FILE in archive.namelist() else None
+            paths = archive.read(ARRAYS_FILE) if ARRAYS_FILE in archive.namelist() else None
         with h5py.File(tmp, "a") as f:
             f.attrs[CONFIG_ATTRIBUTE] = json.dumps(config)
             if paths is not None:
-                f.attrs[VARIABLES_ATTRIBUTE] = paths.decode()
+                f.attrs[ARRAYS_ATTRIBUTE] = paths.decode()
             if class_names is not None:
                 f.attrs[CLASSES_ATTRIBUTE] = json.dumps(class_names)
     return archive_path, destination
@@ -152,14 +157,17 @@ def read_keras_weights(path: str | os.PathLike) -> dict[str, np.ndarray]:
     try:
         if path.name.endswith(".keras"):
             with zipfile.ZipFile(path) as archive:
-                if VARIABLES_FILE in archive.namelist():
-                    with h5py.File(io.BytesIO(archive.read(ARCHIVE_WEIGHTS)), "r") as f:
-                        return _recorded_arrays(f, archive.read(VARIABLES_FILE))
+                names = set(archive.namelist())
+                for record_file in (ARRAYS_FILE, VARIABLES_FILE):
+                    if record_file in names:
+                        with h5py.File(io.BytesIO(archive.read(ARCHIVE_WEIGHTS)), "r") as f:
+                            return _recorded_arrays(f, archive.read(record_file), record_file == ARRAYS_FILE)
             source = keras.saving.load_model(path, compile=False, safe_mode=True)
         else:
             with h5py.File(path, "r") as f:
-                if VARIABLES_ATTRIBUTE in f.attrs:
-                    return _recorded_arrays(f, f.attrs[VARIABLES_ATTRIBUTE])
+                for attribute in (ARRAYS_ATTRIBUTE, VARIABLES_ATTRIBUTE):
+                    if attribute in f.attrs:
+                        return _recorded_arrays(f, f.attrs[attribute], attribute == ARRAYS_ATTRIBUTE)
                 config = f.attrs.get(CONFIG_ATTRIBUTE)
             source = _model_for(path, config)
             source.load_weights(path)
@@ -170,49 +178,46 @@ def read_keras_weights(path: str | os.PathLike) -> dict[str, np.ndarray]:
     return {name: np.asarray(keras.ops.convert_to_numpy(v)) for name, v in model_variable_map(source).items()}
 
 
-def _recorded_arrays(f, record: str | bytes) -> dict[str, np.ndarray]:
-    """``{slim name: array}`` from the open HDF5 file ``f`` by its JSON record of slim names."""
-    return {name: np.asarray(f[p]) for p, name in json.loads(record).items()}
+def _recorded_arrays(f, record: str | bytes, by_name: bool) -> dict[str, np.ndarray]:
+    """``{slim name: array}`` from the open HDF5 file ``f`` by its JSON record: ``{slim name:
+    dataset path}`` (``by_name``), or earlier versions' ``{dataset path: slim name}``."""
+    pairs = json.loads(record).items()
+    if not by_name:
+        pairs = [(name, p) for p, name in pairs]
+    return {name: np.asarray(f[p]) for name, p in pairs}
 
 
-def keras_array_paths(model: keras.Model) -> dict[str, str]:
-    """``{HDF5 dataset path: slim name}`` by Keras' rule for ``model.save_weights``.
+def _array_record(model: keras.Model, f) -> dict[str, str] | None:
+    """``{slim name: dataset path}``: for each of ``model``'s variables, an array of ``f`` (the
+    file Keras just wrote from it) holding exactly its value (dtype, shape and bytes), or None
+    (logged) when a variable has none or is not a slim variable."""
+    import h5py
 
-    Keras names each layer's group by its class in snake case, numbered from the second
-    of a class on (``conv2d``, ``conv2d_1``...), and each variable by its position.
-    """
-    used: dict[str, int] = {}
-    paths = {}
-    for layer in model.layers:
-        group = _snake_case(type(layer).__name__)
-        used[group] = used.get(group, -1) + 1
-        group += f"_{used[group]}" if used[group] else ""
-        for i, variable in enumerate(layer.weights):
-            paths[f"layers/{group}/vars/{i}"] = slim_variable_name(layer.name, variable.name)
-    return paths
-
-
-def _checked_paths(model: keras.Model, f) -> dict[str, str] | None:
-    """``keras_array_paths``, if every path holds exactly that variable's value in ``f``."""
     try:
-        paths = keras_array_paths(model)
+        variables = model_variable_map(model)
     except InvalidArgument as e:  # a layer the slim names do not cover
         log.debug("no slim names recorded: %s", e)
         return None
-    variables = model_variable_map(model)
-    for p, name in paths.items():
-        value = np.asarray(keras.ops.convert_to_numpy(variables[name]))
-        if p not in f or not np.array_equal(np.asarray(f[p]), value):
-            log.warning("Keras' weights layout is not the one expected (%s); slim names not recorded", p)
+    by_content: dict[tuple, str] = {}
+
+    def index(path: str, item) -> None:
+        if isinstance(item, h5py.Dataset):
+            by_content.setdefault(_content_key(np.asarray(item)), path)
+
+    f.visititems(index)
+    record = {}
+    for name, variable in variables.items():
+        path = by_content.get(_content_key(np.asarray(keras.ops.convert_to_numpy(variable))))
+        if path is None:
+            log.warning("%s: Keras wrote no array holding its value; slim names not recorded", name)
             return None
-    return paths
+        record[name] = path
+    return record
 
 
-def _snake_case(name: str) -> str:
-    """Keras' ``to_snake_case`` (``SeparableConv2D`` -> ``separable_conv2d``)."""
-    name = re.sub(r"\W+", "", name)
-    name = re.sub("(.)([A-Z][a-z]+)", r"\1_\2", name)
-    return re.sub("([a-z])([A-Z])", r"\1_\2", name).lower()
+def _content_key(value: np.ndarray) -> tuple:
+    """What makes two arrays interchangeable: dtype, shape and bytes (a digest of them)."""
+    return value.dtype.str, value.shape, hashlib.sha256(np.ascontiguousarray(value).tobytes()).hexdigest()
 
 
 def _model_for(path: Path, config: str | None) -> keras.Model:
