@@ -77,6 +77,13 @@ class DownloadError(Failure, RuntimeError):
     exit_code = 3
 
 
+class ExportMismatch(Failure, RuntimeError):
+    """An exported file, on its own runtime, computes other probabilities than the model it was
+    exported from, beyond the tolerance: nothing is written, exit 1."""
+
+    exit_code = 1
+
+
 class VerificationError(Failure, RuntimeError):
     """The Keras model and slim's graph disagree beyond the tolerance: exit 1.
 

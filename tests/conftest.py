@@ -161,6 +161,30 @@ def converted_thin(slim_checkpoints, shared_tmp) -> Path:
     return _converted_once(shared_tmp, slim_checkpoints.path(depth_multiplier=0.25), "thin.weights.h5")
 
 
+@pytest.fixture(scope="session")
+def live_thin(shared_tmp) -> Path:
+    """A 1001-class network four times thinner with live weights (``bench.live_weights``:
+    batch-norm statistics of the bundled validation images, logits centred), saved once as
+    ``.weights.h5``: its top-1 class varies from image to image, so agreement on it means much."""
+
+    def build(partial: Path) -> None:
+        import dataclasses
+
+        from inception_v2 import InceptionV2, open_data
+        from inception_v2.bench.live_weights import make_live
+        from inception_v2.weights.checkpoint import infer_config, model_variable_map
+        from inception_v2.weights.keras_files import save_weights
+
+        bundled = np.concatenate([b["image"].numpy() for b in open_data(None).batches(50)])
+        model = make_live(InceptionV2(depth_multiplier=0.25, input_shape=(224, 224, 3)), bundled, seed=3)
+        config = dataclasses.asdict(infer_config(model_variable_map(model)))
+        save_weights(model, partial, config)
+
+    folder = shared_tmp / "converted"
+    folder.mkdir(exist_ok=True)
+    return once(folder / "live_thin.weights.h5", build)
+
+
 def images(n: int, height: int = 224, width: int = 224, seed: int = 0) -> np.ndarray:
     from inception_v2.weights.slim_reference import smooth_random_images
 

@@ -51,7 +51,7 @@ def _run_onnx(path, images):
 
 def _run_savedmodel(path, images):
     loaded = tf.saved_model.load(str(path))
-    return loaded.serve(tf.constant(images)).numpy()
+    return loaded.signatures["preprocessed"](images=tf.constant(images))["probabilities"].numpy()
 
 
 @pytest.mark.parametrize(
@@ -65,7 +65,11 @@ def _run_savedmodel(path, images):
 def test_export_round_trip(classifier, tmp_path, fmt, name, runner):
     images = smooth_random_images(2, 224, 224, np.random.default_rng(5))
     expected = tf.nn.softmax(classifier.predict(images, verbose=0)).numpy()
-    path = export(classifier, tmp_path / name, fmt)
+    said = []
+    path = export(classifier, tmp_path / name, fmt, verify=True, say=said.append)
+    runtime = {"savedmodel": "TensorFlow", "litert": "LiteRT interpreter", "onnx": "onnxruntime"}[fmt]
+    assert said[0].startswith("verify: 113 images (") and f" on {runtime}" in said[0], said
+    assert "top-1 agrees on 113/113" in said[0], said
     served = runner(path, images)
     assert served.shape == expected.shape == (2, 3)
     np.testing.assert_allclose(served, expected, atol=1e-5)

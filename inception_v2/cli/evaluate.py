@@ -7,7 +7,7 @@ import os
 
 from inception_v2.claims import Claims
 from inception_v2.cli.options import (
-    WEIGHTS_HELP,
+    RUNNABLE_HELP,
     add_command,
     add_precision_options,
     positive_int,
@@ -17,6 +17,7 @@ from inception_v2.cli.options import (
     write_report,
 )
 from inception_v2.errors import InvalidArgument
+from inception_v2.inference.served import RUNTIME as SERVED
 
 
 def add(subparsers) -> None:
@@ -28,7 +29,7 @@ def add(subparsers) -> None:
         "validation-*-of-00128 TFRecords, a folder of ILSVRC2012_val_*.JPEG, or class folders. "
         "Without --data, the 100 ImageNet validation images bundled with the package.",
     )
-    p.add_argument("--weights", default="imagenet", help=WEIGHTS_HELP)
+    p.add_argument("--weights", default="imagenet", help=RUNNABLE_HELP)
     p.add_argument("--data", default=None, help="TFRecord dir/glob, raw validation dir, or class folders")
     p.add_argument(
         "--ground-truth", default=None, help="50,000-line ground truth for a raw folder (default: bundled)"
@@ -93,10 +94,11 @@ def run(args: argparse.Namespace) -> int:
     if bool(args.mistakes) != bool(args.out_mistakes):
         raise InvalidArgument("--mistakes N and --out-mistakes FILE go together")
     plan = speed_plan(args)  # the options against each other and the weights, before any work
-    if args.mistakes and plan.precision == "int8" and not plan.calibrate:
+    if args.mistakes and (plan.engine == SERVED or plan.precision == "int8" and not plan.calibrate):
+        what = "a served SavedModel" if plan.engine == SERVED else "a quantized OpenVINO model"
         raise InvalidArgument(
-            f"--mistakes: {args.weights} is a quantized OpenVINO model, which has no gradients for "
-            "Grad-CAM; give the Keras weights it was quantized from"
+            f"--mistakes: {args.weights} is {what}, which has no gradients for Grad-CAM; "
+            "give the Keras weights it came from"
         )
     from inception_v2.data.sources import open_data
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 import argparse
 
 from inception_v2.claims import OTHER, Claims
-from inception_v2.cli.options import WEIGHTS_HELP, add_command
+from inception_v2.cli.options import WEIGHTS_HELP, add_command, say
+from inception_v2.errors import InvalidArgument
 
 
 def add(subparsers) -> None:
@@ -13,9 +14,13 @@ def add(subparsers) -> None:
         subparsers,
         "export",
         "export a classifier (probabilities out) as SavedModel, LiteRT or ONNX",
-        "Export a model for serving: images preprocessed as for the model in, class probabilities "
-        "out. The format follows --out's extension (.tflite: LiteRT, .onnx: ONNX, none: a SavedModel "
-        "folder; another extension is refused) unless --format names it; a mismatch is refused.",
+        "Export a model for serving. A SavedModel takes encoded images (JPEG, PNG, GIF, BMP; any "
+        "size) and does slim's eval preprocessing inside: signature serving_default, input 'images' "
+        "(1-D string), outputs probabilities and the top 5 as classes, scores, labels; signature "
+        "'preprocessed' takes the float batch. LiteRT and ONNX files take images preprocessed as for "
+        "the model. The format follows --out's extension (.tflite: LiteRT, .onnx: ONNX, none: a "
+        "SavedModel folder; another extension is refused) unless --format names it. The file is "
+        "verified on its own runtime before it takes its name (--no-verify: not).",
     )
     p.add_argument(
         "--weights",
@@ -34,6 +39,13 @@ def add(subparsers) -> None:
         action="store_true",
         help="replace --out if it is an earlier export (a folder only if this command wrote it)",
     )
+    p.add_argument(
+        "--verify",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="run the written file on its own runtime over the bundled images against the Keras "
+        "model; beyond 1e-4 of the largest probability it is not kept (exit 1)",
+    )
     p.set_defaults(run=run, claims=claims)
 
 
@@ -49,9 +61,22 @@ def run(args: argparse.Namespace) -> int:
 
     fmt = check_export(args.out, args.format, args.overwrite)  # before the slow part
 
+    from inception_v2.data.labels import labels_for
     from inception_v2.export.artifacts import export
     from inception_v2.weights.factory import build_from_weights
 
-    model, _, _ = build_from_weights(args.weights)
-    print(export(model, args.out, fmt, overwrite=args.overwrite, source=str(args.weights)))
+    model, config, _ = build_from_weights(args.weights)
+    if config.classes is None:
+        raise InvalidArgument(f"{args.weights}: has no Logits layer; an export classifies")
+    written = export(
+        model,
+        args.out,
+        fmt,
+        overwrite=args.overwrite,
+        source=str(args.weights),
+        labels=labels_for(args.weights, config.classes)[0],
+        verify=args.verify,
+        say=lambda line: say(args, line),
+    )
+    print(written)
     return 0

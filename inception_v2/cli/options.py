@@ -18,6 +18,11 @@ EXIT_INTERRUPTED = 130  # 128 + SIGINT, as a shell reports a command stopped by 
 EXIT_CLOSED_PIPE = 141  # 128 + SIGPIPE, as a shell reports a command whose reader went away
 
 WEIGHTS_HELP = "'imagenet', a slim checkpoint, or a converted or fine-tuned .weights.h5/.keras"
+#: eval and predict also run what quantize and export wrote, as they were saved.
+RUNNABLE_HELP = (
+    f"{WEIGHTS_HELP}; or a folder that quantize wrote (int8, OpenVINO) or a SavedModel that export "
+    "wrote (fed the encoded files, its own preprocessing)"
+)
 
 
 def positive_int(text: str) -> int:
@@ -154,9 +159,27 @@ def speed_plan(args: argparse.Namespace) -> SpeedPlan:
         InvalidArgument: options that do not fit each other or the weights.
     """
     from inception_v2.inference.quantized import is_quantized_model  # standard library and NumPy only
+    from inception_v2.inference.served import RUNTIME, is_saved_model
     from inception_v2.precision import DEFAULT_PRECISION, check_engine
 
     precision, engine, note = args.precision, args.engine, ""
+    if is_saved_model(args.weights):  # served: it runs as exported, on TensorFlow
+        asked = [
+            option
+            for option, given in (
+                ("--fast", args.fast),
+                (f"--precision {precision}", precision),
+                (f"--engine {engine}", engine),
+                ("--calibration", args.calibration),
+            )
+            if given
+        ]
+        if asked:
+            raise InvalidArgument(
+                f"{args.weights}: a served SavedModel runs as it was exported (float32 on TensorFlow); "
+                f"leave out {asked[0]}, or give the weights it was exported from"
+            )
+        return SpeedPlan("float32", RUNTIME)
     if args.fast:
         from inception_v2.inference.hardware import fast_plan
 

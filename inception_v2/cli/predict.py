@@ -7,7 +7,7 @@ import sys
 
 from inception_v2.claims import Claims
 from inception_v2.cli.options import (
-    WEIGHTS_HELP,
+    RUNNABLE_HELP,
     add_command,
     add_precision_options,
     positive_int,
@@ -29,7 +29,7 @@ def add(subparsers) -> None:
     )
     p.add_argument("images", nargs="+", help="image files (JPEG, PNG, GIF, BMP, WebP) or folders of them")
     p.add_argument("--recursive", action="store_true", help="look in the folders' sub-folders too")
-    p.add_argument("--weights", default="imagenet", help=WEIGHTS_HELP)
+    p.add_argument("--weights", default="imagenet", help=RUNNABLE_HELP)
     p.add_argument("--top", type=positive_int, default=5, help="classes shown per image")
     p.add_argument("--batch-size", type=positive_int, default=32, help="images per batch")
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")

@@ -91,38 +91,52 @@ class EvalData:
             elements = tf.data.Dataset.from_tensor_slices({"id": self.files, "label": self.labels})
         return without_autotuning(elements)
 
-    def dataset(self, batch_size: int, limit: int | None = None):
+    def dataset(self, batch_size: int, limit: int | None = None, encoded: bool = False):
         """Batched ``{"image", "label", "id", "filename", "valid"}``; undecodable images dropped.
-        ``filename``: the image's own file name (a TFRecord's ``image/filename``, may be empty)."""
+        ``filename``: the image's own file name (a TFRecord's ``image/filename``, may be empty).
+        ``encoded``: each ``image`` is the file's bytes as stored (for a served model that
+        decodes and preprocesses them itself), still dropped where they do not decode."""
+        import functools
+
         import tensorflow as tf
 
         autotune = tf.data.AUTOTUNE
         decode = self._decode_record if self.kind == DataKind.IMAGENET_TFRECORD else self._decode_file
+        decode = functools.partial(decode, encoded=encoded)
         ds = self._elements().map(decode, num_parallel_calls=autotune)
         if limit:
             ds = ds.take(limit)
         ds = ds.ignore_errors()
         return ds.batch(batch_size).prefetch(autotune)
 
-    def batches(self, batch_size: int, limit: int | None = None) -> Iterator[dict]:
+    def batches(self, batch_size: int, limit: int | None = None, encoded: bool = False) -> Iterator[dict]:
         """The batches of ``dataset`` as the library loops over them: a Ctrl-C while one is
         being decoded is raised once it has arrived (``interrupts.iterate``), never inside
         TensorFlow's iterator."""
-        return iterate(self.dataset(batch_size, limit))
+        return iterate(self.dataset(batch_size, limit, encoded))
 
-    def _decode_file(self, element):
+    def _prepared(self, data, encoded: bool):
+        """The image's model input, or (``encoded``) its bytes once they are known to decode."""
         import tensorflow as tf
 
-        image = decode_image(tf.io.read_file(element["id"]))
+        image = decode_image(data)
+        if not encoded:
+            return preprocess_for_eval(image, self.image_size, self.image_size)
+        with tf.control_dependencies([tf.shape(image)]):  # a decoding error drops the element
+            return tf.identity(data)
+
+    def _decode_file(self, element, encoded: bool = False):
+        import tensorflow as tf
+
         return {
-            "image": preprocess_for_eval(image, self.image_size, self.image_size),
+            "image": self._prepared(tf.io.read_file(element["id"]), encoded),
             "label": tf.cast(element["label"], tf.int32),
             "id": element["id"],
             "filename": tf.strings.regex_replace(element["id"], r"^.*[/\\]", ""),
             "valid": tf.constant(True),
         }
 
-    def _decode_record(self, element):
+    def _decode_record(self, element, encoded: bool = False):
         """Parse one slim Example; a record missing a key is flagged, not decoded."""
         import tensorflow as tf
 
@@ -140,8 +154,8 @@ class EvalData:
         size = self.image_size
         image = tf.cond(
             valid,
-            lambda: preprocess_for_eval(decode_image(features["image/encoded"]), size, size),
-            lambda: tf.zeros((size, size, 3), tf.float32),
+            lambda: self._prepared(features["image/encoded"], encoded),
+            lambda: tf.constant(b"") if encoded else tf.zeros((size, size, 3), tf.float32),
         )
         return {
             "image": image,

@@ -31,7 +31,8 @@ from inception_v2.files import atomic_path, save_figure
 from inception_v2.inference.function import inference_function
 from inception_v2.inference.model import classifier
 from inception_v2.inference.quantized import is_quantized_model, load_quantized
-from inception_v2.inference.runner import Runner
+from inception_v2.inference.runner import ENCODED, Runner
+from inception_v2.inference.served import is_saved_model, load_served
 from inception_v2.interrupts import raise_if_interrupted
 from inception_v2.model.architecture import NUM_CLASSES, PRETRAINED
 from inception_v2.model.network import model_data_format
@@ -197,8 +198,9 @@ class EvalOptions:
 def evaluate_weights(
     weights: str | Path, data: EvalData, precision: str = "float32", engine: str = "keras", **options
 ) -> EvalResult:
-    """``evaluate`` the classifier of ``weights`` (``"imagenet"``, a path, or a folder that
-    ``inception-v2 quantize`` wrote, run as saved): what ``inception-v2 eval`` runs.
+    """``evaluate`` the classifier of ``weights`` (``"imagenet"``, a path, a folder that
+    ``inception-v2 quantize`` wrote, run as saved, or a SavedModel that ``inception-v2 export``
+    wrote, fed the encoded files): what ``inception-v2 eval`` runs.
 
     Args:
         weights: as for ``InceptionV2``.
@@ -213,6 +215,12 @@ def evaluate_weights(
         InvalidArgument, CheckpointError: weights that cannot classify.
         DataError: as for ``evaluate``.
     """
+    if is_saved_model(weights):  # a served model: fed the encoded files, as a client feeds it
+        options.pop("calibration", None)
+        served = load_served(weights)
+        return evaluate_runner(
+            served.runner, served.classes, data, EvalOptions(**{**options, "weights": str(weights)})
+        )
     if is_quantized_model(weights):  # a saved int8 model: run as it is, no recalibration
         options.pop("calibration", None)
         run, record = load_quantized(weights)
@@ -303,6 +311,8 @@ def evaluate_runner(
     )
     progress = Progress(len(expected)) if options.show_progress else None
     result.precision, result.engine = run.precision, run.engine
+    if run.inputs == ENCODED:
+        result.preprocessing = f"the model's own, fed the encoded files ({PREPROCESSING})"
     nchw = channels_first  # the pipeline gives NHWC
     skips, timer, hits = _Skips(result, expected, options.strict), _Timer(), _Hits()
     real = (
@@ -312,12 +322,12 @@ def evaluate_runner(
     )
     worst = _Mistakes(options.mistakes)
     with _predictions_writer(options.predictions_csv, options.overwrite) as writer:
-        for batch in data.batches(options.batch_size, options.limit):
+        for batch in data.batches(options.batch_size, options.limit, encoded=run.inputs == ENCODED):
             raise_if_interrupted()  # a Ctrl-C that a library swallowed during the last batch
             ids = _checked_ids(batch)
             skips.reached(ids)
             labels = batch["label"].numpy().astype(np.int64) - space.offset
-            images = np.transpose(batch["image"], (0, 3, 1, 2)) if nchw else batch["image"]
+            images = np.transpose(batch["image"], (0, 3, 1, 2)) if nchw else batch["image"].numpy()
             logits = np.asarray(run(images), dtype=np.float32).reshape(len(labels), -1)
             probabilities = softmax(logits)  # once per batch, for every measure that reads it
             hits.add(result, labels, logits, probabilities, space.offset)

@@ -1,7 +1,8 @@
-"""Exporting a classifier for serving: SavedModel, LiteRT (TFLite) and ONNX via Keras.
+"""Exporting a classifier for serving: SavedModel, LiteRT (TFLite) and ONNX.
 
-The exported function takes images preprocessed as for the model ([-1, 1], NHWC float32)
-and returns class probabilities (softmax of the logits).
+The SavedModel takes encoded images and does slim's eval preprocessing itself
+(``export.serving``); the LiteRT and ONNX files, written by Keras, take images preprocessed as
+for the model ([-1, 1], NHWC float32). Each returns class probabilities (softmax of the logits).
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from inception_v2.errors import InvalidArgument, MissingExtra
+from inception_v2.errors import ExportMismatch, InvalidArgument, MissingExtra
 from inception_v2.files import atomic_folder, atomic_path, check_output_folder, check_writable
 
 FORMATS = {"savedmodel": "tf_saved_model", "litert": "litert", "onnx": "onnx"}
@@ -88,8 +89,15 @@ def export(
     fmt: str | None = None,
     overwrite: bool = False,
     source: str | None = None,
+    labels: list[str] | None = None,
+    verify: bool = False,
+    say=None,
 ) -> Path:
     """Export ``model``'s probabilities to ``path`` in ``fmt``, atomically.
+
+    A SavedModel is a served one (``export.serving``): encoded images in, slim's eval
+    preprocessing inside, probabilities and the top 5 labelled out. LiteRT and ONNX files take
+    the preprocessed batch.
 
     Args:
         model: a ``keras.Model`` classifier (logits or probabilities out).
@@ -99,11 +107,17 @@ def export(
         overwrite: replace an earlier export at ``path`` (a folder only if this command
             wrote it: it carries ``files.OWNER_MARK``, with ``source`` recorded).
         source: the weights exported, recorded in a SavedModel's mark.
+        labels: the label of each output index, for the SavedModel (default: ImageNet's
+            synsets for 1001 or 1000 classes, else ``class i``).
+        verify: before the file takes its name, run it on its own runtime against ``model``
+            (``export.verify``); a float32 file beyond the tolerance is not kept.
+        say: called with the verification's line (default: not shown).
 
     Returns:
         ``path``.
 
     Raises:
+        ExportMismatch: ``verify`` found the file beyond the tolerance (nothing written).
         As ``check_export``.
     """
     fmt = check_export(path, fmt, overwrite)
@@ -111,11 +125,34 @@ def export(
     if None not in serving.input.shape[1:]:
         serving(np.zeros((1, *serving.input.shape[1:]), "float32"))  # ONNX wants a called model
     if fmt == "savedmodel":
+        from inception_v2.export.serving import write_served_saved_model
+
         with atomic_folder(path, overwrite, "export", format=fmt, weights=source) as staging:
-            # Keras writes the SavedModel into a folder of its own making.
-            os.rmdir(staging)
-            serving.export(str(staging), format=FORMATS[fmt], verbose=False)
+            os.rmdir(staging)  # the SavedModel writer makes its folder itself
+            write_served_saved_model(serving, staging, labels or _default_labels(serving))
+            if verify:
+                _verified(serving, staging, fmt, path, say)
     else:
         with atomic_path(path, overwrite=overwrite) as tmp:
             serving.export(str(tmp), format=FORMATS[fmt], verbose=False)
+            if verify:
+                _verified(serving, tmp, fmt, path, say)
     return Path(path)
+
+
+def _default_labels(serving) -> list[str]:
+    from inception_v2.data.labels import IMAGENET_HEADS, class_ids
+
+    classes = int(serving.output.shape[-1])
+    return class_ids(classes) if classes in IMAGENET_HEADS else [f"class {i}" for i in range(classes)]
+
+
+def _verified(serving, written: Path, fmt: str, path, say) -> None:
+    """Verify the file at ``written`` (still under its temporary name) as ``path``."""
+    from inception_v2.export.verify import verify_export
+
+    agreement = verify_export(serving, written, fmt)
+    if say is not None:
+        say(agreement.line())
+    if not agreement.passed:
+        raise ExportMismatch(f"{path}: not written; {agreement.line().removeprefix('verify: ')}")

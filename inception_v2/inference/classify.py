@@ -14,11 +14,12 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from inception_v2.data.labels import labels_for, softmax, top_k
+from inception_v2.data.labels import labels_for, softmax, synset_names, top_k
 from inception_v2.data.sources import DataKind, EvalData, image_files, is_image_file
 from inception_v2.errors import DataError
 from inception_v2.inference.quantized import is_quantized_model, load_quantized, quantized_labels
-from inception_v2.inference.runner import Runner
+from inception_v2.inference.runner import ENCODED, Runner
+from inception_v2.inference.served import is_saved_model, load_served
 from inception_v2.interrupts import raise_if_interrupted
 from inception_v2.progress import Progress
 
@@ -74,7 +75,12 @@ def predict_files(
     if not any(is_image_file(f) for f in files):
         raise DataError(f"{', '.join(map(str, paths))}: no image could be decoded")
     runner = None
-    if is_quantized_model(weights):  # a saved int8 model, run as it is
+    if is_saved_model(weights):  # a served model, fed the encoded files as a client feeds it
+        served = load_served(weights)
+        names = synset_names()  # ImageNet's synsets named; a fine-tuned model's names are names
+        runner, model, classes = served.runner, None, served.classes
+        labels = served.labels, [names.get(label, label) for label in served.labels]
+    elif is_quantized_model(weights):  # a saved int8 model, run as it is
         runner, record = load_quantized(weights)
         model, classes, labels = None, record.classes, quantized_labels(weights, record.classes)
     else:
@@ -129,8 +135,8 @@ def classify_files(
         batch_size: images per forward pass.
         precision, engine, calibration: as ``inference.inference_function``.
         progress: called with the number of files done after each batch.
-        runner: a compiled forward pass to use instead of ``model``'s (a saved int8 model's:
-            NHWC images in, logits out; ``model`` may then be None).
+        runner: a compiled forward pass to use instead of ``model``'s (a saved int8 model's or a
+            served model's: logits or log-probabilities out; ``model`` may then be None).
 
     Yields:
         A ``Prediction`` per file, undecodable files included (with ``error``), in order.
@@ -151,13 +157,13 @@ def classify_files(
     ids, names = labels
     pending = iter(paths)
     decoded = 0
-    for batch in data.batches(batch_size):
+    for batch in data.batches(batch_size, encoded=run.inputs == ENCODED):
         raise_if_interrupted()  # a Ctrl-C that a library swallowed during the last batch
         images = batch["image"].numpy()
         if channels_first:
             images = np.transpose(images, (0, 3, 1, 2))  # the pipeline's NHWC to the model's NCHW
         probabilities = np.asarray(run(images))
-        if logits:  # a saved int8 model ends in logits
+        if logits:  # a saved int8 model ends in logits, a served one in log-probabilities
             probabilities = softmax(probabilities)
         for path, row, best in zip(_ids(batch), probabilities, top_k(probabilities, top), strict=True):
             yield from _undecodable(pending, until=path)

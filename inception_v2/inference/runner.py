@@ -11,6 +11,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+#: ``Runner.inputs``: NHWC float images in the model's range, slim's eval preprocessing done.
+IMAGES = "images"
+#: ``Runner.inputs``: the encoded files (JPEG, PNG, ...) as bytes, any size.
+ENCODED = "encoded"
+
 
 @dataclass(frozen=True)
 class Runner:
@@ -22,12 +27,16 @@ class Runner:
         engine: what runs it (``"keras"`` or ``"openvino"``).
         graph_function: on TensorFlow, the ``tf.function`` behind a Keras runner (what
             OpenVINO converts); None elsewhere.
+        inputs: what it is fed: ``IMAGES`` (a batch preprocessed as for the model) or
+            ``ENCODED`` (a 1-D batch of encoded image files: a served model preprocesses them
+            itself, and that is what gets measured).
     """
 
     function: Callable[[Any], Any]
     precision: str
     engine: str
     graph_function: Any = None
+    inputs: str = IMAGES
 
     def __call__(self, x: Any) -> Any:
         return self.function(x)

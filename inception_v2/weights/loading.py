@@ -21,7 +21,7 @@ from pathlib import Path
 import keras
 import numpy as np
 
-from inception_v2.errors import MissingExtra
+from inception_v2.errors import CheckpointError, MissingExtra
 from inception_v2.weights.checkpoint import (
     LoadReport,
     assign_checkpoint,
@@ -71,9 +71,14 @@ def read_weights(path: str | os.PathLike) -> dict[str, np.ndarray]:
     preset folder.
 
     Raises:
-        CheckpointError, MissingFile: weights that cannot be read.
+        CheckpointError, MissingFile: weights that cannot be read; a SavedModel (an export).
         MissingExtra: a preset folder while ``inception_v2.hub.models`` is not loaded.
     """
+    if (Path(path) / "saved_model.pb").is_file():  # inference.served runs these; weights they hold not
+        raise CheckpointError(
+            f"{path}: a SavedModel (what inception-v2 export writes): eval and predict run it as it is; "
+            "this needs the weights it was exported from"
+        )
     if (folder := preset_folder(path)) is not None:
         if _preset_reader is None:
             raise MissingExtra.named("hub", f"{folder}: a KerasHub preset; reading it needs keras-hub")

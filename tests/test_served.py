@@ -1,0 +1,174 @@
+"""The served SavedModel: encoded images in, slim's eval preprocessing inside, each one
+verified on its own runtime and evaluated like the model."""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import io
+from pathlib import Path
+
+import numpy as np
+import pytest
+import tensorflow as tf
+from conftest import one_error_line, run_in_process
+from PIL import Image
+
+from inception_v2.cli import main
+from inception_v2.data.example_data import example_data_path
+from inception_v2.data.labels import data_path, synsets
+from inception_v2.data.preprocessing import load_for_eval
+
+pytestmark = pytest.mark.slow  # exports and runs commands: not in the quick subset
+
+VAL = data_path("imagenet_val_sample")
+
+
+@pytest.fixture(scope="module")
+def served(live_thin, tmp_path_factory):
+    """``export`` of the live thin network, as a user runs it (verification on), and what it said."""
+    out = tmp_path_factory.mktemp("served") / "served"
+    said = io.StringIO()
+    with contextlib.redirect_stderr(said):
+        status = main(["export", "--weights", str(live_thin), "--out", str(out)])
+    assert status == 0, said.getvalue()
+    return out, said.getvalue()
+
+
+def _predictions(path: Path) -> dict[str, dict]:
+    with open(path, newline="") as f:
+        return {row["id"]: row for row in csv.DictReader(f)}
+
+
+def test_export_verifies_the_served_model_on_its_own_runtime(served):
+    out, said = served
+    assert "verify: 113 images (encoded files) on TensorFlow" in said, said
+    assert "top-1 agrees on 113/113" in said and "top-5 on 113/113" in said, said
+    labels = (out / "assets.extra" / "labels.txt").read_text().splitlines()
+    assert labels == ["background", *synsets()]  # slim's 1001 outputs: background, then the synsets
+
+
+def test_eval_of_the_served_model_is_eval_of_its_weights(served, live_thin, tmp_path, capsys):
+    """Fed the encoded files, the served model scores image by image as its weights do, on a
+    network whose top-1 class varies from image to image."""
+    out, _ = served
+    for weights, name in ((live_thin, "keras.csv"), (out, "served.csv")):
+        done = run_in_process(
+            capsys, "eval", "--weights", weights, "--predictions-csv", tmp_path / name, "--quiet"
+        )
+        assert done.returncode == 0, done.stderr
+    assert "tensorflow (SavedModel)" in done.stdout  # the table names the runtime
+    keras_rows, served_rows = _predictions(tmp_path / "keras.csv"), _predictions(tmp_path / "served.csv")
+    assert set(keras_rows) == set(served_rows) and len(keras_rows) == 100
+    assert len({row["top1_index"] for row in keras_rows.values()}) >= 10, "predictions must vary"
+    for image, row in keras_rows.items():
+        theirs = served_rows[image]
+        for k in range(1, 6):
+            assert theirs[f"top{k}_synset"] == row[f"top{k}_synset"], (image, k)
+            assert abs(float(theirs[f"top{k}_prob"]) - float(row[f"top{k}_prob"])) <= 2e-6, (image, k)
+
+
+def test_predict_of_the_served_model_is_predict_of_its_weights(served, live_thin, capsys):
+    out, _ = served
+    files = sorted(VAL.iterdir())[:6]
+    printed = {}
+    for weights in (live_thin, out):
+        done = run_in_process(capsys, "predict", *files, "--weights", weights, "--quiet")
+        assert done.returncode == 0, done.stderr
+        printed[str(weights)] = done.stdout
+    keras_lines, served_lines = printed[str(live_thin)].splitlines(), printed[str(out)].splitlines()
+    assert len(keras_lines) == len(served_lines) > 6
+    for ours, theirs in zip(keras_lines, served_lines, strict=True):
+        assert ours.split()[:2] == theirs.split()[:2], (ours, theirs)  # same class at each rank
+
+
+def _encoded(path: Path, fmt: str) -> bytes:
+    with Image.open(path) as image:
+        buffer = io.BytesIO()
+        image.convert("RGB").save(buffer, format=fmt)
+    return buffer.getvalue()
+
+
+def test_the_signature_takes_mixed_sizes_and_formats_as_eval_preprocesses_them(served, tmp_path):
+    """serving_default on a batch of JPEG, PNG, BMP and GIF bytes of different sizes equals the
+    same images fed one at a time, and the ``preprocessed`` signature fed the project's own
+    ``load_for_eval`` of each file: the preprocessing inside is slim's, as eval does it."""
+    out, _ = served
+    loaded = tf.saved_model.load(str(out))
+    serve, preprocessed = loaded.signatures["serving_default"], loaded.signatures["preprocessed"]
+    files = sorted((example_data_path() / "val" / "bees").iterdir())[:4]  # photos of their own sizes
+    encoded = [files[0].read_bytes(), _encoded(files[1], "PNG"), _encoded(files[2], "BMP")]
+    encoded.append(_encoded(files[3], "GIF"))
+    sizes = {Image.open(io.BytesIO(e)).size for e in encoded}
+    assert len(sizes) == 4, "four sizes in one batch"
+    batch = serve(images=tf.constant(encoded))
+    assert batch["probabilities"].shape == (4, 1001) and batch["labels"].shape == (4, 5)
+    for i, data in enumerate(encoded):
+        one = serve(images=tf.constant([data]))
+        np.testing.assert_allclose(one["probabilities"][0], batch["probabilities"][i], atol=1e-6)
+        written = tmp_path / f"image{i}"
+        written.write_bytes(data)
+        reference = preprocessed(images=tf.constant(load_for_eval(str(written))[None]))
+        np.testing.assert_allclose(reference["probabilities"][0], batch["probabilities"][i], atol=1e-6)
+    # The top 5, its scores and labels are the probabilities' own.
+    probabilities = batch["probabilities"].numpy()
+    best = np.argsort(-probabilities, axis=1)[:, :5]
+    np.testing.assert_array_equal(batch["classes"].numpy(), best)
+    np.testing.assert_allclose(batch["scores"].numpy(), np.take_along_axis(probabilities, best, 1))
+    names = ["background", *synsets()]
+    assert [[s.decode() for s in row] for row in batch["labels"].numpy()] == [
+        [names[i] for i in row] for row in best
+    ]
+    # A file that does not decode fails the request, with the decoder's message.
+    with pytest.raises(tf.errors.InvalidArgumentError):
+        serve(images=tf.constant([encoded[0], b"this is not an image"]))
+
+
+def test_verify_keeps_no_file_that_computes_otherwise(live_thin, tmp_path, capsys, monkeypatch):
+    """A served model whose preprocessing resizes with TF2's kernel (half-pixel centres: the
+    error slim's users report most) differs from the model beyond the tolerance: exit 1, one
+    line, nothing at --out. The same export with slim's kernel is kept (the test above)."""
+    import inception_v2.export.serving as serving
+
+    def tf2_preprocessing(image, height, width):
+        image = tf.image.central_crop(tf.image.convert_image_dtype(image, tf.float32), 0.875)
+        return (tf.image.resize(image, (height, width)) - 0.5) * 2.0
+
+    monkeypatch.setattr(serving, "preprocess_for_eval", tf2_preprocessing)
+    out = tmp_path / "served"
+    done = run_in_process(capsys, "export", "--weights", live_thin, "--out", out, "--quiet")
+    line = one_error_line(done, f"{out}: not written", "max |difference of probabilities|", code=1)
+    assert "allowed 0.0001 of the largest" in line
+    assert list(tmp_path.iterdir()) == [], "no file, no staging folder"
+
+
+def test_what_is_not_a_served_model_is_one_line(served, tmp_path, capsys):
+    out, _ = served
+    # Another model's SavedModel: a float input, no labels.
+    module = tf.Module()
+    module.f = tf.function(lambda x: {"y": x * 2.0}, input_signature=[tf.TensorSpec([None, 3], tf.float32)])
+    foreign = tmp_path / "foreign"
+    tf.saved_model.save(module, str(foreign), signatures={"serving_default": module.f})
+    done = run_in_process(capsys, "eval", "--weights", foreign, "--quiet")
+    one_error_line(done, f"{foreign}: its serving_default signature does not take encoded images")
+    # A truncated one.
+    truncated = tmp_path / "truncated"
+    import shutil
+
+    shutil.copytree(out, truncated)
+    pb = truncated / "saved_model.pb"
+    pb.write_bytes(pb.read_bytes()[: pb.stat().st_size // 3])
+    done = run_in_process(capsys, "predict", VAL, "--weights", truncated, "--quiet")
+    one_error_line(done, f"{truncated}: the SavedModel does not load")
+    # It runs as exported: no other precision or engine, no Grad-CAM; commands that need
+    # weights name what they got.
+    for args, fragments in (
+        (["eval", "--precision", "bfloat16"], ["a served SavedModel runs as it was exported", "--precision"]),
+        (["predict", VAL, "--fast"], ["a served SavedModel runs as it was exported", "--fast"]),
+        (["eval", "--mistakes", "3", "--out-mistakes", tmp_path / "m.png"], ["no gradients for Grad-CAM"]),
+        (["explain", VAL, "--out", tmp_path / "why"], ["a SavedModel (what inception-v2 export writes)"]),
+        (["export", "--out", tmp_path / "again"], ["a SavedModel (what inception-v2 export writes)"]),
+    ):
+        done = run_in_process(capsys, *args, "--weights", out, "--quiet")
+        one_error_line(done, str(out), *fragments)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["foreign", "truncated"]
