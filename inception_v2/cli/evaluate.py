@@ -17,7 +17,7 @@ from inception_v2.cli.options import (
     write_report,
 )
 from inception_v2.errors import InvalidArgument
-from inception_v2.inference.served import RUNTIME as SERVED
+from inception_v2.inference.served import is_served
 
 
 def add(subparsers) -> None:
@@ -94,8 +94,9 @@ def run(args: argparse.Namespace) -> int:
     if bool(args.mistakes) != bool(args.out_mistakes):
         raise InvalidArgument("--mistakes N and --out-mistakes FILE go together")
     plan = speed_plan(args)  # the options against each other and the weights, before any work
-    if args.mistakes and (plan.engine == SERVED or plan.precision == "int8" and not plan.calibrate):
-        what = "a served SavedModel" if plan.engine == SERVED else "a quantized OpenVINO model"
+    served = is_served(args.weights)
+    if args.mistakes and (served or plan.precision == "int8" and not plan.calibrate):
+        what = "an exported model" if served else "a quantized OpenVINO model"
         raise InvalidArgument(
             f"--mistakes: {args.weights} is {what}, which has no gradients for Grad-CAM; "
             "give the Keras weights it came from"

@@ -3,34 +3,37 @@
 from __future__ import annotations
 
 import argparse
+import os
 
 from inception_v2.claims import OTHER, Claims
 from inception_v2.cli.options import WEIGHTS_HELP, add_command, say
 from inception_v2.errors import InvalidArgument
+from inception_v2.export.artifacts import FORMATS
 
 
 def add(subparsers) -> None:
     p = add_command(
         subparsers,
         "export",
-        "export a classifier (probabilities out) as SavedModel, LiteRT or ONNX",
-        "Export a model for serving. A SavedModel takes encoded images (JPEG, PNG, GIF, BMP; any "
-        "size) and does slim's eval preprocessing inside: signature serving_default, input 'images' "
-        "(1-D string), outputs probabilities and the top 5 as classes, scores, labels; signature "
-        "'preprocessed' takes the float batch. LiteRT and ONNX files take images preprocessed as for "
-        "the model. The format follows --out's extension (.tflite: LiteRT, .onnx: ONNX, none: a "
-        "SavedModel folder; another extension is refused) unless --format names it. The file is "
-        "verified on its own runtime before it takes its name (--no-verify: not).",
+        "export a classifier that takes raw images: SavedModel, LiteRT, ONNX or OpenVINO IR",
+        "Export a model for serving, slim's eval preprocessing inside. A SavedModel takes encoded "
+        "images (JPEG, PNG, GIF, BMP; any size): signature serving_default, input 'images' (1-D "
+        "string), outputs probabilities and the top 5 as classes, scores, labels; signature "
+        "'preprocessed' takes the float batch. ONNX, LiteRT and OpenVINO IR files take 'images', uint8 "
+        "(N, H, W, 3) at the image's own size, and give 'probabilities'; the labels travel inside. The "
+        "format follows --out's extension (.tflite: LiteRT, .onnx: ONNX, .xml: OpenVINO IR with its "
+        ".bin, none: a SavedModel folder; another extension is refused) unless --format names it. The "
+        "file is verified on its own runtime before it takes its name (--no-verify: not).",
     )
     p.add_argument(
         "--weights",
         default="imagenet",
         help=WEIGHTS_HELP,
     )
-    p.add_argument("--out", required=True, help="SavedModel folder, .tflite or .onnx file")
+    p.add_argument("--out", required=True, help="SavedModel folder, .tflite, .onnx or .xml file")
     p.add_argument(
         "--format",
-        choices=("savedmodel", "litert", "onnx"),
+        choices=FORMATS,
         default=None,
         help="default: --out's extension",
     )
@@ -51,9 +54,11 @@ def add(subparsers) -> None:
 
 def claims(args: argparse.Namespace) -> Claims:
     """What this command reads and writes (``claims``: checked before any work)."""
-    return (
-        Claims(args.command, args.overwrite).reads("--weights", args.weights).writes("--out", args.out, OTHER)
-    )
+    claimed = Claims(args.command, args.overwrite).reads("--weights", args.weights)
+    claimed.writes("--out", args.out, OTHER)
+    if str(args.out).lower().endswith(".xml"):  # OpenVINO IR: its weights beside it
+        claimed.writes("--out", os.path.splitext(args.out)[0] + ".bin", OTHER)
+    return claimed
 
 
 def run(args: argparse.Namespace) -> int:

@@ -159,11 +159,11 @@ def speed_plan(args: argparse.Namespace) -> SpeedPlan:
         InvalidArgument: options that do not fit each other or the weights.
     """
     from inception_v2.inference.quantized import is_quantized_model  # standard library and NumPy only
-    from inception_v2.inference.served import RUNTIME, is_saved_model
+    from inception_v2.inference.served import is_served, runtime_of
     from inception_v2.precision import DEFAULT_PRECISION, check_engine
 
     precision, engine, note = args.precision, args.engine, ""
-    if is_saved_model(args.weights):  # served: it runs as exported, on TensorFlow
+    if is_served(args.weights):  # an export runs as it was written, on its own runtime
         asked = [
             option
             for option, given in (
@@ -176,10 +176,10 @@ def speed_plan(args: argparse.Namespace) -> SpeedPlan:
         ]
         if asked:
             raise InvalidArgument(
-                f"{args.weights}: a served SavedModel runs as it was exported (float32 on TensorFlow); "
-                f"leave out {asked[0]}, or give the weights it was exported from"
+                f"{args.weights}: a served model runs as it was exported (float32 on "
+                f"{runtime_of(args.weights)}); leave out {asked[0]}, or give the weights it was exported from"
             )
-        return SpeedPlan("float32", RUNTIME)
+        return SpeedPlan("float32", runtime_of(args.weights))
     if args.fast:
         from inception_v2.inference.hardware import fast_plan
 

@@ -54,6 +54,36 @@ def preprocess_for_eval(
     return to_model_range(image)
 
 
+def preprocess_batch_for_eval(
+    images,
+    height: int = DEFAULT_SIZE,
+    width: int = DEFAULT_SIZE,
+    central_fraction: float = CENTRAL_FRACTION,
+):
+    """``preprocess_for_eval`` on an NHWC uint8 batch of images of one size, in ops that
+    ONNX, LiteRT and OpenVINO convert: the crop's offsets in float32, not ``central_crop``'s
+    float64 (LiteRT has no float64 arithmetic). For slim's fraction (0.875 = 7/8) every step of
+    ``(n - n * 0.875) / 2`` is exact in float32 below 2**21 pixels a side, so the offsets are
+    ``central_crop``'s; the channel count stays static for the converters.
+    """
+    import tensorflow as tf
+
+    images = tf.image.convert_image_dtype(images, dtype=tf.float32)
+    shape = tf.shape(images)
+    fraction = tf.constant(central_fraction, tf.float32)
+
+    def start(n):
+        n = tf.cast(n, tf.float32)
+        return tf.cast((n - n * fraction) / 2, tf.int32)
+
+    top, left = start(shape[1]), start(shape[2])
+    images = images[:, top : shape[1] - top, left : shape[2] - left, :]
+    images.set_shape([None, None, None, 3])
+    images = slim_resize(images, height, width)
+    images.set_shape([None, height, width, 3])
+    return to_model_range(images)
+
+
 def slim_resize(images, height: int, width: int):
     """slim's bilinear resize of one HxWxC float image or an NHWC batch: the kernel behind
     TF1's ``tf.image.resize_bilinear`` (without its deprecation notice; TF2's resize differs)."""

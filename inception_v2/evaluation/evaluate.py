@@ -32,7 +32,7 @@ from inception_v2.inference.function import inference_function
 from inception_v2.inference.model import classifier
 from inception_v2.inference.quantized import is_quantized_model, load_quantized
 from inception_v2.inference.runner import ENCODED, Runner
-from inception_v2.inference.served import is_saved_model, load_served
+from inception_v2.inference.served import is_served, load_served
 from inception_v2.interrupts import raise_if_interrupted
 from inception_v2.model.architecture import NUM_CLASSES, PRETRAINED
 from inception_v2.model.network import model_data_format
@@ -199,8 +199,8 @@ def evaluate_weights(
     weights: str | Path, data: EvalData, precision: str = "float32", engine: str = "keras", **options
 ) -> EvalResult:
     """``evaluate`` the classifier of ``weights`` (``"imagenet"``, a path, a folder that
-    ``inception-v2 quantize`` wrote, run as saved, or a SavedModel that ``inception-v2 export``
-    wrote, fed the encoded files): what ``inception-v2 eval`` runs.
+    ``inception-v2 quantize`` wrote, run as saved, or what ``inception-v2 export`` wrote, fed as a
+    client feeds it): what ``inception-v2 eval`` runs.
 
     Args:
         weights: as for ``InceptionV2``.
@@ -215,7 +215,7 @@ def evaluate_weights(
         InvalidArgument, CheckpointError: weights that cannot classify.
         DataError: as for ``evaluate``.
     """
-    if is_saved_model(weights):  # a served model: fed the encoded files, as a client feeds it
+    if is_served(weights):  # an export: fed the encoded files, or decoded, as a client feeds it
         options.pop("calibration", None)
         served = load_served(weights)
         return evaluate_runner(

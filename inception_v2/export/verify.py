@@ -1,11 +1,11 @@
 """``export --verify``: the written file, on its own runtime, against the Keras model.
 
-The file is loaded by the runtime that will serve it (TensorFlow for the SavedModel,
-onnxruntime for ONNX, LiteRT's interpreter for ``.tflite``) and run on the 100 ImageNet
-validation images bundled with the package, the 12 photos of the bundled ants/bees
-validation set and its one GIF (each at its own size). A served SavedModel is fed the encoded files,
-so its own preprocessing is part of what is compared; the LiteRT and ONNX files take the
-preprocessed batch. The reference is the Keras model on the project's preprocessing
+The file is loaded by the runtime that will serve it (``inference.served``: TensorFlow for the
+SavedModel, onnxruntime, LiteRT's interpreter, OpenVINO) and fed as a client feeds it - the
+SavedModel the encoded files, the others each file decoded at its own size - so its own
+preprocessing is part of what is compared. The images: the 100 ImageNet validation images
+bundled with the package, the 12 photos of the bundled ants/bees validation set and its one
+GIF. The reference is the Keras model on the project's preprocessing
 (``data.preprocessing.preprocess_for_eval``), in float32.
 """
 
@@ -20,7 +20,7 @@ import numpy as np
 from inception_v2.data.example_data import example_data_path
 from inception_v2.data.labels import data_path
 from inception_v2.data.sources import DataKind, EvalData, image_files
-from inception_v2.inference.served import load_served
+from inception_v2.inference.served import is_saved_model, load_served
 
 #: A float32 file may differ from the Keras model by this share of the largest probability.
 TOLERANCE = 1e-4
@@ -73,9 +73,9 @@ def verification_images() -> list[Path]:
     )
 
 
-def verify_export(serving, path: str | os.PathLike, fmt: str) -> Agreement:
-    """Run the file at ``path`` (``fmt``: savedmodel, litert or onnx) on its own runtime and
-    compare it with ``serving`` (the ``keras.Model`` it was exported from, probabilities out).
+def verify_export(serving, path: str | os.PathLike) -> Agreement:
+    """Run the served file at ``path`` on its own runtime and compare it with ``serving`` (the
+    ``keras.Model`` it was exported from, probabilities out).
 
     Returns:
         The ``Agreement`` (``passed`` says whether it is within ``TOLERANCE``).
@@ -85,62 +85,22 @@ def verify_export(serving, path: str | os.PathLike, fmt: str) -> Agreement:
     """
     files = [str(f) for f in verification_images()]
     data = EvalData("verification images", DataKind.FILES, files=files, labels=[0] * len(files))
-    size = serving.input.shape[1] or data.image_size
-    data.image_size = size
-    if fmt == "savedmodel":
-        run, runtime, fed = _served(path), "TensorFlow (SavedModel serving_default)", "encoded files"
-    elif fmt == "onnx":
-        run, runtime, fed = _onnx(path), "onnxruntime", "preprocessed float32"
-    else:
-        run, runtime, fed = _litert(path), "LiteRT interpreter", "preprocessed float32"
+    data.image_size = serving.input.shape[1] or data.image_size
+    served = load_served(path)
     ours, theirs = [], []
     for encoded, images in zip(data.batches(BATCH, encoded=True), data.batches(BATCH), strict=True):
+        assert encoded["id"].numpy().tolist() == images["id"].numpy().tolist()  # the same files dropped
         ours.append(np.asarray(serving(images["image"], training=False)))
-        theirs.append(run(encoded["image"].numpy() if fmt == "savedmodel" else images["image"].numpy()))
+        theirs.append(np.exp(served.runner(encoded["image"].numpy())))
     ours, theirs = np.concatenate(ours), np.concatenate(theirs)
     top5_ours, top5_theirs = (np.sort(np.argsort(-p, axis=1)[:, :5], axis=1) for p in (ours, theirs))
     return Agreement(
-        runtime=runtime,
+        runtime=served.runner.engine,
         images=len(ours),
         max_abs_diff=float(np.abs(ours - theirs).max()),
         largest_probability=float(ours.max()),
         top1_agree=int((ours.argmax(1) == theirs.argmax(1)).sum()),
         top5_agree=int((top5_ours == top5_theirs).all(axis=1).sum()),
-        fed=fed,
+        fed="encoded files" if is_saved_model(path) else "decoded uint8, each at its own size",
         distinct_top1=len(set(ours.argmax(1).tolist())),
     )
-
-
-def _served(path):
-    runner = load_served(path).runner
-    return lambda encoded: np.exp(runner(encoded))
-
-
-def _onnx(path):
-    import onnxruntime
-
-    session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
-    name = session.get_inputs()[0].name
-    return lambda images: session.run(None, {name: images})[0]
-
-
-def _litert(path):
-    try:
-        from ai_edge_litert.interpreter import Interpreter
-    except ImportError:  # TensorFlow's own copy of the interpreter
-        import tensorflow as tf
-
-        Interpreter = tf.lite.Interpreter
-    interpreter = Interpreter(model_path=str(path))
-    interpreter.allocate_tensors()
-    source, sink = interpreter.get_input_details()[0], interpreter.get_output_details()[0]
-
-    def run(images):
-        outputs = []
-        for image in images:
-            interpreter.set_tensor(source["index"], image[None])
-            interpreter.invoke()
-            outputs.append(np.array(interpreter.get_tensor(sink["index"])))
-        return np.concatenate(outputs)
-
-    return run

@@ -19,7 +19,7 @@ from inception_v2.data.sources import DataKind, EvalData, image_files, is_image_
 from inception_v2.errors import DataError
 from inception_v2.inference.quantized import is_quantized_model, load_quantized, quantized_labels
 from inception_v2.inference.runner import ENCODED, Runner
-from inception_v2.inference.served import is_saved_model, load_served
+from inception_v2.inference.served import is_served, load_served
 from inception_v2.interrupts import raise_if_interrupted
 from inception_v2.progress import Progress
 
@@ -75,7 +75,7 @@ def predict_files(
     if not any(is_image_file(f) for f in files):
         raise DataError(f"{', '.join(map(str, paths))}: no image could be decoded")
     runner = None
-    if is_saved_model(weights):  # a served model, fed the encoded files as a client feeds it
+    if is_served(weights):  # an export, fed as a client feeds it
         served = load_served(weights)
         names = synset_names()  # ImageNet's synsets named; a fine-tuned model's names are names
         runner, model, classes = served.runner, None, served.classes

@@ -32,6 +32,8 @@ from inception_v2.weights.download import RemoteFile, cache_dir, fetch
 from inception_v2.weights.keras_files import is_keras_weights, read_keras_weights, save_weights
 
 IMAGENET_WEIGHTS = "inception_v2_imagenet.weights.h5"
+#: Files of ``inception-v2 export`` (ONNX, LiteRT, OpenVINO IR), beside SavedModel folders.
+EXPORTED_SUFFIXES = (".onnx", ".tflite", ".xml")
 #: The weight files of a KerasHub preset folder (the backbone's, the classifier head's).
 PRESET_WEIGHT_FILES = ("model.weights.h5", "task.weights.h5")
 
@@ -74,10 +76,11 @@ def read_weights(path: str | os.PathLike) -> dict[str, np.ndarray]:
         CheckpointError, MissingFile: weights that cannot be read; a SavedModel (an export).
         MissingExtra: a preset folder while ``inception_v2.hub.models`` is not loaded.
     """
-    if (Path(path) / "saved_model.pb").is_file():  # inference.served runs these; weights they hold not
+    exported = (Path(path) / "saved_model.pb").is_file() or Path(path).suffix.lower() in EXPORTED_SUFFIXES
+    if exported:  # inference.served runs these; no weights are read out of them
         raise CheckpointError(
-            f"{path}: a SavedModel (what inception-v2 export writes): eval and predict run it as it is; "
-            "this needs the weights it was exported from"
+            f"{path}: an exported model (what inception-v2 export writes): eval and predict run it as it "
+            "is; this needs the weights it was exported from"
         )
     if (folder := preset_folder(path)) is not None:
         if _preset_reader is None:
