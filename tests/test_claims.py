@@ -64,6 +64,11 @@ COMMANDS = {
         {"--report": FILE},
     ),
     "predict": Command(("predict", "{IMAGES}", "--weights", "{--weights}"), {"IMAGES": "folder"}, {}),
+    "predict --runner beam": Command(
+        ("predict", "{IMAGES}", "--weights", "{--weights}", "--runner", "beam", "--overwrite"),
+        {"IMAGES": "folder", "--weights": "folder"},
+        {"--out": FOLDER},
+    ),
     "quantize": Command(
         ("quantize", "--weights", "{--weights}", "--calibration", "{--calibration}", "--overwrite"),
         {"--weights": "file", "--calibration": "folder"},

@@ -290,9 +290,10 @@ def test_export_format_follows_the_extension(tmp_path, capsys):
     assert format_for("served/model.v2", "savedmodel") == "savedmodel"  # asked for: any folder name
     out = tmp_path / "m.tflite"
     one_error_line(run_in_process(capsys, "export", "--out", out, "--format", "onnx"), "m.tflite", "onnx")
-    # an extension no format writes was a SavedModel folder named model.xml; now one line
-    xml = tmp_path / "model.xml"
-    one_error_line(run_in_process(capsys, "export", "--out", xml), "model.xml: export writes no .xml file")
+    assert format_for("m.xml") == "openvino"
+    # an extension no format writes was a SavedModel folder named model.pb; now one line
+    pb = tmp_path / "model.pb"
+    one_error_line(run_in_process(capsys, "export", "--out", pb), "model.pb: export writes no .pb file")
     assert list(tmp_path.iterdir()) == []
 
 
