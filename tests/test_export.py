@@ -29,66 +29,25 @@ def classifier(slim_checkpoints):
     return model
 
 
-def _run_litert(path, image):
-    from ai_edge_litert.interpreter import Interpreter
-
-    runner = Interpreter(model_path=str(path)).get_signature_runner("serving_default")
-    return runner(images=image[None])["probabilities"]
-
-
-def _run_onnx(path, image):
+def test_a_fine_tuned_models_class_names_travel_in_the_file(classifier, tmp_path):
+    """A 3-class head exported to ONNX: onnxruntime's own client, fed a photo decoded at its own
+    size, gets the Keras model's probabilities on slim's preprocessing, and the file names its
+    classes. (Every format, verified, on a network whose top-1 varies: tests/test_served.py.)"""
     import onnxruntime
 
-    session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
-    return session.run(["probabilities"], {"images": image[None]})[0]
-
-
-def _run_openvino(path, image):
-    import openvino
-
-    compiled = openvino.Core().compile_model(str(path), "CPU", {"INFERENCE_PRECISION_HINT": "f32"})
-    return compiled(image[None])[compiled.outputs[0]]
-
-
-def _run_savedmodel(path, image):
-    loaded = tf.saved_model.load(str(path))
-    encoded = tf.io.encode_png(image)  # lossless: the same pixels
-    return loaded.signatures["serving_default"](images=tf.constant([encoded.numpy()]))[
-        "probabilities"
-    ].numpy()
-
-
-PHOTOS = sorted((example_data_path() / "val" / "ants").iterdir())[:2]  # two sizes
-
-
-@pytest.mark.parametrize(
-    "fmt,name,runner,runtime",
-    [
-        ("savedmodel", "model", _run_savedmodel, "tensorflow (SavedModel)"),
-        ("litert", "model.tflite", _run_litert, "litert"),
-        ("onnx", "model.onnx", _run_onnx, "onnxruntime"),
-        ("openvino", "model.xml", _run_openvino, "openvino (IR)"),
-    ],
-)
-def test_export_round_trip(classifier, tmp_path, fmt, name, runner, runtime):
-    """Each file, run by its runtime's own client code on a photo decoded at its own size, gives
-    the Keras model's probabilities on slim's preprocessing; it carries the class names."""
-    said = []
     names = ["ants", "bees", "wasps"]
-    path = export(classifier, tmp_path / name, fmt, labels=names, verify=True, say=said.append)
-    assert said[0].startswith("verify: 113 images (") and f" on {runtime}: " in said[0], said
-    assert "top-1 agrees on 113/113" in said[0], said
-    for photo in PHOTOS:
+    path = export(classifier, tmp_path / "model.onnx", labels=names)
+    session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    for photo in sorted((example_data_path() / "val" / "ants").iterdir())[:2]:  # two sizes
         image = decode_image(tf.io.read_file(str(photo))).numpy()
         expected = tf.nn.softmax(classifier.predict(load_for_eval(str(photo))[None], verbose=0)).numpy()
-        served = runner(path, image)
-        assert served.shape == expected.shape == (1, 3)
+        served = session.run(["probabilities"], {"images": image[None]})[0]
         np.testing.assert_allclose(served, expected, atol=1e-5)
+        assert served.std() > 1e-3, "probabilities must depend on the image for the check to mean much"
     assert load_served(path).labels == names
-    written = [name, "model.bin"] if fmt == "openvino" else [name]
-    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(written), "no staging files left"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["model.onnx"], "no staging files left"
     with pytest.raises(FileExistsError):
-        export(classifier, path, fmt)
+        export(classifier, path)
 
 
 def test_cli_export_names_imagenets_classes_and_keeps_a_users_bin(converted_thin, tmp_path, capsys):

@@ -423,7 +423,10 @@ def test_option_values_and_missing_extras_are_one_line(tmp_path, monkeypatch, ca
     monkeypatch.setitem(sys.modules, "tf2onnx", None)  # import tf2onnx -> ImportError
     done = run_in_process(capsys, "export", "--out", "m.onnx")
     one_error_line(
-        done, "ONNX export needs tf2onnx and onnx", 'pip install "inception_v2[export]"', '-e ".[export]"'
+        done,
+        "ONNX export needs tf2onnx, onnx and onnxruntime",
+        'pip install "inception_v2[export]"',
+        '-e ".[export]"',
     )
     assert list(tmp_path.iterdir()) == []
 

@@ -17,7 +17,7 @@ from PIL import Image
 from inception_v2.cli import main
 from inception_v2.data.example_data import example_data_path
 from inception_v2.data.labels import data_path, synsets
-from inception_v2.data.preprocessing import load_for_eval
+from inception_v2.data.preprocessing import decode_image, load_for_eval
 
 pytestmark = pytest.mark.slow  # exports and runs commands: not in the quick subset
 
@@ -77,6 +77,57 @@ def test_the_saved_models_labels_are_slims(served):
     out, _ = served
     labels = (out / "assets.extra" / "labels.txt").read_text().splitlines()
     assert labels == ["background", *synsets()]  # slim's 1001 outputs: background, then the synsets
+
+
+def _run_litert(path, image):
+    from ai_edge_litert.interpreter import Interpreter
+
+    runner = Interpreter(model_path=str(path)).get_signature_runner("serving_default")
+    return runner(images=image[None])["probabilities"]
+
+
+def _run_onnx(path, image):
+    import onnxruntime
+
+    session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    return session.run(["probabilities"], {"images": image[None]})[0]
+
+
+def _run_openvino(path, image):
+    import openvino
+
+    compiled = openvino.Core().compile_model(str(path), "CPU", {"INFERENCE_PRECISION_HINT": "f32"})
+    return compiled(image[None])[compiled.outputs[0]]
+
+
+def _run_savedmodel(path, image):
+    loaded = tf.saved_model.load(str(path))
+    encoded = tf.io.encode_png(image)  # lossless: the same pixels
+    return loaded.signatures["serving_default"](images=tf.constant([encoded.numpy()]))[
+        "probabilities"
+    ].numpy()
+
+
+CLIENTS = {
+    "savedmodel": _run_savedmodel,
+    "model.onnx": _run_onnx,
+    "model.tflite": _run_litert,
+    "model.xml": _run_openvino,
+}
+
+
+@pytest.mark.parametrize("fmt", sorted(RUNTIMES))
+def test_each_runtimes_own_client_gets_the_models_probabilities(exported, live_thin, fmt):
+    """Plain client code of each runtime (not the project's loader), fed a photo decoded at its
+    own size (the SavedModel: its PNG bytes), against the Keras model on slim's preprocessing."""
+    from inception_v2.weights.factory import build_from_weights
+
+    path, _ = exported[fmt]
+    model = build_from_weights(live_thin)[0]
+    for photo in sorted((example_data_path() / "val" / "ants").iterdir())[:2]:  # two sizes
+        image = decode_image(tf.io.read_file(str(photo))).numpy()
+        expected = model.predict(load_for_eval(str(photo))[None], verbose=0)
+        np.testing.assert_allclose(CLIENTS[fmt](path, image), expected, atol=1e-6)
 
 
 @pytest.fixture(scope="module")
