@@ -279,3 +279,22 @@ def test_what_is_not_a_served_model_is_one_line(served, exported, tmp_path, caps
         done = run_in_process(capsys, *args, "--weights", out, "--quiet")
         one_error_line(done, str(out), *fragments)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["foreign", "truncated"]
+
+
+def test_bench_races_each_export_on_its_own_runtime(exported):
+    """bench --exports: each file is a contender fed its client's input at the batch size the
+    race gives it, and answers with that many rows of probabilities."""
+    from inception_v2.bench.speed import SERVED, served_contenders
+    from inception_v2.weights.slim_reference import smooth_random_images
+
+    paths = {"savedmodel": exported["savedmodel"][0]}
+    paths.update({fmt: exported[f"model{suffix}"][0] for fmt, suffix in (("onnx", ".onnx"),
+                  ("litert", ".tflite"), ("openvino", ".xml"))})  # fmt: skip
+    contenders = served_contenders(paths)
+    assert sorted(contenders) == sorted(SERVED.values())
+    for batch in (1, 3):
+        x = smooth_random_images(batch, 224, 224, np.random.default_rng(batch))
+        for name, contender in contenders.items():
+            probabilities = np.asarray(contender(x))
+            assert probabilities.shape == (batch, 1001), name
+            np.testing.assert_allclose(probabilities.sum(axis=1), 1.0, atol=1e-4, err_msg=name)

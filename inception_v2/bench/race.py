@@ -77,6 +77,7 @@ def run(
     torch_compile: bool = False,
     engine: str | None = None,
     saved_int8: str | None = None,
+    exports: bool = False,
 ) -> dict:
     """The whole benchmark; returns the report (``format_report`` makes it a table).
 
@@ -92,6 +93,8 @@ def run(
             every engine installed. Other Keras backends are timed with the Keras engine only.
         saved_int8: a model saved by ``inception-v2 quantize``, raced beside the others on the
             TensorFlow backend as eval and predict run it (no recalibration).
+        exports: also race the weights exported in every format, each on its own runtime and
+            fed what its client sends (``speed.served_contenders``).
 
     Returns:
         The report: machine, engines, converter time, per-backend throughput and ratios,
@@ -123,7 +126,14 @@ def run(
         stage(f"tensorflow backend against slim's graph, batches {', '.join(map(str, batches))}")
         report["backends"] = [
             bench_backend(
-                weights, list(batches), rounds, seconds, checkpoint, engines=engines, saved_int8=saved_int8
+                weights,
+                list(batches),
+                rounds,
+                seconds,
+                checkpoint,
+                engines=engines,
+                saved_int8=saved_int8,
+                exports=Path(tmp) / "exports" if exports else None,
             )
         ]
         for backend in others:

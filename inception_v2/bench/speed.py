@@ -11,6 +11,7 @@ import logging
 import statistics
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 import numpy as np
 
@@ -126,6 +127,75 @@ def keras_contenders(
     return contenders
 
 
+#: The exported formats raced with ``exports``: the row names, by ``export`` format.
+SERVED = {
+    "savedmodel": "served: SavedModel, JPEG bytes",
+    "onnx": "served: onnxruntime, uint8",
+    "litert": "served: LiteRT, uint8",
+    "openvino": "served: OpenVINO IR, uint8",
+}
+
+
+def write_exports(weights: str, folder: str | Path) -> dict[str, Path]:
+    """``weights``' classifier exported in every format ``bench`` races, into ``folder``
+    (formats whose extra is missing are left out)."""
+    from inception_v2.errors import MissingExtra
+    from inception_v2.export.artifacts import SUFFIXES, export
+    from inception_v2.weights.factory import build_from_weights
+
+    model = build_from_weights(weights)[0]
+    paths = {}
+    for fmt in SERVED:
+        try:
+            paths[fmt] = export(model, Path(folder) / f"model{SUFFIXES[fmt]}", fmt)
+        except MissingExtra as e:
+            log.info("  %s not raced: %s", fmt, e)
+    return paths
+
+
+def served_contenders(paths: dict[str, Path]) -> dict[str, Callable]:
+    """A contender per exported file, fed what its client sends for the batch it is given
+    (preprocessed images in [-1, 1] at 224 x 224): the SavedModel the JPEG bytes of each image
+    (encoded once, outside the timing; decoding and preprocessing inside it), the others the
+    uint8 pixels. Each runs on its own runtime, as a server would, and returns the probabilities."""
+    import tensorflow as tf
+
+    from inception_v2.inference.openvino import compile_for_cpu, runtime
+    from inception_v2.inference.served import INPUT, SERVING_SIGNATURE
+
+    client_inputs: dict[tuple, tuple] = {}
+
+    def inputs(x: np.ndarray) -> tuple[np.ndarray, list[bytes]]:
+        key = (x.shape, x.data.tobytes()[:64])
+        if key not in client_inputs:
+            pixels = np.clip(np.round((np.asarray(x) + 1.0) * 127.5), 0, 255).astype(np.uint8)
+            client_inputs[key] = pixels, [tf.io.encode_jpeg(image, quality=95).numpy() for image in pixels]
+        return client_inputs[key]
+
+    contenders = {}
+    for fmt, path in paths.items():
+        if fmt == "savedmodel":
+            signature = tf.saved_model.load(str(path)).signatures[SERVING_SIGNATURE]
+            contenders[SERVED[fmt]] = lambda x, s=signature: s(**{INPUT: tf.constant(inputs(x)[1])})[
+                "probabilities"
+            ].numpy()
+        elif fmt == "onnx":
+            import onnxruntime
+
+            session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+            contenders[SERVED[fmt]] = lambda x, s=session: s.run(["probabilities"], {INPUT: inputs(x)[0]})[0]
+        elif fmt == "litert":
+            from ai_edge_litert.interpreter import Interpreter
+
+            runner = Interpreter(model_path=str(path)).get_signature_runner(SERVING_SIGNATURE)
+            contenders[SERVED[fmt]] = lambda x, r=runner: r(**{INPUT: inputs(x)[0]})["probabilities"]
+        else:
+            runtime()
+            compiled = compile_for_cpu(str(path))
+            contenders[SERVED[fmt]] = lambda x, c=compiled: c(inputs(x)[0])[c.outputs[0]]
+    return contenders
+
+
 def bench_backend(
     weights: str,
     batches: list[int],
@@ -135,6 +205,7 @@ def bench_backend(
     torch_compile: bool = False,
     engines: tuple[str, ...] = ("keras",),
     saved_int8: str | None = None,
+    exports: str | Path | None = None,
 ) -> dict:
     """Throughput of every contender at each batch size on the current Keras backend.
 
@@ -146,6 +217,8 @@ def bench_backend(
         torch_compile: also time ``torch.compile`` (the PyTorch backend).
         engines: the engines whose contenders run (``keras_contenders``).
         saved_int8: a saved int8 model folder to race as well.
+        exports: a folder to export ``weights`` into, every format raced as it is served
+            (``served_contenders``; the TensorFlow backend).
 
     Returns:
         ``throughput``: median images/s per batch and contender; ``ratio``: median of per-round
@@ -163,6 +236,8 @@ def bench_backend(
         from inception_v2.inference.quantized import load_quantized
 
         contenders[SAVED_INT8] = load_quantized(saved_int8)[0]  # as eval and predict load it
+    if exports and backend == "tensorflow":
+        contenders.update(served_contenders(write_exports(weights, exports)))
     if slim_checkpoint:
         contenders = {SLIM: _slim_runner(slim_checkpoint), **contenders}
     for batch in batches:

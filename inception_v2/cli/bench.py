@@ -53,6 +53,12 @@ def add(subparsers) -> None:
         help="every stage once, small (~2 min on 2 cores): a smoke run, not numbers to quote",
     )
     p.add_argument(
+        "--exports",
+        action="store_true",
+        help="also race the model exported in every format (SavedModel fed JPEG bytes; ONNX, LiteRT, "
+        "OpenVINO IR fed uint8 pixels), each on its own runtime, preprocessing inside (TensorFlow backend)",
+    )
+    p.add_argument(
         "--torch-compile",
         action="store_true",
         help="also time torch.compile on the PyTorch backend (~2 min of compiling per batch size and model)",
@@ -114,6 +120,7 @@ def run(args: argparse.Namespace) -> int:
         torch_compile=args.torch_compile,
         engine=args.engine,
         saved_int8=args.int8_model,
+        exports=args.exports,
     )
     text = json.dumps(report, indent=2)
     write_report(args, text)  # before stdout, whose reader may go away (`| head`)
