@@ -87,7 +87,8 @@ def test_quantized_network_holds_int8_operations(converted_thin):
 
     model = InceptionV2(weights=str(converted_thin), depth_multiplier=0.25, classifier_activation=None)
     converted = openvino.convert_model(inference_function(model).graph_function)
-    quantized = quantize(converted, calibration_images(count=8).images)
+    images = calibration_images(count=8).images
+    quantized = quantize(converted, [images[i : i + 1] for i in range(len(images))])
     kinds = [op.get_type_name() for op in quantized.get_ops()]
     assert "FakeQuantize" not in [op.get_type_name() for op in converted.get_ops()]
     assert kinds.count("FakeQuantize") >= 60, "every convolution's input and weights quantized"
@@ -122,36 +123,52 @@ def test_int8_misuse_is_one_line(tmp_path, capsys):
 
 
 @pytest.fixture(scope="module")
-def quantized_folder(converted_thin, tmp_path_factory):
+def quantized(converted_thin, tmp_path_factory):
+    """``quantize`` as a user runs it, and what it said on stderr."""
+    import contextlib
+    import io
+
     out = tmp_path_factory.mktemp("int8") / "inception_v2_int8"
     calibration = str(example_data_path() / "train")
-    assert (
-        main(["quantize", "--weights", str(converted_thin), "--calibration", calibration, "--out", str(out)])
-        == 0
-    )
-    return out
+    said = io.StringIO()
+    with contextlib.redirect_stderr(said):
+        argv = ["quantize", "--weights", str(converted_thin), "--calibration", calibration, "--out", str(out)]
+        assert main(argv) == 0, said.getvalue()
+    return out, said.getvalue()
+
+
+@pytest.fixture(scope="module")
+def quantized_folder(quantized):
+    return quantized[0]
 
 
 @pytest.mark.slow
-def test_quantize_saves_what_eval_and_predict_run_as_is(quantized_folder, converted_thin, capsys):
-    from inception_v2.inference.quantized import load_quantized
+def test_quantize_saves_what_eval_and_predict_run_as_is(quantized, converted_thin, capsys):
+    """The saved int8 IR takes what export's IR takes (uint8 images at their own size, slim's
+    preprocessing inside, probabilities out, labels in rt_info); quantize reports its agreement
+    with float32, and eval and predict run it as saved."""
+    import openvino
+
+    from inception_v2.data.labels import synsets
+    from inception_v2.inference.quantized import RAW_LAYOUT
     from inception_v2.weights.download import sha384_of
 
+    quantized_folder, said = quantized
     record = json.loads((quantized_folder / "quantized.json").read_text())
     assert record["classes"] == 1001 and record["source_sha384"] == sha384_of(converted_thin)
     assert record["calibration"].startswith("24 images from") and record["nncf"] and record["openvino"]
+    assert record["layout"] == RAW_LAYOUT
     assert sorted(p.name for p in quantized_folder.iterdir()) == sorted(
         ["model.xml", "model.bin", "quantized.json", "inception_v2_output.json"]
     )
-    # The saved model computes what the same quantization in memory computes.
-    images = calibration_images(count=8).images
-    run, _ = load_quantized(quantized_folder)
-    model = InceptionV2(weights=str(converted_thin), depth_multiplier=0.25, classifier_activation=None)
-    calibration = calibration_images(example_data_path() / "train").images
-    fresh = inference_function(model, engine="openvino", precision="int8", calibration=calibration)
-    np.testing.assert_allclose(
-        run(images), fresh(images), rtol=0, atol=1e-4 * float(np.abs(fresh(images)).max())
-    )
+    model = openvino.Core().read_model(str(quantized_folder / "model.xml"))
+    assert [i.get_any_name() for i in model.inputs] == ["images"]
+    assert model.inputs[0].get_partial_shape().to_string() == "[?,?,?,3]"
+    assert [o.get_any_name() for o in model.outputs] == ["probabilities"]
+    assert json.loads(model.get_rt_info("inception_v2_labels").astype(str)) == ["background", *synsets()]
+    assert any(op.get_type_name() == "FakeQuantize" for op in model.get_ops()), "int8 operations"
+    assert "int8 against float32 (reported, not judged): 113 images (decoded uint8" in said, said
+    assert "allowed" not in said.split("int8 against float32")[1]
     capsys.readouterr()
     assert main(["eval", "--weights", str(quantized_folder), "--limit", "10", "--json"]) == 0
     report = json.loads(capsys.readouterr().out)
@@ -171,6 +188,42 @@ def test_quantize_saves_what_eval_and_predict_run_as_is(quantized_folder, conver
     )
     predictions = json.loads(capsys.readouterr().out)
     assert len(predictions) == 6 and abs(sum(t["probability"] for t in predictions[0]["top"]) - 1) < 0.5
+
+
+@pytest.mark.slow
+def test_an_int8_folder_of_the_earlier_layout_still_runs_as_saved(converted_thin, tmp_path, capsys):
+    """Earlier versions saved the int8 IR of the preprocessed float input, logits out: such a
+    folder still loads, and computes what the same quantization in memory computes."""
+    import dataclasses
+
+    import openvino
+
+    from inception_v2.files import mark_owner
+    from inception_v2.inference.openvino import quantize
+    from inception_v2.inference.quantized import PREPROCESSED_LAYOUT, QuantizedRecord, load_quantized
+
+    model = InceptionV2(weights=str(converted_thin), depth_multiplier=0.25, classifier_activation=None)
+    calibration = calibration_images(example_data_path() / "train").images
+    converted = openvino.convert_model(inference_function(model).graph_function)
+    folder = tmp_path / "earlier"
+    folder.mkdir()
+    openvino.save_model(quantize(converted, [calibration[i : i + 1] for i in range(len(calibration))]),
+                        str(folder / "model.xml"))  # fmt: skip
+    record = QuantizedRecord(
+        classes=1001, source=str(converted_thin), source_sha384="", calibration="24 images"
+    )
+    assert record.layout == PREPROCESSED_LAYOUT
+    (folder / "quantized.json").write_text(json.dumps(dataclasses.asdict(record)))
+    mark_owner(folder, "quantize", files=["model.xml", "model.bin", "quantized.json"])
+    images = calibration_images(count=8).images
+    run, _ = load_quantized(folder)
+    fresh = inference_function(model, engine="openvino", precision="int8", calibration=calibration)
+    np.testing.assert_allclose(
+        run(images), fresh(images), rtol=0, atol=1e-4 * float(np.abs(fresh(images)).max())
+    )
+    capsys.readouterr()
+    assert main(["eval", "--weights", str(folder), "--limit", "10", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["count"] == 10
 
 
 @pytest.mark.slow

@@ -153,11 +153,12 @@ def write_exports(weights: str, folder: str | Path) -> dict[str, Path]:
     return paths
 
 
-def served_contenders(paths: dict[str, Path]) -> dict[str, Callable]:
+def served_contenders(paths: dict[str, Path], precision: str = "float32") -> dict[str, Callable]:
     """A contender per exported file, fed what its client sends for the batch it is given
     (preprocessed images in [-1, 1] at 224 x 224): the SavedModel the JPEG bytes of each image
     (encoded once, outside the timing; decoding and preprocessing inside it), the others the
-    uint8 pixels. Each runs on its own runtime, as a server would, and returns the probabilities."""
+    uint8 pixels. Each runs on its own runtime, as a server would, and returns the probabilities
+    (``precision``: OpenVINO's hint; an int8 IR carries its own int8 operations)."""
     import tensorflow as tf
 
     from inception_v2.inference.openvino import compile_for_cpu, runtime
@@ -191,7 +192,7 @@ def served_contenders(paths: dict[str, Path]) -> dict[str, Callable]:
             contenders[SERVED[fmt]] = lambda x, r=runner: r(**{INPUT: inputs(x)[0]})["probabilities"]
         else:
             runtime()
-            compiled = compile_for_cpu(str(path))
+            compiled = compile_for_cpu(str(path), precision)
             contenders[SERVED[fmt]] = lambda x, c=compiled: c(inputs(x)[0])[c.outputs[0]]
     return contenders
 
@@ -233,9 +234,12 @@ def bench_backend(
     results = {"backend": backend, "throughput": {}, "ratio": {}, "latency_ms_batch1": {}}
     contenders = keras_contenders(weights, backend, torch_compile, engines)
     if saved_int8:
-        from inception_v2.inference.quantized import load_quantized
+        from inception_v2.inference.quantized import RAW_LAYOUT, load_quantized
 
-        contenders[SAVED_INT8] = load_quantized(saved_int8)[0]  # as eval and predict load it
+        run, record = load_quantized(saved_int8)  # as eval and predict load it
+        if record.layout == RAW_LAYOUT:  # it takes uint8 pixels: fed them, as its clients feed it
+            (run,) = served_contenders({"openvino": Path(saved_int8) / "model.xml"}, "int8").values()
+        contenders[SAVED_INT8] = run
     if exports and backend == "tensorflow":
         contenders.update(served_contenders(write_exports(weights, exports)))
     if slim_checkpoint:

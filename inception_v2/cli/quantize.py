@@ -49,6 +49,16 @@ def run(args: argparse.Namespace) -> int:
     calibration = calibration_images(args.calibration, args.calibration_size)
     say(args, f"int8: calibrating on {calibration.describe()}")
     record = quantize_weights(args.weights, args.out, calibration, overwrite=args.overwrite)
+    from inception_v2.export.verify import compare_with_keras
+    from inception_v2.inference.quantized import load_quantized
+    from inception_v2.weights.factory import build_from_weights
+
+    # What int8 costs, reported and not judged: the saved model, fed each file decoded at its own
+    # size, against the float32 Keras model it came from.
+    fed = "decoded uint8, each at its own size"
+    agreement = compare_with_keras(build_from_weights(args.weights)[0], load_quantized(args.out)[0], fed)
+    line = agreement.line(judged=False).removeprefix("verify: ")
+    say(args, f"int8 against float32 (reported, not judged): {line}")
     print(
         f"{args.weights} -> {args.out} (int8, {record.classes} classes; calibrated on {record.calibration})"
     )

@@ -31,6 +31,15 @@ class CalibrationSet:
     images: np.ndarray
     source: str
     skipped: list[str] = field(default_factory=list)
+    files: list[str] = field(default_factory=list)  # the images' files, in order
+
+    def pixels(self) -> list[np.ndarray]:
+        """Each file decoded (uint8 RGB at its own size), as a client feeds a served model."""
+        import tensorflow as tf
+
+        from inception_v2.data.preprocessing import decode_image
+
+        return [decode_image(tf.io.read_file(str(f))).numpy() for f in self.files]
 
     def describe(self) -> str:
         """One line for reports: how many images, from where, how many files were skipped."""
@@ -74,4 +83,4 @@ def calibration_images(
         raise DataError(f"{folder}: {len(files)} image files, {count} asked for calibration")
     data = EvalData(shown, DataKind.FILES, files=files[:wanted], labels=[0] * wanted, image_size=image_size)
     images = np.concatenate([batch["image"].numpy() for batch in data.batches(64)])
-    return CalibrationSet(images, shown, skipped)
+    return CalibrationSet(images, shown, skipped, [str(f) for f in files[:wanted]])

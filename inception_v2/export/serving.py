@@ -33,12 +33,7 @@ import os
 import tempfile
 from pathlib import Path
 
-from inception_v2.data.preprocessing import (
-    DEFAULT_SIZE,
-    decode_image,
-    preprocess_batch_for_eval,
-    preprocess_for_eval,
-)
+from inception_v2.data.preprocessing import DEFAULT_SIZE, decode_image, preprocess_for_eval
 from inception_v2.errors import InvalidArgument
 from inception_v2.inference.served import (
     INPUT,
@@ -47,6 +42,7 @@ from inception_v2.inference.served import (
     PREPROCESSED_SIGNATURE,
     SERVING_SIGNATURE,
     TOP,
+    raw_image_function,
 )
 
 
@@ -116,20 +112,6 @@ def _checked(serving, labels: list[str]) -> tuple[int, int, int]:
         raise InvalidArgument(f"{len(labels)} labels for a model of {classes} classes")
     height, width = (size or DEFAULT_SIZE for size in serving.input.shape[1:3])
     return height, width, classes
-
-
-def raw_image_function(serving):
-    """The ``tf.function`` that ONNX, LiteRT and OpenVINO files are converted from: ``images``,
-    uint8 ``(N, H, W, 3)`` of one size, in; ``{"probabilities": ...}`` out."""
-    import tensorflow as tf
-
-    height, width = (size or DEFAULT_SIZE for size in serving.input.shape[1:3])
-
-    @tf.function(input_signature=[tf.TensorSpec([None, None, None, 3], tf.uint8, name=INPUT)])
-    def served(images):
-        return {"probabilities": serving(preprocess_batch_for_eval(images, height, width), training=False)}
-
-    return served
 
 
 def write_onnx(serving, path: str | os.PathLike, labels: list[str]) -> None:

@@ -20,6 +20,7 @@ import numpy as np
 from inception_v2.data.example_data import example_data_path
 from inception_v2.data.labels import data_path
 from inception_v2.data.sources import DataKind, EvalData, image_files
+from inception_v2.inference.runner import Runner
 from inception_v2.inference.served import is_saved_model, load_served
 
 #: A float32 file may differ from the Keras model by this share of the largest probability.
@@ -55,12 +56,18 @@ class Agreement:
     def passed(self) -> bool:
         return self.max_abs_diff <= TOLERANCE * self.largest_probability
 
-    def line(self) -> str:
+    def line(self, judged: bool = True) -> str:
+        """One line; ``judged``: with the allowance the difference is held to."""
+        allowed = (
+            f" (allowed {TOLERANCE:g} of the largest, {TOLERANCE * self.largest_probability:.2e})"
+            if judged
+            else ""
+        )
         return (
             f"verify: {self.images} images ({self.fed}) on {self.runtime}: max |difference of "
-            f"probabilities| {self.max_abs_diff:.2e} (allowed {TOLERANCE:g} of the largest, "
-            f"{TOLERANCE * self.largest_probability:.2e}); top-1 agrees on {self.top1_agree}/{self.images} "
-            f"({self.distinct_top1} distinct classes), top-5 on {self.top5_agree}/{self.images}"
+            f"probabilities| {self.max_abs_diff:.2e}{allowed}; top-1 agrees on "
+            f"{self.top1_agree}/{self.images} ({self.distinct_top1} distinct classes), "
+            f"top-5 on {self.top5_agree}/{self.images}"
         )
 
 
@@ -83,24 +90,30 @@ def verify_export(serving, path: str | os.PathLike) -> Agreement:
     Raises:
         CheckpointError: the written file does not load.
     """
+    fed = "encoded files" if is_saved_model(path) else "decoded uint8, each at its own size"
+    return compare_with_keras(serving, load_served(path).runner, fed)
+
+
+def compare_with_keras(serving, runner: Runner, fed: str) -> Agreement:
+    """``runner`` (encoded images in, log-probabilities out: a served or saved int8 model) against
+    ``serving`` (the Keras model, probabilities out) on ``verification_images``."""
     files = [str(f) for f in verification_images()]
     data = EvalData("verification images", DataKind.FILES, files=files, labels=[0] * len(files))
     data.image_size = serving.input.shape[1] or data.image_size
-    served = load_served(path)
     ours, theirs = [], []
     for encoded, images in zip(data.batches(BATCH, encoded=True), data.batches(BATCH), strict=True):
         assert encoded["id"].numpy().tolist() == images["id"].numpy().tolist()  # the same files dropped
         ours.append(np.asarray(serving(images["image"], training=False)))
-        theirs.append(np.exp(served.runner(encoded["image"].numpy())))
+        theirs.append(np.exp(runner(encoded["image"].numpy())))
     ours, theirs = np.concatenate(ours), np.concatenate(theirs)
     top5_ours, top5_theirs = (np.sort(np.argsort(-p, axis=1)[:, :5], axis=1) for p in (ours, theirs))
     return Agreement(
-        runtime=served.runner.engine,
+        runtime=runner.engine,
         images=len(ours),
         max_abs_diff=float(np.abs(ours - theirs).max()),
         largest_probability=float(ours.max()),
         top1_agree=int((ours.argmax(1) == theirs.argmax(1)).sum()),
         top5_agree=int((top5_ours == top5_theirs).all(axis=1).sum()),
-        fed="encoded files" if is_saved_model(path) else "decoded uint8, each at its own size",
+        fed=fed,
         distinct_top1=len(set(ours.argmax(1).tolist())),
     )

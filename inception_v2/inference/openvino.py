@@ -78,12 +78,13 @@ def compile_for_cpu(model, precision: str = "float32"):
     return runtime().compile_model(model, "CPU", hints)
 
 
-def quantize(converted, calibration: np.ndarray):
-    """NNCF's post-training quantization of an OpenVINO model, its defaults, on ``calibration``
-    (preprocessed images, one per calibration step)."""
+def quantize(converted, samples):
+    """NNCF's post-training quantization of an OpenVINO model, its defaults, on ``samples``
+    (each one input of the model: a batch of one image, preprocessed or not, as it takes them)."""
     nncf = import_nncf()
     runtime()  # made before NNCF's own Cores, so theirs are freed first (see ``runtime``)
-    dataset = nncf.Dataset([calibration[i : i + 1] for i in range(len(calibration))])
+    samples = list(samples)
+    dataset = nncf.Dataset(samples)
     # NNCF's progress bars: on stderr (stdout holds results), or nowhere when this package's
     # notes are off (the command line's --quiet).
     quiet = not logging.getLogger("inception_v2").isEnabledFor(logging.INFO)
@@ -95,7 +96,7 @@ def quantize(converted, calibration: np.ndarray):
             previous = nncf_log.level
             nncf_log.setLevel(logging.WARNING)
             stack.callback(nncf_log.setLevel, previous)
-        return nncf.quantize(converted, dataset, subset_size=len(calibration))
+        return nncf.quantize(converted, dataset, subset_size=len(samples))
 
 
 def openvino_function(
@@ -146,7 +147,8 @@ def openvino_function(
         log.warning("OpenVINO could not convert %s (%s); using the Keras engine", model.name, _first_line(e))
         return reference
     if precision == "int8":
-        converted = quantize(converted, np.asarray(calibration, np.float32))
+        images = np.asarray(calibration, np.float32)
+        converted = quantize(converted, [images[i : i + 1] for i in range(len(images))])
     compiled = compile_for_cpu(converted, precision)
     structure = model.output
     # OpenVINO names each output of a dict-output model after its key; others come in order.

@@ -3,11 +3,14 @@
 Keras and OpenVINO load only inside the functions that need them: asking whether a path is a
 quantized model stays cheap (the command line does it before anything heavy).
 
-A quantized model is a folder: OpenVINO's IR (``model.xml``, ``model.bin``) of the classifier,
-logits out, NHWC images in [-1, 1] in (slim's eval preprocessing), quantized by NNCF; and
-``quantized.json``, what it is: classes (and ``classes.json`` for a fine-tuned model's names),
-preprocessing, the source weights and their SHA-384, the calibration set, NNCF's and OpenVINO's
-versions. ``eval`` and ``predict`` take the folder as ``--weights``.
+A quantized model is a folder: OpenVINO's IR (``model.xml``, ``model.bin``) of the classifier
+as ``export`` writes an IR - input ``images``, uint8 ``(N, H, W, 3)`` at the image's own size,
+slim's eval preprocessing inside, output ``probabilities``, the labels in its rt_info - quantized
+by NNCF on the calibration images fed the same way; and ``quantized.json``, what it is: classes
+(and ``classes.json`` for a fine-tuned model's names), layout, preprocessing, the source weights
+and their SHA-384, the calibration set, NNCF's and OpenVINO's versions. ``eval`` and ``predict``
+take the folder as ``--weights``. Folders of earlier versions (preprocessed float input, logits
+out: ``PREPROCESSED_LAYOUT``) still load and run as they were saved.
 """
 
 from __future__ import annotations
@@ -25,12 +28,18 @@ from inception_v2.data.labels import IMAGENET_HEADS, labels_for
 from inception_v2.data.preprocessing import PREPROCESSING
 from inception_v2.errors import CheckpointError
 from inception_v2.files import atomic_folder, check_output_folder
-from inception_v2.inference.runner import Runner
+from inception_v2.inference.runner import ENCODED, Runner
+from inception_v2.inference.served import LABELS_KEY, each_decoded, raw_image_function
 from inception_v2.model.architecture import PRETRAINED
 from inception_v2.weights.download import sha384_of
 
 RECORD = "quantized.json"
 COMMAND = "quantize"
+#: What a saved int8 model takes and gives; ``PREPROCESSED_LAYOUT``: what earlier versions wrote.
+RAW_LAYOUT = (
+    "images: uint8 NHWC, RGB, each image at its own size, slim's eval preprocessing inside; probabilities out"
+)
+PREPROCESSED_LAYOUT = "NHWC, RGB in [-1, 1]; logits out"
 
 
 @dataclass
@@ -43,7 +52,7 @@ class QuantizedRecord:
     calibration: str
     preprocessing: str = PREPROCESSING
     image_size: int = PRETRAINED.image_size
-    layout: str = "NHWC, RGB in [-1, 1]; logits out"
+    layout: str = PREPROCESSED_LAYOUT
     nncf: str = ""
     openvino: str = ""
 
@@ -73,22 +82,23 @@ def quantize_weights(
         CheckpointError, MissingFile, InvalidArgument: weights that cannot classify.
     """
     check_output_folder(out, overwrite, COMMAND)
-    from inception_v2.inference.function import inference_function  # Keras loads here, after the checks
-    from inception_v2.inference.model import classifier
+    from inception_v2.inference.model import classifier  # Keras loads here, after the checks
     from inception_v2.inference.openvino import import_nncf, import_openvino, quantize
     from inception_v2.weights.loading import resolve
 
     openvino = import_openvino()
     import_nncf()
-    model, classes = classifier(weights, "float32", "openvino", classifier_activation=None)
-    converted = openvino.convert_model(inference_function(model).graph_function)
-    quantized = quantize(converted, calibration.images)
+    model, classes = classifier(weights, "float32", "openvino")  # probabilities out
+    converted = openvino.convert_model(raw_image_function(model))
+    quantized = quantize(converted, [pixels[None] for pixels in calibration.pixels()])
     path = resolve(weights)
+    quantized.set_rt_info(json.dumps(labels_for(path, classes)[0]), LABELS_KEY)
     record = QuantizedRecord(
         classes=classes,
         source=str(weights),
         source_sha384=sha384_of(path) if path.is_file() else "",
         calibration=calibration.describe(),
+        layout=RAW_LAYOUT,
         nncf=metadata.version("nncf"),
         openvino=metadata.version("openvino"),
     )
@@ -122,6 +132,13 @@ def load_quantized(folder: str | os.PathLike) -> tuple[Runner, QuantizedRecord]:
             f"{folder}: the quantized model does not load ({str(e).splitlines()[0][:200]})"
         ) from None
     output = compiled.outputs[0]
+    if record.layout == RAW_LAYOUT:  # fed as a client feeds it: each file decoded at its own size
+
+        def log_probabilities(encoded) -> np.ndarray:
+            with np.errstate(divide="ignore"):  # a probability of 0 is a log-probability of -inf
+                return np.log(each_decoded(lambda image: compiled(image)[output])(encoded))
+
+        return Runner(log_probabilities, "int8", "openvino", inputs=ENCODED), record
     return Runner(
         lambda x: np.asarray(compiled(np.asarray(x, np.float32))[output]), "int8", "openvino"
     ), record

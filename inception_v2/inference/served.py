@@ -46,6 +46,23 @@ RUNTIMES = {
 RUNTIME = RUNTIMES[""]  # what runs a SavedModel
 
 
+def raw_image_function(serving):
+    """The ``tf.function`` that ONNX, LiteRT and OpenVINO files (``quantize``'s int8 IR too) are
+    converted from: ``images``, uint8 ``(N, H, W, 3)`` of one size, in; ``{"probabilities": ...}``
+    out, ``serving`` (a ``keras.Model``, probabilities out) after ``preprocess_batch_for_eval``."""
+    import tensorflow as tf
+
+    from inception_v2.data.preprocessing import DEFAULT_SIZE, preprocess_batch_for_eval
+
+    height, width = (size or DEFAULT_SIZE for size in serving.input.shape[1:3])
+
+    @tf.function(input_signature=[tf.TensorSpec([None, None, None, 3], tf.uint8, name=INPUT)])
+    def served(images):
+        return {"probabilities": serving(preprocess_batch_for_eval(images, height, width), training=False)}
+
+    return served
+
+
 def is_saved_model(path: str | os.PathLike) -> bool:
     """True for a SavedModel folder (``saved_model.pb`` inside); says nothing of its signatures."""
     return (Path(path) / "saved_model.pb").is_file()
@@ -145,7 +162,7 @@ def _saved_model(path: Path):
     return probabilities, labels, ENCODED
 
 
-def _each_decoded(run_one):
+def each_decoded(run_one):
     """A batch of encoded files, each decoded (as a client decodes it) and run at its own size."""
 
     def probabilities(encoded) -> np.ndarray:
@@ -172,7 +189,7 @@ def _onnx(path: Path):
     session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
     _checked_io(path, [i.name for i in session.get_inputs()], [o.name for o in session.get_outputs()])
     labels = _json(session.get_modelmeta().custom_metadata_map.get(LABELS_KEY))
-    return _each_decoded(lambda image: session.run(["probabilities"], {INPUT: image})[0]), labels, ENCODED
+    return each_decoded(lambda image: session.run(["probabilities"], {INPUT: image})[0]), labels, ENCODED
 
 
 def _litert(path: Path):
@@ -188,7 +205,7 @@ def _litert(path: Path):
     _checked_io(path, signature.get("inputs", []), signature.get("outputs", []))
     runner = interpreter.get_signature_runner(SERVING_SIGNATURE)
     return (
-        _each_decoded(lambda image: runner(**{INPUT: image})["probabilities"]),
+        each_decoded(lambda image: runner(**{INPUT: image})["probabilities"]),
         _json(litert_metadata(path.read_bytes(), LABELS_KEY)),
         ENCODED,
     )
@@ -213,7 +230,7 @@ def _openvino(path: Path):
     labels = _json(model.get_rt_info(LABELS_KEY).astype(str) if model.has_rt_info(LABELS_KEY) else None)
     compiled = compile_for_cpu(model)
     output = compiled.outputs[0]
-    return _each_decoded(lambda image: compiled(image)[output]), labels, ENCODED
+    return each_decoded(lambda image: compiled(image)[output]), labels, ENCODED
 
 
 def _json(text: str | None):
