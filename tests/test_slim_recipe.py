@@ -1,4 +1,5 @@
-"""slim's optimizers in Keras, step by step against TF1's own (``tf.compat.v1.train``) in a graph."""
+"""slim's training recipe in Keras, piece by piece against TF1's and tf_slim's own: the
+optimizers step by step, weight decay, learning-rate schedules, loss."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import pytest
 import tensorflow as tf
 
 from inception_v2.errors import InvalidArgument
-from inception_v2.training.slim_optimizers import SlimMomentum, SlimRMSprop, slim_optimizer
+from inception_v2.training.slim_recipe import SlimMomentum, SlimRMSprop, slim_optimizer
 
 STEPS = 12
 RNG = np.random.default_rng(0)
@@ -106,3 +107,65 @@ def test_slim_optimizer_refuses_what_slim_does_not_build():
         slim_optimizer("lamb")
     with pytest.raises(InvalidArgument, match="--rmsprop-decay must be >= 0, got -0.9"):
         slim_optimizer("rmsprop", rmsprop_decay=-0.9)
+
+
+def test_weight_decay_is_slims_half_sum_of_squares():
+    import tf_slim
+
+    from inception_v2.training.slim_recipe import SlimL2
+
+    weights = RNG.normal(0, 1, (3, 3, 8, 16)).astype("float32")
+    theirs = float(tf_slim.l2_regularizer(4e-5)(tf.constant(weights)))
+    ours = float(keras.ops.convert_to_numpy(SlimL2(4e-5)(keras.ops.convert_to_tensor(weights))))
+    np.testing.assert_allclose(ours, theirs, rtol=1e-6)
+    keras_own = float(keras.ops.convert_to_numpy(keras.regularizers.L2(4e-5)(weights)))
+    np.testing.assert_allclose(keras_own, 2 * theirs, rtol=1e-6)  # Keras' L2 is twice slim's decay
+    with pytest.raises(InvalidArgument, match="--weight-decay must be >= 0"):
+        SlimL2(-1.0)
+
+
+@pytest.mark.parametrize("decay_type", ["exponential", "fixed", "polynomial"])
+def test_learning_rate_is_slims_at_every_step(decay_type):
+    from inception_v2.training.slim_recipe import SlimLearningRate
+
+    # slim's decay steps: int(num_samples_per_epoch * num_epochs_per_decay / batch_size) = int(24 * 2 / 5)
+    schedule = SlimLearningRate.for_data(24, 5, 2.0, learning_rate=0.01, decay_type=decay_type)
+    assert schedule.decay_steps == 9
+    steps = range(0, 40)
+    ours = [float(keras.ops.convert_to_numpy(schedule(step))) for step in steps]
+    graph = tf.Graph()
+    with graph.as_default():
+        step = tf.compat.v1.placeholder(tf.int64, [])
+        if decay_type == "exponential":
+            rate = tf.compat.v1.train.exponential_decay(0.01, step, 9, 0.94, staircase=True)
+        elif decay_type == "polynomial":
+            rate = tf.compat.v1.train.polynomial_decay(0.01, step, 9, 0.0001, power=1.0, cycle=False)
+        else:
+            rate = tf.constant(0.01)
+        with tf.compat.v1.Session(graph=graph) as session:
+            theirs = [session.run(rate, {step: s}) for s in steps]
+    np.testing.assert_allclose(ours, theirs, rtol=1e-6)
+    if decay_type == "exponential":
+        assert ours[8] == pytest.approx(0.01) and ours[9] == pytest.approx(0.0094)  # staircase
+
+
+def test_schedule_and_loss_refuse_bad_values():
+    from inception_v2.training.slim_recipe import SlimLearningRate, slim_loss
+
+    with pytest.raises(InvalidArgument, match="--learning-rate-decay-type must be one of exponential"):
+        SlimLearningRate(decay_type="cosine")
+    with pytest.raises(InvalidArgument, match="decay steps must be >= 1"):
+        SlimLearningRate.for_data(4, 32, 2.0)
+    with pytest.raises(InvalidArgument, match="--label-smoothing must be in"):
+        slim_loss(1.5)
+
+
+def test_loss_is_slims_label_smoothed_cross_entropy():
+    from inception_v2.training.slim_recipe import slim_loss
+
+    logits = RNG.normal(0, 2, (6, 5)).astype("float32")
+    onehot = np.eye(5, dtype="float32")[[0, 3, 1, 4, 4, 2]]
+    theirs = float(tf.compat.v1.losses.softmax_cross_entropy(onehot, logits, label_smoothing=0.1))
+    ours = float(keras.ops.convert_to_numpy(slim_loss(0.1)(onehot, logits)))
+    np.testing.assert_allclose(ours, theirs, rtol=1e-6)
+    assert abs(float(keras.ops.convert_to_numpy(slim_loss(0.0)(onehot, logits))) - theirs) > 1e-3

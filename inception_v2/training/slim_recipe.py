@@ -1,4 +1,5 @@
-"""TF1's optimizers as slim's ``train_image_classifier.py`` builds them, on ``keras.ops``.
+"""slim's training recipe pieces (``train_image_classifier.py``), on ``keras.ops``: TF1's
+optimizers, slim's weight decay, learning-rate schedules and label-smoothed loss.
 
 Keras' own optimizers compute other steps than TF1's in two of slim's choices:
 
@@ -114,3 +115,94 @@ def slim_optimizer(
     if name == "sgd":
         return keras.optimizers.SGD(learning_rate)
     raise InvalidArgument(f"--optimizer must be one of {', '.join(SLIM_OPTIMIZERS)}, got {name!r}")
+
+
+@keras.saving.register_keras_serializable(package="inception_v2")
+class SlimL2(keras.regularizers.Regularizer):
+    """``slim.l2_regularizer(weight_decay)``: ``weight_decay * sum(w ** 2) / 2`` (TF's
+    ``l2_loss`` halves; Keras' ``L2(weight_decay)`` does not, so it is twice slim's decay)."""
+
+    def __init__(self, weight_decay: float = 4e-5):
+        if weight_decay < 0:
+            raise InvalidArgument(f"--weight-decay must be >= 0, got {weight_decay}")
+        self.weight_decay = weight_decay
+
+    def __call__(self, x):
+        return self.weight_decay * ops.sum(ops.square(x)) / 2
+
+    def get_config(self):
+        return {"weight_decay": self.weight_decay}
+
+
+#: slim's ``--learning_rate_decay_type`` names.
+DECAY_TYPES = ("exponential", "fixed", "polynomial")
+
+
+@keras.saving.register_keras_serializable(package="inception_v2")
+class SlimLearningRate(keras.optimizers.schedules.LearningRateSchedule):
+    """slim's ``_configure_learning_rate``: the rate at a global step.
+
+    ``exponential``: ``learning_rate * decay_factor ** floor(step / decay_steps)`` (staircase);
+    ``fixed``: ``learning_rate``; ``polynomial``: linear from ``learning_rate`` to
+    ``end_learning_rate`` over ``decay_steps``, then held (power 1, no cycle). ``decay_steps`` is
+    slim's ``int(num_samples_per_epoch * num_epochs_per_decay / batch_size)``.
+
+    Raises:
+        InvalidArgument: an unknown decay type, a negative rate or factor, no decay steps.
+    """
+
+    def __init__(
+        self,
+        learning_rate: float = 0.01,
+        decay_steps: int = 1,
+        decay_type: str = "exponential",
+        decay_factor: float = 0.94,
+        end_learning_rate: float = 0.0001,
+    ):
+        if decay_type not in DECAY_TYPES:
+            raise InvalidArgument(
+                f"--learning-rate-decay-type must be one of {', '.join(DECAY_TYPES)}, got {decay_type!r}"
+            )
+        if min(learning_rate, decay_factor, end_learning_rate) < 0:
+            raise InvalidArgument("the learning rate, its decay factor and end rate must be >= 0")
+        if decay_steps < 1:
+            raise InvalidArgument(f"decay steps must be >= 1, got {decay_steps} (more epochs per decay?)")
+        self.learning_rate, self.decay_steps, self.decay_type = learning_rate, decay_steps, decay_type
+        self.decay_factor, self.end_learning_rate = decay_factor, end_learning_rate
+
+    @classmethod
+    def for_data(
+        cls, num_samples_per_epoch: int, batch_size: int, num_epochs_per_decay: float = 2.0, **kwargs
+    ):
+        """With slim's decay steps: ``int(num_samples_per_epoch * num_epochs_per_decay / batch_size)``."""
+        return cls(decay_steps=int(num_samples_per_epoch * num_epochs_per_decay / batch_size), **kwargs)
+
+    def __call__(self, step):
+        step = ops.cast(step, "float32")
+        if self.decay_type == "fixed":
+            return ops.convert_to_tensor(self.learning_rate, "float32")
+        if self.decay_type == "exponential":
+            return self.learning_rate * ops.power(self.decay_factor, ops.floor(step / self.decay_steps))
+        done = ops.minimum(step, self.decay_steps) / self.decay_steps
+        return (self.learning_rate - self.end_learning_rate) * (1 - done) + self.end_learning_rate
+
+    def get_config(self):
+        return {
+            "learning_rate": self.learning_rate,
+            "decay_steps": self.decay_steps,
+            "decay_type": self.decay_type,
+            "decay_factor": self.decay_factor,
+            "end_learning_rate": self.end_learning_rate,
+        }
+
+
+def slim_loss(label_smoothing: float = 0.0) -> keras.losses.Loss:
+    """slim's ``tf.losses.softmax_cross_entropy(onehot_labels, logits, label_smoothing)``, the
+    mean over the batch: one-hot labels smoothed to ``onehot * (1 - s) + s / num_classes``.
+
+    Raises:
+        InvalidArgument: ``label_smoothing`` outside [0, 1].
+    """
+    if not 0 <= label_smoothing <= 1:
+        raise InvalidArgument(f"--label-smoothing must be in [0, 1], got {label_smoothing}")
+    return keras.losses.CategoricalCrossentropy(from_logits=True, label_smoothing=label_smoothing)
