@@ -188,6 +188,9 @@ def test_quantize_saves_what_eval_and_predict_run_as_is(quantized, converted_thi
     )
     predictions = json.loads(capsys.readouterr().out)
     assert len(predictions) == 6 and abs(sum(t["probability"] for t in predictions[0]["top"]) - 1) < 0.5
+    # Its model.xml stands for the folder (the record beside it says what the file is).
+    assert main(["eval", "--weights", str(quantized_folder / "model.xml"), "--limit", "10", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["top1"] == report["top1"]
 
 
 @pytest.mark.slow

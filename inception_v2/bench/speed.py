@@ -234,11 +234,12 @@ def bench_backend(
     results = {"backend": backend, "throughput": {}, "ratio": {}, "latency_ms_batch1": {}}
     contenders = keras_contenders(weights, backend, torch_compile, engines)
     if saved_int8:
-        from inception_v2.inference.quantized import RAW_LAYOUT, load_quantized
+        from inception_v2.inference.quantized import RAW_LAYOUT, load_quantized, quantized_folder
 
         run, record = load_quantized(saved_int8)  # as eval and predict load it
         if record.layout == RAW_LAYOUT:  # it takes uint8 pixels: fed them, as its clients feed it
-            (run,) = served_contenders({"openvino": Path(saved_int8) / "model.xml"}, "int8").values()
+            model_xml = quantized_folder(saved_int8) / "model.xml"
+            (run,) = served_contenders({"openvino": model_xml}, "int8").values()
         contenders[SAVED_INT8] = run
     if exports and backend == "tensorflow":
         contenders.update(served_contenders(write_exports(weights, exports)))

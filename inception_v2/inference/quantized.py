@@ -57,9 +57,17 @@ class QuantizedRecord:
     openvino: str = ""
 
 
+def quantized_folder(path: str | os.PathLike) -> Path | None:
+    """The folder that ``quantize_weights`` wrote that ``path`` names - the folder, or its
+    ``model.xml`` (the folder is what its user means: the record beside it says what it is) - or None."""
+    path = Path(path)
+    folder = path.parent if path.name == "model.xml" else path
+    return folder if (folder / RECORD).is_file() else None
+
+
 def is_quantized_model(path: str | os.PathLike) -> bool:
-    """True for a folder that ``quantize_weights`` wrote."""
-    return (Path(path) / RECORD).is_file()
+    """True for a folder that ``quantize_weights`` wrote, or its ``model.xml``."""
+    return quantized_folder(path) is not None
 
 
 def quantize_weights(
@@ -117,8 +125,8 @@ def load_quantized(folder: str | os.PathLike) -> tuple[Runner, QuantizedRecord]:
         CheckpointError: ``folder`` is not a quantized model, or its files do not load.
         MissingExtra: OpenVINO not installed.
     """
-    folder = Path(folder)
-    if not is_quantized_model(folder):
+    folder = quantized_folder(folder) or Path(folder)
+    if not (folder / RECORD).is_file():
         raise CheckpointError(
             f"{folder}: not a quantized model (no {RECORD}); inception-v2 quantize writes one"
         )
@@ -146,4 +154,4 @@ def load_quantized(folder: str | os.PathLike) -> tuple[Runner, QuantizedRecord]:
 
 def quantized_labels(folder: str | os.PathLike, classes: int) -> tuple[list[str], list[str]]:
     """``(ids, names)`` by output index of a saved int8 model (``labels.labels_for``)."""
-    return labels_for(Path(folder) / "model.xml", classes)
+    return labels_for((quantized_folder(folder) or Path(folder)) / "model.xml", classes)
