@@ -106,6 +106,30 @@ def read_ground_truth(path: str | Path) -> list[str]:
     return lines
 
 
+#: The 200-class subsets of ImageNet evaluated by their own classes' logits only.
+IMAGENET_SUBSETS = ("imagenet-a", "imagenet-r")
+
+
+def imagenet_subset(name: str) -> tuple[list[int], list[str]]:
+    """The 200 classes of ImageNet-A or -R (``IMAGENET_SUBSETS``): their 0-based indices into the
+    1,000 ILSVRC classes and their synsets, in the same order (as timm and the data sets' authors
+    score them: the argmax over these classes' logits only).
+
+    Raises:
+        InvalidArgument: an unknown subset name.
+        DataError: the bundled lists disagree with each other or with ImageNet's synsets.
+    """
+    if name not in IMAGENET_SUBSETS:
+        raise InvalidArgument(f"--dataset must be one of {', '.join(IMAGENET_SUBSETS)}, got {name!r}")
+    stem = name.replace("-", "_")
+    indices = [int(i) for i in data_path(f"{stem}_indices.txt").read_text().split()]
+    subset = data_path(f"{stem}_synsets.txt").read_text().split()
+    imagenet = synsets()
+    if len(indices) != 200 or [imagenet[i] for i in indices] != subset:
+        raise DataError(f"{name}: the bundled index and synset lists do not agree with ImageNet's classes")
+    return indices, subset
+
+
 def read_real_labels(path: str | Path | None = None) -> list[list[int]]:
     """The ReaL labels (Beyer et al. 2020): per ILSVRC2012 validation image, in file order, the
     0-based 1000-class indices that count as correct (empty: the image is left out).
