@@ -34,6 +34,13 @@ def add(subparsers) -> None:
     p.add_argument(
         "--ground-truth", default=None, help="50,000-line ground truth for a raw folder (default: bundled)"
     )
+    p.add_argument(
+        "--dataset",
+        choices=("imagenet-a", "imagenet-r"),
+        default=None,
+        help="--data holds synset folders of some of ImageNet-A's or -R's 200 classes: score the argmax "
+        "over those 200 classes' logits, as timm does (a folder of exactly their 200 is recognised)",
+    )
     p.add_argument("--batch-size", type=positive_int, default=50, help="images per batch")
     p.add_argument("--limit", type=positive_int, default=None, help="evaluate only the first N images")
     p.add_argument(
@@ -103,7 +110,7 @@ def run(args: argparse.Namespace) -> int:
         )
     from inception_v2.data.sources import open_data
 
-    data = open_data(args.data, args.ground_truth)
+    data = open_data(args.data, args.ground_truth, args.dataset)
     from inception_v2.data.labels import read_real_labels
 
     real_labels = read_real_labels(args.real_labels) if data.imagenet or args.real_labels else None

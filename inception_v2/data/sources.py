@@ -42,6 +42,8 @@ class DataKind(enum.StrEnum):
     IMAGENET_DIRECTORY = "imagenet-directory"  # raw ILSVRC2012_val_*.JPEG + ground truth
     IMAGENET_V2 = "imagenet-v2"  # ImageNetV2's folders 0..999
     IMAGENET_FOLDERS = "imagenet-folders"  # class folders named by synset
+    IMAGENET_A = "imagenet-a"  # ImageNet-A: synset folders of its 200 classes, scored over them
+    IMAGENET_R = "imagenet-r"  # ImageNet-R: likewise
     FOLDERS = "folders"  # class folders of another data set
     FILES = "files"  # image files without labels (predict, calibration)
 
@@ -56,6 +58,9 @@ class EvalData:
     labels: list[int] = field(default_factory=list)  # per image file (empty for TFRecords)
     class_names: list[str] | None = None  # for non-ImageNet class folders
     image_size: int = DEFAULT_SIZE
+    #: ImageNet-A / -R: the 0-based ImageNet classes whose logits alone are scored (the argmax
+    #: over them, as timm and the data sets' authors score these sets); None: all.
+    class_subset: list[int] | None = None
 
     @property
     def imagenet(self) -> bool:
@@ -326,10 +331,21 @@ def imagenet_directory(directory: str | Path, ground_truth: str | Path | None = 
     )
 
 
-def class_folders(directory: str | Path) -> EvalData:
-    """One sub-folder per class: ImageNet synsets (``n01440764``) or any class names."""
+def class_folders(directory: str | Path, dataset: str | None = None) -> EvalData:
+    """One sub-folder per class: ImageNet synsets (``n01440764``) or any class names.
+
+    Synset folders that are exactly ImageNet-A's or -R's 200 classes are that set (scored over
+    its 200 classes); ``dataset`` (``"imagenet-a"`` or ``"imagenet-r"``) says so for a folder of
+    some of them.
+
+    Raises:
+        DataError: folders that are not all synsets or all other names; with ``dataset``, a
+            folder that is not one of its classes.
+        InvalidArgument: an unknown ``dataset``.
+    """
     directory = Path(directory)
     names, members = list_class_folders(directory)
+    subset = _imagenet_subset_of(directory, names, dataset)
     synset_like = [n for n in names if SYNSET.match(n)]
     to_label = synset_to_label()
     if any(n.isdigit() for n in names):  # ImageNetV2: folder k is the k-th synset, sorted
@@ -343,7 +359,7 @@ def class_folders(directory: str | Path) -> EvalData:
                 "(folders must all be synsets, or none)"
             )
         label_of = {n: to_label[n] for n in names}
-        kind, class_list = DataKind.IMAGENET_FOLDERS, None
+        kind, class_list = subset[0] if subset else DataKind.IMAGENET_FOLDERS, None
     else:
         label_of = {n: i for i, n in enumerate(names)}
         kind, class_list = DataKind.FOLDERS, names
@@ -355,13 +371,36 @@ def class_folders(directory: str | Path) -> EvalData:
     if not files:
         raise DataError(f"{directory}: the class folders hold no images ({', '.join(IMAGE_SUFFIXES)})")
     layout = "ImageNetV2 layout, " if kind == DataKind.IMAGENET_V2 else ""
+    if subset:
+        layout = f"{kind.value}, scored over its {len(subset[1])} classes, "
     return EvalData(
         f"{directory} ({layout}{len(files)} images in {len(names)} class folders)",
         kind,
         files,
         labels,
         class_names=class_list,
+        class_subset=subset[1] if subset else None,
     )
+
+
+def _imagenet_subset_of(directory: Path, names: list[str], dataset: str | None):
+    """``(kind, 0-based class indices)`` when the folders are ImageNet-A's or -R's, else None."""
+    from inception_v2.data.labels import IMAGENET_SUBSETS, imagenet_subset
+
+    if dataset is not None:
+        indices, subset = imagenet_subset(dataset)
+        foreign = [n for n in names if n not in set(subset)]
+        if foreign:
+            raise DataError(
+                f"{directory}: folder(s) {', '.join(foreign[:5])} are not among {dataset}'s {len(subset)} "
+                f"classes ({len(foreign)} of {len(names)})"
+            )
+        return DataKind(dataset), indices
+    for name in IMAGENET_SUBSETS:
+        indices, subset = imagenet_subset(name)
+        if set(names) == set(subset):  # as released: its 200 synset folders
+            return DataKind(name), indices
+    return None
 
 
 def imagenet_v2_labels(directory: Path, names: list[str]) -> dict[str, int]:
@@ -407,8 +446,21 @@ def tfrecords(pattern: str | Path) -> EvalData:
     )
 
 
-def open_data(source: str | Path | None, ground_truth: str | Path | None = None) -> EvalData:
-    """Pick the layout of ``source``; ``None`` is the bundled 100-image validation sample."""
+def open_data(
+    source: str | Path | None, ground_truth: str | Path | None = None, dataset: str | None = None
+) -> EvalData:
+    """Pick the layout of ``source``; ``None`` is the bundled 100-image validation sample.
+    ``dataset`` names ImageNet-A or -R for class folders of some of their classes.
+
+    Raises:
+        MissingFile, DataError: a source that is not there or not a known layout; ``dataset``
+            with a source that is not class folders, or folders not of its classes.
+    """
+    if dataset is not None:
+        path = Path(source) if source is not None else None
+        if path is None or not path.is_dir() or not any(p.is_dir() for p in path.iterdir()):
+            raise DataError(f"--dataset {dataset}: give --data, a folder of its synset folders")
+        return class_folders(path, dataset)
     if source is None:
         return imagenet_directory(data_path("imagenet_val_sample"), ground_truth)
     path = Path(source)

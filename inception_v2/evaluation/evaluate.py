@@ -321,6 +321,7 @@ def evaluate_runner(
         else None
     )
     worst = _Mistakes(options.mistakes)
+    outside_subset = _outside(data.class_subset, classes) if data.class_subset is not None else None
     with _predictions_writer(options.predictions_csv, options.overwrite) as writer:
         for batch in data.batches(options.batch_size, options.limit, encoded=run.inputs == ENCODED):
             raise_if_interrupted()  # a Ctrl-C that a library swallowed during the last batch
@@ -329,6 +330,8 @@ def evaluate_runner(
             labels = batch["label"].numpy().astype(np.int64) - space.offset
             images = np.transpose(batch["image"], (0, 3, 1, 2)) if nchw else batch["image"].numpy()
             logits = np.asarray(run(images), dtype=np.float32).reshape(len(labels), -1)
+            if outside_subset is not None:  # ImageNet-A / -R: the argmax over their classes only
+                logits[:, outside_subset] = -np.inf
             probabilities = softmax(logits)  # once per batch, for every measure that reads it
             hits.add(result, labels, logits, probabilities, space.offset)
             if real is not None:
@@ -361,6 +364,15 @@ def evaluate_runner(
             shown += f"  top-5 {100 * result.top5:.2f}%"
         progress.close(shown)
     return result
+
+
+def _outside(subset: list[int], classes: int) -> np.ndarray:
+    """The logit columns of an ImageNet head outside ``subset`` (0-based ImageNet classes)."""
+    if classes not in IMAGENET_HEADS:
+        raise InvalidArgument(f"a {classes}-class model has no ImageNet logits to restrict to a subset")
+    outside = np.ones(classes, bool)
+    outside[np.asarray(subset) + classes - (NUM_CLASSES - 1)] = False  # 1001 classes: background first
+    return outside
 
 
 def _checked_ids(batch) -> list[str]:
