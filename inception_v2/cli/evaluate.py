@@ -74,6 +74,19 @@ def add(subparsers) -> None:
         metavar="FILE",
         help="write the reliability diagram (accuracy per top-1 confidence bin, ECE, NLL) as a PNG here",
     )
+    p.add_argument(
+        "--timm-csv",
+        default=None,
+        metavar="FILE",
+        help="the result as a row of timm's results CSV (model, top1, top1_err, top5, top5_err, "
+        "param_count, img_size, crop_pct, interpolation)",
+    )
+    p.add_argument(
+        "--model-name",
+        default=None,
+        help="--timm-csv's model column (default: inception_v2.tf_in1k for slim's weights, else the "
+        "weights' file name)",
+    )
     p.add_argument("--json", action="store_true", help="print the JSON report instead of the table")
     p.add_argument("--overwrite", action="store_true", help="replace existing report/CSV/plot files")
     add_precision_options(p)
@@ -94,6 +107,7 @@ def claims(args: argparse.Namespace) -> Claims:
         .writes("--plot", args.plot)
         .writes("--plot-calibration", args.plot_calibration)
         .writes("--out-mistakes", args.out_mistakes)
+        .writes("--timm-csv", args.timm_csv)
     )
 
 
@@ -145,6 +159,14 @@ def run(args: argparse.Namespace) -> int:
     write_report(args, result.to_json())
     if args.predictions_csv:
         say(args, f"predictions: {args.predictions_csv}")
+    if args.timm_csv:
+        from inception_v2.evaluation.timm_schema import timm_row, write_timm_csv
+
+        name = args.model_name or (
+            "inception_v2.tf_in1k" if args.weights == "imagenet" else os.path.basename(str(args.weights))
+        )
+        write_timm_csv([timm_row(result, name)], args.timm_csv, overwrite=args.overwrite)
+        say(args, f"timm row: {args.timm_csv}")
     if args.plot:
         plot_per_class(result, args.plot, overwrite=args.overwrite)
         say(args, f"plot: {args.plot}")

@@ -76,6 +76,7 @@ class EvalResult:
     ece: float | None = None  # expected calibration error, 15 equal-width top-1 confidence bins
     reliability: Reliability | None = field(default=None, repr=False)  # the bins behind ece
     mistakes: list[dict] = field(default_factory=list)  # the most confident wrong top-1s, if asked
+    param_count: int | None = None  # parameters, moving statistics not counted (None: saved or exported)
     per_class: dict[int, list[int]] = field(default_factory=dict)  # label -> [top-1 correct, total]
     class_names: list[str] | None = field(default=None, repr=False)  # by label, for the report
     class_ids: list[str] | None = field(default=None, repr=False)  # ImageNet synsets by label
@@ -264,6 +265,8 @@ def evaluate(
     run = inference_function(model, precision=precision, engine=engine, calibration=images)
     channels_first = model_data_format(model) == "channels_first"
     result = evaluate_runner(run, int(model.output.shape[-1]), data, EvalOptions(**options), channels_first)
+    # As timm counts them: parameters, not batch norm's moving statistics (PyTorch's buffers).
+    result.param_count = sum(int(np.prod(w.shape)) for w in model.weights if "moving_" not in w.path)
     if calibration is not None and run.precision == "int8":
         result.calibration = calibration.describe()
     return result
