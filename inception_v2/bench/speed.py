@@ -161,7 +161,7 @@ def served_contenders(paths: dict[str, Path], precision: str = "float32") -> dic
     (``precision``: OpenVINO's hint; an int8 IR carries its own int8 operations)."""
     import tensorflow as tf
 
-    from inception_v2.inference.openvino import compile_for_cpu, runtime
+    from inception_v2.inference.openvino import compile_for_cpu
     from inception_v2.inference.served import INPUT, SERVING_SIGNATURE
 
     client_inputs: dict[tuple, tuple] = {}
@@ -191,7 +191,6 @@ def served_contenders(paths: dict[str, Path], precision: str = "float32") -> dic
             runner = Interpreter(model_path=str(path)).get_signature_runner(SERVING_SIGNATURE)
             contenders[SERVED[fmt]] = lambda x, r=runner: r(**{INPUT: inputs(x)[0]})["probabilities"]
         else:
-            runtime()
             compiled = compile_for_cpu(str(path), precision)
             contenders[SERVED[fmt]] = lambda x, c=compiled: c(inputs(x)[0])[c.outputs[0]]
     return contenders

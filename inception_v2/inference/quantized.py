@@ -29,7 +29,7 @@ from inception_v2.data.preprocessing import PREPROCESSING
 from inception_v2.errors import CheckpointError
 from inception_v2.files import atomic_folder, check_output_folder
 from inception_v2.inference.runner import ENCODED, Runner
-from inception_v2.inference.served import LABELS_KEY, each_decoded, raw_image_function
+from inception_v2.inference.served import LABELS_KEY, as_logits, each_decoded, raw_image_function
 from inception_v2.model.architecture import PRETRAINED
 from inception_v2.weights.download import sha384_of
 
@@ -141,12 +141,8 @@ def load_quantized(folder: str | os.PathLike) -> tuple[Runner, QuantizedRecord]:
         ) from None
     output = compiled.outputs[0]
     if record.layout == RAW_LAYOUT:  # fed as a client feeds it: each file decoded at its own size
-
-        def log_probabilities(encoded) -> np.ndarray:
-            with np.errstate(divide="ignore"):  # a probability of 0 is a log-probability of -inf
-                return np.log(each_decoded(lambda image: compiled(image)[output])(encoded))
-
-        return Runner(log_probabilities, "int8", "openvino", inputs=ENCODED), record
+        probabilities = each_decoded(lambda image: compiled(image)[output])
+        return Runner(as_logits(probabilities), "int8", "openvino", inputs=ENCODED), record
     return Runner(
         lambda x: np.asarray(compiled(np.asarray(x, np.float32))[output]), "int8", "openvino"
     ), record

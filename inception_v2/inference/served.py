@@ -123,7 +123,7 @@ def load_served(path: str | os.PathLike) -> ServedModel:
         ".xml": _openvino,
     }["" if is_saved_model(path) else path.suffix.lower()]
     try:
-        probabilities, labels, inputs = load(path)
+        probabilities, labels = load(path)
     except (CheckpointError, MissingExtra):
         raise
     except Exception as e:  # any failure to load a user's file is that file's problem
@@ -132,11 +132,20 @@ def load_served(path: str | os.PathLike) -> ServedModel:
     if not isinstance(labels, list) or not all(isinstance(label, str) for label in labels):
         raise CheckpointError(f"{path}: no labels ({LABELS_KEY}); not a file that inception-v2 export wrote")
 
-    def log_probabilities(encoded) -> np.ndarray:
-        with np.errstate(divide="ignore"):  # a probability of 0 is a log-probability of -inf
-            return np.log(probabilities(encoded))
+    return ServedModel(
+        Runner(as_logits(probabilities), "float32", runtime_of(path), inputs=ENCODED), labels, path
+    )
 
-    return ServedModel(Runner(log_probabilities, "float32", runtime_of(path), inputs=ENCODED), labels, path)
+
+def as_logits(probabilities):
+    """``probabilities`` (a batch function) returning log-probabilities: their softmax is the
+    same probabilities again, so a served model is scored as a model of logits is."""
+
+    def log_probabilities(batch) -> np.ndarray:
+        with np.errstate(divide="ignore"):  # a probability of 0 is a log-probability of -inf
+            return np.log(probabilities(batch))
+
+    return log_probabilities
 
 
 def _saved_model(path: Path):
@@ -159,7 +168,7 @@ def _saved_model(path: Path):
     def probabilities(encoded, _loaded=loaded) -> np.ndarray:  # the signature needs it alive
         return signature(**{INPUT: tf.constant(encoded, tf.string)})["probabilities"].numpy()
 
-    return probabilities, labels, ENCODED
+    return probabilities, labels
 
 
 def each_decoded(run_one):
@@ -189,7 +198,7 @@ def _onnx(path: Path):
     session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
     _checked_io(path, [i.name for i in session.get_inputs()], [o.name for o in session.get_outputs()])
     labels = _json(session.get_modelmeta().custom_metadata_map.get(LABELS_KEY))
-    return each_decoded(lambda image: session.run(["probabilities"], {INPUT: image})[0]), labels, ENCODED
+    return each_decoded(lambda image: session.run(["probabilities"], {INPUT: image})[0]), labels
 
 
 def _litert(path: Path):
@@ -207,7 +216,6 @@ def _litert(path: Path):
     return (
         each_decoded(lambda image: runner(**{INPUT: image})["probabilities"]),
         _json(litert_metadata(path.read_bytes(), LABELS_KEY)),
-        ENCODED,
     )
 
 
@@ -230,7 +238,7 @@ def _openvino(path: Path):
     labels = _json(model.get_rt_info(LABELS_KEY).astype(str) if model.has_rt_info(LABELS_KEY) else None)
     compiled = compile_for_cpu(model)
     output = compiled.outputs[0]
-    return each_decoded(lambda image: compiled(image)[output]), labels, ENCODED
+    return each_decoded(lambda image: compiled(image)[output]), labels
 
 
 def _json(text: str | None):
