@@ -163,8 +163,8 @@ def main(argv: Sequence[str] | None = None, standalone: bool | None = None) -> i
         written = written_since(outputs_before)
         if args.command in RESUMABLE:
             then = "rerun the same command to resume"
-        elif args.command == "predict":
-            then = "the images shown were classified"
+        elif args.command == "predict" and getattr(args, "runner", "local") == "local":
+            then = "the images shown were classified"  # streamed to stdout as they come
         elif written:
             then = f"wrote {', '.join(map(str, written))}; nothing else"
         else:
